@@ -1,0 +1,1 @@
+//! ewoda-portal: the axum web application (eBOK, office, console, API).

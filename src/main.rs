@@ -1,0 +1,58 @@
+//! The `ewoda` command: parses arguments and dispatches into the crates' libraries.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "ewoda", version, about = "Meter-to-cash platform for water utilities")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start everything with a seeded demo utility and print the URL and logins.
+    Demo(cmd::demo::Args),
+    /// Apply database migrations (to DATABASE_URL or the private cluster).
+    Migrate(cmd::demo::MigrateArgs),
+    /// Install missing server packages (PostgreSQL, Mosquitto) with apt-get; needs root.
+    Setup,
+    /// Decode wM-Bus / M-Bus telegrams (arguments or one hex telegram per line on stdin).
+    Decode(cmd::decode::Args),
+    /// Billing calculations without a database.
+    Billing {
+        #[command(subcommand)]
+        command: cmd::billing::Command,
+    },
+    /// Benchmarks; each prints its figure as its last line.
+    Bench {
+        #[command(subcommand)]
+        command: cmd::bench::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Migrate(args) => cmd::demo::migrate(args),
+        Command::Setup => cmd::demo::setup(),
+        Command::Decode(args) => cmd::decode::run(args),
+        Command::Billing { command } => cmd::billing::run(command),
+        Command::Bench { command } => cmd::bench::run(command),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("EWODA_LOG").unwrap_or_else(|_| EnvFilter::new("warn,ewoda=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
