@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "ewoda", version, about = "Meter-to-cash platform for water utilities")]
+#[command(
+    name = "ewoda",
+    version,
+    about = "Meter-to-cash platform for water utilities"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,7 +53,8 @@ fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("EWODA_LOG").unwrap_or_else(|_| EnvFilter::new("warn,ewoda=info"));
+    let filter = EnvFilter::try_from_env("EWODA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error,ewoda=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -47,7 +47,10 @@ impl CommonConfig {
         match std::fs::read_to_string(&path) {
             Ok(k) => MasterKey::from_hex(&k).map_err(|e| Error::Config {
                 variable: "EWODA_MASTER_KEY",
-                message: format!("{} is not a valid key ({e}); remove it or set EWODA_MASTER_KEY", path.display()),
+                message: format!(
+                    "{} is not a valid key ({e}); remove it or set EWODA_MASTER_KEY",
+                    path.display()
+                ),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];

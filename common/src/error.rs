@@ -6,10 +6,17 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{variable}: {message}")]
-    Config { variable: &'static str, message: String },
+    Config {
+        variable: &'static str,
+        message: String,
+    },
 
     #[error("cannot connect to PostgreSQL at {target}: {reason}. {hint}")]
-    DbConnect { target: String, reason: String, hint: &'static str },
+    DbConnect {
+        target: String,
+        reason: String,
+        hint: &'static str,
+    },
 
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -18,7 +25,10 @@ pub enum Error {
     Db(#[from] sqlx::Error),
 
     #[error("{program} not found: install it with `apt-get install {package}`")]
-    MissingBinary { program: &'static str, package: &'static str },
+    MissingBinary {
+        program: &'static str,
+        package: &'static str,
+    },
 
     #[error("installing {package} with apt-get failed: {reason}")]
     Install { package: String, reason: String },
@@ -27,19 +37,33 @@ pub enum Error {
     DataDir { path: PathBuf, reason: String },
 
     #[error("{service} did not start: {reason}")]
-    ServiceStart { service: &'static str, reason: String },
+    ServiceStart {
+        service: &'static str,
+        reason: String,
+    },
 
     #[error("port {port} on {host} is already in use: choose another (e.g. --port {suggestion})")]
-    PortInUse { host: String, port: u16, suggestion: u16 },
+    PortInUse {
+        host: String,
+        port: u16,
+        suggestion: u16,
+    },
 
     #[error("invalid {what} {value:?}: {reason}")]
-    Invalid { what: &'static str, value: String, reason: String },
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
 
     #[error("meter key cipher: {0}")]
     Crypto(String),
 
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 impl Error {

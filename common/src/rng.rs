@@ -67,7 +67,10 @@ mod tests {
             (0..5).map(|_| r.next_u64()).collect()
         };
         assert_eq!(a, b);
-        assert_ne!(Rng::new(42).fork(1).next_u64(), Rng::new(42).fork(2).next_u64());
+        assert_ne!(
+            Rng::new(42).fork(1).next_u64(),
+            Rng::new(42).fork(2).next_u64()
+        );
     }
 
     #[test]

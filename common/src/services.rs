@@ -162,7 +162,14 @@ impl PrivatePostgres {
             .command("initdb")
             .arg("-D")
             .arg(d)
-            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
             .output()
             .map_err(Error::io("running initdb"))?;
         if !out.status.success() {
@@ -209,7 +216,12 @@ impl PrivatePostgres {
         if !out.status.success() {
             let tail = std::fs::read_to_string(&log)
                 .ok()
-                .and_then(|l| l.lines().rev().find(|x| !x.trim().is_empty()).map(str::to_string))
+                .and_then(|l| {
+                    l.lines()
+                        .rev()
+                        .find(|x| !x.trim().is_empty())
+                        .map(str::to_string)
+                })
                 .unwrap_or_else(|| last_line(&out.stderr));
             return Err(Error::ServiceStart {
                 service: "PostgreSQL",
@@ -223,14 +235,32 @@ impl PrivatePostgres {
         let psql = self.bin_dir.join("psql");
         let sql = format!("select 1 from pg_database where datname = '{name}'");
         let exists = Command::new(&psql)
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-p", &self.port.to_string(), "-tAc", &sql, "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-p",
+                &self.port.to_string(),
+                "-tAc",
+                &sql,
+                "postgres",
+            ])
             .output()
             .map_err(Error::io("running psql"))?;
         if String::from_utf8_lossy(&exists.stdout).trim() == "1" {
             return Ok(());
         }
         let out = Command::new(self.bin_dir.join("createdb"))
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-p", &self.port.to_string(), name])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-p",
+                &self.port.to_string(),
+                name,
+            ])
             .output()
             .map_err(Error::io("running createdb"))?;
         if !out.status.success() {
@@ -278,8 +308,10 @@ impl PrivatePostgres {
             program: "the `postgres` system user",
             package: "postgresql",
         })?;
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-            .map_err(Error::io(format!("giving {} to the postgres user", dir.display())))
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(Error::io(format!(
+            "giving {} to the postgres user",
+            dir.display()
+        )))
     }
 }
 
@@ -304,17 +336,20 @@ pub struct PrivateMosquitto {
 impl PrivateMosquitto {
     /// Starts `mosquitto` with a generated config on a free loopback port.
     pub fn start(dir: &Path, install_missing: bool) -> Result<Self, Error> {
-        let binary = locate("mosquitto", &["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"])
-            .or_else(|| {
-                install_missing
-                    .then(|| apt_install("mosquitto").ok())
-                    .flatten()
-                    .and_then(|_| locate("mosquitto", &["/usr/sbin/mosquitto"]))
-            })
-            .ok_or(Error::MissingBinary {
-                program: "mosquitto (MQTT broker)",
-                package: "mosquitto",
-            })?;
+        let binary = locate(
+            "mosquitto",
+            &["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"],
+        )
+        .or_else(|| {
+            install_missing
+                .then(|| apt_install("mosquitto").ok())
+                .flatten()
+                .and_then(|_| locate("mosquitto", &["/usr/sbin/mosquitto"]))
+        })
+        .ok_or(Error::MissingBinary {
+            program: "mosquitto (MQTT broker)",
+            package: "mosquitto",
+        })?;
         std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
         let mut m = PrivateMosquitto {
             child: None,
@@ -422,7 +457,9 @@ impl Drop for PrivateMosquitto {
 /// Binds port 0 on loopback to learn a free port.
 pub fn free_port() -> Result<u16, Error> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(Error::io("finding a free port"))?;
-    Ok(l.local_addr().map_err(Error::io("finding a free port"))?.port())
+    Ok(l.local_addr()
+        .map_err(Error::io("finding a free port"))?
+        .port())
 }
 
 /// Whether the effective user is root (from /proc, to avoid a libc dependency).
@@ -536,7 +573,9 @@ fn usable_data_dir(wanted: &Path, as_postgres: bool) -> Result<PathBuf, Error> {
     let tag: u64 = abs
         .to_string_lossy()
         .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
     let alt = PathBuf::from(format!("/var/tmp/ewoda-pg-{tag:016x}"));
     tracing::info!(wanted = %abs.display(), using = %alt.display(), "the postgres user cannot reach the data directory; using another");
     Ok(alt)

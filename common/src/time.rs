@@ -17,6 +17,20 @@ pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The instant of a local (Europe/Warsaw) wall-clock time; in the autumn DST overlap the
+/// earlier instant, in the spring gap the first valid minute after it.
+pub fn local(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    let mut t = day
+        .and_hms_opt(hour.min(23), minute.min(59), 0)
+        .expect("hour and minute are clamped to valid values");
+    loop {
+        if let Some(x) = Warsaw.from_local_datetime(&t).earliest() {
+            return x.with_timezone(&Utc);
+        }
+        t += chrono::Duration::minutes(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +42,11 @@ mod tests {
         let w = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
         assert_eq!(day_start(w).to_rfc3339(), "2026-01-14T23:00:00+00:00");
         assert_eq!(local_day(day_start(d)), d);
+        let spring = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        assert_eq!(
+            local(spring, 2, 30).to_rfc3339(),
+            "2026-03-29T01:00:00+00:00"
+        );
+        assert_eq!(local(d, 23, 59).to_rfc3339(), "2026-07-01T21:59:00+00:00");
     }
 }

@@ -1,1 +1,4 @@
 //! ewoda-portal: the axum web application (eBOK, office, console, API).
+
+pub mod demo;
+pub mod web;

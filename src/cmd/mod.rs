@@ -4,3 +4,14 @@ pub mod bench;
 pub mod billing;
 pub mod decode;
 pub mod demo;
+
+/// Prints an error as one line and maps it to the exit code.
+pub fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ewoda: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The demo utility and the `ewoda demo` runtime.
+
+mod names;
+mod run;
+pub mod seed;
+
+pub use run::{run, DemoError, DemoOptions};
+pub use seed::{seed, SeedError, SeedOptions, SeedSummary, DEMO_LOGINS, DEMO_PASSWORD};

@@ -1,0 +1,144 @@
+//! `ewoda demo`: start the components, migrate, seed once, serve, and stop cleanly.
+
+use super::seed::{self, SeedOptions, DEMO_LOGINS, DEMO_PASSWORD};
+use crate::web::{self, AppState};
+use ewoda_common::config::CommonConfig;
+use ewoda_common::services::Services;
+use ewoda_common::{db, time};
+use std::net::SocketAddr;
+
+/// Everything that can stop the demo from starting, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Common(#[from] ewoda_common::Error),
+    #[error("demo seed: {0}")]
+    Seed(#[from] seed::SeedError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("web server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Options of `ewoda demo`.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub common: CommonConfig,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Runs the demo until Ctrl-C / SIGTERM. Nothing stays running when it returns.
+pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
+    // The port first: failing here starts nothing.
+    let listener = bind(&opts.host, opts.port).await?;
+    let master_key = opts.common.master_key()?;
+    let service_opts = opts.common.service_options();
+    let services = tokio::task::spawn_blocking(move || Services::start(&service_opts))
+        .await
+        .map_err(|e| ewoda_common::Error::ServiceStart {
+            service: "services",
+            reason: e.to_string(),
+        })??;
+    let result = serve(&opts, listener, &services, &master_key).await;
+    tokio::task::spawn_blocking(move || services.stop())
+        .await
+        .ok();
+    result
+}
+
+async fn serve(
+    opts: &DemoOptions,
+    listener: tokio::net::TcpListener,
+    services: &Services,
+    master_key: &ewoda_common::crypto::MasterKey,
+) -> Result<(), DemoError> {
+    let pool = db::connect(&services.database_url, 16).await?;
+    db::migrate(&pool).await?;
+    let state = AppState::new(pool.clone());
+    let app = web::router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+
+    let seeded: bool = sqlx::query_scalar("select exists (select 1 from utility)")
+        .fetch_one(&pool)
+        .await?;
+    if seeded {
+        eprintln!("Using the demo data already in the database.");
+    } else {
+        eprintln!("Seeding the demo utility (3,832 meters, 12 months of readings)…");
+        let started = std::time::Instant::now();
+        let today = time::local_day(chrono::Utc::now());
+        let summary = seed::seed(&pool, master_key, &SeedOptions::demo(today)).await?;
+        eprintln!(
+            "Seeded {} customers, {} meters, {} readings in {:.1} s.",
+            summary.customers,
+            summary.meters,
+            summary.readings,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    state.set_ready();
+
+    let url = format!("http://{}:{}/", display_host(&opts.host), opts.port);
+    println!("ewoda demo is running: {url}");
+    println!("  database: {}", db::describe(&services.database_url));
+    println!("  MQTT broker: {}", services.mqtt_url);
+    println!("  logins (password for all: {DEMO_PASSWORD}):");
+    for (login, _, what) in DEMO_LOGINS {
+        println!("    {login:<11} {what}");
+    }
+    println!("Press Ctrl-C to stop.");
+
+    let served = server
+        .await
+        .map_err(|e| DemoError::Serve(std::io::Error::other(e.to_string())))?;
+    pool.close().await;
+    served.map_err(DemoError::Serve)
+}
+
+async fn bind(host: &str, port: u16) -> Result<tokio::net::TcpListener, DemoError> {
+    let addr: SocketAddr =
+        format!("{host}:{port}")
+            .parse()
+            .map_err(|_| ewoda_common::Error::Invalid {
+                what: "listen address",
+                value: format!("{host}:{port}"),
+                reason: "expected an IP address and a port".into(),
+            })?;
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            DemoError::Common(ewoda_common::Error::PortInUse {
+                host: host.to_string(),
+                port,
+                suggestion: port.wrapping_add(1).max(1024),
+            })
+        } else {
+            DemoError::Common(ewoda_common::Error::io(format!("listening on {addr}"))(e))
+        }
+    })
+}
+
+fn display_host(host: &str) -> &str {
+    if host == "0.0.0.0" {
+        "localhost"
+    } else {
+        host
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("Stopping…");
+}
