@@ -53,6 +53,21 @@ pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
     rounded
 }
 
+/// The largest magnitude accepted for any input amount, price or volume (10¹²): far above
+/// anything real, and low enough that no product or sum in the calculations can overflow.
+pub const MAX_INPUT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
+/// Rejects values beyond [`MAX_INPUT`] (so later arithmetic cannot overflow and panic).
+pub(crate) fn check_magnitude(value: Decimal, field: &str) -> Result<(), CalcError> {
+    if value.abs() > MAX_INPUT {
+        return Err(CalcError::invalid(
+            field,
+            format!("{value} is implausibly large"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a JSON document into `T`, reporting the failing field's path.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(input: &str) -> Result<T, CalcError> {
     let de = &mut serde_json::Deserializer::from_str(input);
@@ -102,6 +117,13 @@ mod tests {
         assert_eq!(round_half_up(dec!(0.0045), 3).to_string(), "0.005");
         assert_eq!(round_half_up(dec!(24.0), 3).to_string(), "24.000");
         assert_eq!(round_half_up(dec!(-0.005), 2).to_string(), "-0.01");
+    }
+
+    #[test]
+    fn max_input_is_ten_to_the_twelfth() {
+        assert_eq!(MAX_INPUT, Decimal::from(1_000_000_000_000u64));
+        assert!(check_magnitude(dec!(-1000000000000.001), "x").is_err());
+        assert!(check_magnitude(dec!(1000000000000), "x").is_ok());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! estimate or a norm, the sewage volume after a sub-meter, and the split of a volume across
 //! tariff versions (pro rata by days, or by actual readings at the change dates).
 
-use crate::calc_error::{round_half_up, CalcError};
+use crate::calc_error::{check_magnitude, round_half_up, CalcError};
 use crate::tariff::Period;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -118,24 +118,23 @@ pub struct Consumption {
 
 /// The period's volume from any source, rounded half-up to 0.001 m³.
 pub fn consumption(source: &VolumeSource) -> Result<Consumption, CalcError> {
-    match source {
+    let (volume_m3, estimated) = match source {
         VolumeSource::Reads {
             reads,
             register_digits,
             replacements,
-        } => Ok(Consumption {
-            volume_m3: volume_from_reads(reads, *register_digits, replacements)?,
-            estimated: false,
-        }),
-        VolumeSource::Estimate(e) => Ok(Consumption {
-            volume_m3: estimate_volume(e)?,
-            estimated: true,
-        }),
-        VolumeSource::Norm(n) => Ok(Consumption {
-            volume_m3: norm_volume(n)?,
-            estimated: false,
-        }),
-    }
+        } => (
+            volume_from_reads(reads, *register_digits, replacements)?,
+            false,
+        ),
+        VolumeSource::Estimate(e) => (estimate_volume(e)?, true),
+        VolumeSource::Norm(n) => (norm_volume(n)?, false),
+    };
+    check_magnitude(volume_m3, "volume")?;
+    Ok(Consumption {
+        volume_m3,
+        estimated,
+    })
 }
 
 /// Volume between the first and the last read: the sum of register differences, with a
@@ -231,6 +230,7 @@ fn register_modulus(register_digits: Option<u32>) -> Result<Option<Decimal>, Cal
 }
 
 fn check_register(value: Decimal, modulus: Option<Decimal>, field: &str) -> Result<(), CalcError> {
+    check_magnitude(value, field)?;
     if value.is_sign_negative() {
         return Err(CalcError::invalid(field, format!("{value} is negative")));
     }
@@ -276,6 +276,7 @@ pub fn estimate_volume(estimate: &Estimate) -> Result<Decimal, CalcError> {
     }
     let mut sum = Decimal::ZERO;
     for (i, m) in estimate.monthly_history_m3.iter().enumerate() {
+        check_magnitude(*m, &format!("volume.estimate.monthly_history_m3[{i}]"))?;
         if m.is_sign_negative() {
             return Err(CalcError::invalid(
                 format!("volume.estimate.monthly_history_m3[{i}]"),
@@ -297,6 +298,7 @@ pub fn estimate_volume(estimate: &Estimate) -> Result<Decimal, CalcError> {
 
 /// Persons × m³ per person-month × months, rounded half-up to 0.001 m³.
 pub fn norm_volume(norm: &Norm) -> Result<Decimal, CalcError> {
+    check_magnitude(norm.m3_per_person_month, "volume.norm.m3_per_person_month")?;
     if norm.m3_per_person_month.is_sign_negative() {
         return Err(CalcError::invalid(
             "volume.norm.m3_per_person_month",
@@ -317,6 +319,7 @@ pub fn sewage_volume(
     sub_meter_m3: Option<Decimal>,
 ) -> Result<Decimal, CalcError> {
     let sub = sub_meter_m3.unwrap_or(Decimal::ZERO);
+    check_magnitude(sub, "sub_meter_m3")?;
     if sub.is_sign_negative() {
         return Err(CalcError::invalid(
             "sub_meter_m3",

@@ -7,7 +7,7 @@
 //! in `billing/data/` must be extended whenever the NBP changes the rate; a day before the
 //! first row is an error.
 
-use crate::calc_error::{from_json, round_half_up, to_output, CalcError};
+use crate::calc_error::{check_magnitude, from_json, round_half_up, to_output, CalcError};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -247,6 +247,7 @@ pub fn interest(input: &InterestInput, rates: &StatutoryRates) -> Result<Interes
             format!("{} is not positive", input.amount),
         ));
     }
+    check_magnitude(input.amount, "amount")?;
     let days = (input.paid - input.due).num_days().max(0);
     let mut segments: Vec<InterestSegment> = Vec::new();
     if let Some(first) = input.due.succ_opt().filter(|_| days > 0) {

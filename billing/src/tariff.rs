@@ -1,7 +1,7 @@
 //! Tariffs: versions with validity dates (water and sewage per m³, fixed fees, VAT) and the
 //! lookup of the version in force on a day or across a billing period.
 
-use crate::calc_error::CalcError;
+use crate::calc_error::{check_magnitude, CalcError};
 use chrono::{Datelike, Days, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -159,6 +159,24 @@ impl Tariff {
         }
         let mut indexed: Vec<(usize, TariffVersion)> = versions.into_iter().enumerate().collect();
         for (i, v) in &indexed {
+            for (name, price) in [("water_m3", v.water_m3), ("sewage_m3", v.sewage_m3)] {
+                if price.is_sign_negative() {
+                    return Err(CalcError::tariff(
+                        format!("tariff[{i}].{name}"),
+                        format!("{price} is negative"),
+                    ));
+                }
+                check_magnitude(price, &format!("tariff[{i}].{name}"))?;
+            }
+            if v.vat_percent.is_sign_negative() || v.vat_percent > Decimal::ONE_HUNDRED {
+                return Err(CalcError::tariff(
+                    format!("tariff[{i}].vat_percent"),
+                    format!("{} is not between 0 and 100", v.vat_percent),
+                ));
+            }
+            for (k, fee) in v.fees.iter().enumerate() {
+                check_magnitude(fee.amount, &format!("tariff[{i}].fees[{k}].amount"))?;
+            }
             if let Some(to) = v.to {
                 if to < v.from {
                     return Err(CalcError::tariff(

@@ -157,3 +157,42 @@ proptest! {
         prop_assert!((q.vat - q.net * Decimal::new(8, 2)).abs() <= Decimal::new(5, 3));
     }
 }
+
+/// A quote input with the given numbers in every numeric field.
+fn hostile_quote(price: &str, volume: &str, persons: u64, months: u64, norm: bool) -> String {
+    let volume_json = if norm {
+        format!(
+            r#"{{"norm":{{"persons":{persons},"m3_per_person_month":"{volume}","months":{months}}}}}"#
+        )
+    } else {
+        format!(
+            r#"{{"reads":[{{"date":"0001-01-01","value":"0"}},{{"date":"9999-12-31","value":"{volume}"}}],"register_digits":18}}"#
+        )
+    };
+    format!(
+        r#"{{"customer_kind":"business","period":{{"from":"0001-01-01","to":"0001-12-31"}},
+        "tariff":[{{"from":"0001-01-01","water_m3":"{price}","sewage_m3":"{price}","vat_percent":"23",
+        "fees":[{{"name":"f","amount":"{price}","per":"month"}}]}},
+        {{"from":"0001-06-01","water_m3":"1","sewage_m3":"1","vat_percent":"8"}}],
+        "volume":{volume_json},"sub_meter_m3":"{volume}"}}"#
+    )
+}
+
+proptest! {
+    #[test]
+    fn quote_and_interest_never_panic_on_extreme_numbers(
+        price in "-?[0-9]{1,29}(\\.[0-9]{1,28})?",
+        volume in "-?[0-9]{1,29}(\\.[0-9]{1,28})?",
+        persons in any::<u64>(),
+        months in any::<u64>(),
+        norm in any::<bool>(),
+        days in 0i64..3_000_000,
+    ) {
+        let (out, code) = ewoda_billing::quote::run_quote(&hostile_quote(&price, &volume, persons, months, norm));
+        prop_assert!(code == 0 || (code == 2 && out["error"].is_string()), "{}", out);
+        let paid = day(0).checked_add_signed(chrono::Duration::days(days)).unwrap();
+        let input = format!(r#"{{"debtor":"business","amount":"{price}","due":"2016-01-01","paid":"{paid}"}}"#);
+        let (out, code) = ewoda_billing::interest::run_interest(&input);
+        prop_assert!(code == 0 || (code == 2 && out["error"].is_string()), "{}", out);
+    }
+}
