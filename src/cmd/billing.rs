@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+/// The `ewoda billing` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Compute one invoice from a JSON description, without a database.
@@ -20,6 +21,7 @@ pub enum Command {
     Account(AccountArgs),
 }
 
+/// `ewoda billing account` flags: make an IBAN or check one.
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("mode").required(true).args(["check", "settlement"]))]
 pub struct AccountArgs {
@@ -37,6 +39,7 @@ pub struct AccountArgs {
     check: Option<String>,
 }
 
+/// Runs one billing subcommand; exit 0 ok, 1 invalid IBAN (`--check`), 2 invalid input.
 pub fn run(command: Command) -> ExitCode {
     let (output, code) = match command {
         Command::Quote { file } => with_input(file, ewoda_billing::quote::run_quote),
