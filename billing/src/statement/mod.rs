@@ -3,7 +3,7 @@
 
 mod account;
 
-pub(crate) use self::account::is_valid_nrb;
+pub(crate) use self::account::{is_valid_nrb, normalize_account};
 pub mod csv;
 pub mod mt940;
 pub mod profiles;
