@@ -70,3 +70,14 @@ fn bad_refunds_name_the_field() {
     ]);
     assert!(matches!(batch, Err(ElixirError::InBatch { index: 1, .. })));
 }
+
+proptest::proptest! {
+    #[test]
+    fn amount_field_is_the_exact_number_of_grosze(grosze in 1i64..1_000_000_000_000) {
+        let refund = Refund { amount: rust_decimal::Decimal::new(grosze, 2), ..sample_refund() };
+        let record = refund_record(&refund).unwrap();
+        let fields: Vec<&str> = record.split(',').collect();
+        proptest::prop_assert_eq!(fields[2], grosze.to_string());
+        proptest::prop_assert!(record.ends_with("\r\n") && record.is_ascii());
+    }
+}

@@ -211,6 +211,7 @@ fn other_mt940_errors_name_the_field() {
         (MT940.replace("NONREF//2605051234568", "NONREF"), "line 9 (:61:): no bank reference (neither //reference nor a reference)"),
         (MT940.replace("~63PL79109010141234000000004711", "~63PL79109010141234000000004712"), "line 6 (:86:): virtual account: account number \"PL79109010141234000000004712\" fails the mod-97 check"),
         (MT940.replace("~21KLIENT", "~XKLIENT"), "line 6 (:86:): subfield \"~XKLIENT 4711\" does not start with a 2-digit code"),
+        (MT940.replace(":62F:C260505PLN", ":62F:C260505EUR"), "line 13 (:62F:): currency EUR differs from the opening balance's PLN"),
         (MT940.replace(":25:/PL6110", ":25:/PL6210"), "line 2 (:25:): account number \"PL62109010140000071219812874\" fails the mod-97 check"),
     ];
     for (text, expected) in cases {

@@ -155,6 +155,7 @@ struct Builder {
     number: Option<String>,
     opening: Option<Balance>,
     closing: Option<Balance>,
+    closing_line: usize,
     entries: Vec<Entry>,
 }
 
@@ -167,6 +168,7 @@ impl Builder {
             number: None,
             opening: None,
             closing: None,
+            closing_line: 0,
             entries: Vec::new(),
         }
     }
@@ -218,7 +220,10 @@ impl Builder {
                     entry.details = details;
                 }
             }
-            "62F" | "62M" => self.closing = Some(parse_balance(field.text(), field.line, &label)?),
+            "62F" | "62M" => {
+                self.closing = Some(parse_balance(field.text(), field.line, &label)?);
+                self.closing_line = field.line;
+            }
             _ => {}
         }
         Ok(())
@@ -249,13 +254,14 @@ impl Builder {
                 ),
             })?;
         if closing.currency != opening.currency {
-            return Err(StatementError::Missing {
-                line: self.start_line,
-                field: format!(
-                    "closing balance (:62F:) in {} like the opening balance, found {}",
-                    opening.currency, closing.currency
+            return Err(StatementError::field(
+                self.closing_line,
+                ":62F:",
+                format!(
+                    "currency {} differs from the opening balance's {}",
+                    closing.currency, opening.currency
                 ),
-            });
+            ));
         }
         let mut credits_sum = Decimal::ZERO;
         let mut debits_sum = Decimal::ZERO;
