@@ -4,6 +4,9 @@
 pub mod account;
 pub mod calc_error;
 pub mod consumption;
+pub mod elixir;
 pub mod interest;
+pub mod ksef;
 pub mod quote;
+pub mod statement;
 pub mod tariff;

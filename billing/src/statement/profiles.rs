@@ -1,0 +1,76 @@
+//! Per-bank layouts of the MT940 `:86:` field: which subfield carries the title, the payer and
+//! the credited (virtual) account. Data, not code: a new bank is a new table row.
+
+/// Where one bank puts the details of a transfer inside `:86:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mt940Profile {
+    /// Name used in configuration, e.g. "tilde".
+    pub name: &'static str,
+    /// Subfield separator, e.g. '~' in `~20TITLE`.
+    pub separator: char,
+    /// Title subfields, joined in this order.
+    pub title: &'static [u8],
+    /// What goes between non-empty title subfields.
+    pub title_joiner: &'static str,
+    /// Payer name subfields, joined with a space.
+    pub payer_name: &'static [u8],
+    /// Payer address subfields, joined with a space.
+    pub payer_address: &'static [u8],
+    /// Subfield with the payer's full account (IBAN or NRB).
+    pub payer_account: Option<u8>,
+    /// Fallback: subfields with the payer's bank sort code and account number, concatenated.
+    pub payer_bank_and_account: Option<(u8, u8)>,
+    /// Subfield with the credited (virtual) account.
+    pub virtual_account: Option<u8>,
+}
+
+/// `~`-separated layout (the shared sample's bank): title ~20..~25, payer name ~32, address ~33,
+/// payer IBAN ~38 (or sort code ~30 + account ~31), virtual account ~63.
+pub const TILDE: Mt940Profile = Mt940Profile {
+    name: "tilde",
+    separator: '~',
+    title: &[20, 21, 22, 23, 24, 25],
+    title_joiner: " ",
+    payer_name: &[32],
+    payer_address: &[33],
+    payer_account: Some(38),
+    payer_bank_and_account: Some((30, 31)),
+    virtual_account: Some(63),
+};
+
+/// `<`-separated layout (the mBank/BRE family): title <20..<25, payer name <27..<28,
+/// address <29, payer account <38 (or <30 + <31), virtual account <63.
+pub const ANGLE: Mt940Profile = Mt940Profile {
+    name: "angle",
+    separator: '<',
+    title: &[20, 21, 22, 23, 24, 25],
+    title_joiner: " ",
+    payer_name: &[27, 28],
+    payer_address: &[29],
+    payer_account: Some(38),
+    payer_bank_and_account: Some((30, 31)),
+    virtual_account: Some(63),
+};
+
+/// `^`-separated layout with the same subfield numbering as [`TILDE`].
+pub const CARET: Mt940Profile = Mt940Profile {
+    name: "caret",
+    separator: '^',
+    title: &[20, 21, 22, 23, 24, 25],
+    title_joiner: " ",
+    payer_name: &[32],
+    payer_address: &[33],
+    payer_account: Some(38),
+    payer_bank_and_account: Some((30, 31)),
+    virtual_account: Some(63),
+};
+
+/// Every built-in profile, looked up by name in configuration.
+pub const MT940_PROFILES: &[Mt940Profile] = &[TILDE, ANGLE, CARET];
+
+impl Mt940Profile {
+    /// The built-in profile with this name.
+    pub fn by_name(name: &str) -> Option<&'static Mt940Profile> {
+        MT940_PROFILES.iter().find(|p| p.name == name)
+    }
+}
