@@ -670,6 +670,28 @@ impl Fleet {
         (tr, rg)
     }
 
+    /// (true, registered) millilitres in `[from, to)`, equal to the difference of the
+    /// cumulative sums at `to` and `from` but touching only the hours in between.
+    fn between(&self, meter: usize, from: DateTime<Utc>, to: DateTime<Utc>) -> (i64, i64) {
+        let partial = |t: DateTime<Utc>| -> (i64, i64) {
+            let h = self.hour_of(t);
+            let secs = (t - self.epoch).num_seconds().rem_euclid(3600);
+            if h < 0 || secs == 0 {
+                return (0, 0);
+            }
+            let (a, b) = self.flows(meter, h, &HourInfo::of(self.epoch, h));
+            (a * 1000 * secs / 3600, b * 1000 * secs / 3600)
+        };
+        let (mut tr, mut rg) = (0i64, 0i64);
+        for h in self.hour_of(from).max(0)..self.hour_of(to) {
+            let (a, b) = self.flows(meter, h, &HourInfo::of(self.epoch, h));
+            tr += a * 1000;
+            rg += b * 1000;
+        }
+        let (pf, pt) = (partial(from), partial(to));
+        (tr - pf.0 + pt.0, rg - pf.1 + pt.1)
+    }
+
     /// Index of the meter generation installed at `t`.
     fn generation_index(&self, m: &SimMeter, t: DateTime<Utc>) -> usize {
         let h = self.hour_of(t);
@@ -706,9 +728,7 @@ impl Fleet {
     ) -> Result<Volume, SimError> {
         self.meter(meter)?;
         check_period(from, to)?;
-        Ok(Volume::from_ml(
-            self.cumulative(meter, 0, to).0 - self.cumulative(meter, 0, from).0,
-        ))
+        Ok(Volume::from_ml(self.between(meter, from, to).0))
     }
 
     /// What the registers counted in `[from, to)`, across replacements and without wrapping.
@@ -720,9 +740,7 @@ impl Fleet {
     ) -> Result<Volume, SimError> {
         self.meter(meter)?;
         check_period(from, to)?;
-        Ok(Volume::from_ml(
-            self.cumulative(meter, 0, to).1 - self.cumulative(meter, 0, from).1,
-        ))
+        Ok(Volume::from_ml(self.between(meter, from, to).1))
     }
 
     /// The meter's status flags at `t` (faults act per whole hour, see [`Fault`]).
