@@ -505,4 +505,30 @@ mod tests {
         bad[5] ^= 1;
         assert_eq!(HciMessage::parse(&bad), Parsed::Skip(1));
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parse_inverts_encode(
+                endpoint in 0u8..16,
+                msg_id in any::<u8>(),
+                payload in proptest::collection::vec(any::<u8>(), 0..256),
+                timestamp in proptest::option::of(any::<u32>()),
+                rssi in proptest::option::of(any::<u8>()),
+                crc in any::<bool>(),
+            ) {
+                let m = HciMessage { endpoint, msg_id, payload, timestamp, rssi, crc };
+                let bytes = m.encode().unwrap();
+                prop_assert_eq!(HciMessage::parse(&bytes), Parsed::Message(m, bytes.len()));
+            }
+
+            #[test]
+            fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = HciMessage::parse(&bytes);
+            }
+        }
+    }
 }

@@ -229,3 +229,48 @@ fn oms_partial_encryption_with_ell_byte_for_byte() {
         v["telegram_hex"].as_str().unwrap()
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn format_a_is_the_plain_frame_plus_right_crcs(
+            records in proptest::collection::vec(any::<u8>(), 0..200),
+            acc in any::<u8>(),
+        ) {
+            let (mut t, _) = els_mode5();
+            t.security = Security::None;
+            t.records = records;
+            t.access_number = acc;
+            let plain = t.encode(FrameFormat::NoCrc).unwrap();
+            let a = t.encode(FrameFormat::A).unwrap();
+            prop_assert_eq!(strip_format_a(&a), plain);
+        }
+
+        #[test]
+        fn mode5_always_decrypts_to_marker_records_and_fill(
+            records in proptest::collection::vec(any::<u8>(), 0..100),
+            key in any::<[u8; 16]>(),
+            acc in any::<u8>(),
+        ) {
+            let (mut t, _) = els_mode5();
+            t.security = Security::Mode5 { key };
+            t.records = records.clone();
+            t.access_number = acc;
+            let frame = t.encode(FrameFormat::NoCrc).unwrap();
+            let mut iv = [acc; 16];
+            iv[..8].copy_from_slice(&frame[2..10]);
+            let mut buf = frame[15..].to_vec();
+            let p = cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+                .decrypt_padded_mut::<NoPadding>(&mut buf)
+                .unwrap()
+                .to_vec();
+            prop_assert_eq!(&p[..2], &[0x2F, 0x2F]);
+            prop_assert_eq!(&p[2..2 + records.len()], &records[..]);
+            prop_assert!(p[2 + records.len()..].iter().all(|&b| b == 0x2F));
+            prop_assert_eq!(usize::from((frame[13] >> 4) & 0x0F), p.len() / 16);
+        }
+    }
+}
