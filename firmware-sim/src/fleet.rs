@@ -28,6 +28,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, U
 use chrono_tz::{Europe::Warsaw, OffsetComponents};
 use ewoda_common::{rng::Rng, Volume};
 use std::collections::HashSet;
+use std::sync::RwLock;
 
 /// The size of the demo utility's fleet.
 pub const DEFAULT_FLEET_SIZE: usize = 3_832;
@@ -260,6 +261,29 @@ pub struct Fleet {
     meters: Vec<SimMeter>,
     districts: Vec<District>,
     used_ids: HashSet<u32>,
+    cache: Cache,
+}
+
+/// Memoised hour facts and per-meter day-block sums; cleared whenever a fault is injected.
+#[derive(Debug, Default)]
+struct Cache {
+    hours: RwLock<Vec<HourInfo>>,
+    blocks: RwLock<Vec<Vec<(i64, i64)>>>,
+}
+
+impl Clone for Cache {
+    fn clone(&self) -> Self {
+        Cache::default()
+    }
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // The memo holds only complete entries, so a panic elsewhere cannot leave it torn.
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
 }
 
 fn draw_maker(rng: &mut Rng) -> (Manufacturer, u8) {
@@ -297,6 +321,7 @@ impl Fleet {
             meters: Vec::with_capacity(size),
             districts: Vec::with_capacity(n_districts),
             used_ids: HashSet::with_capacity(size),
+            cache: Cache::default(),
         };
         let mut houses_by_district: Vec<Vec<usize>> = vec![Vec::new(); n_districts];
         for i in 0..n_customers {
@@ -529,14 +554,15 @@ impl Fleet {
                     return Err(bad("rollover applies to the original meter only"));
                 }
                 self.meters[meter].faults.push(fault);
-                let used: i64 = (0..start_hour)
-                    .map(|h| self.flows(meter, h, &HourInfo::of(self.epoch, h)).1 * 1000)
-                    .sum();
+                self.cache = Cache::default();
+                let used = self.cum(meter, self.epoch + Duration::hours(start_hour)).1;
                 let cap = self.meters[meter].capacity_ml();
                 self.meters[meter].initial = Volume::from_ml((cap - used.rem_euclid(cap)) % cap);
             }
             _ => self.meters[meter].faults.push(fault),
         }
+        // Faults change flows: what was memoised no longer holds (also for the bulk meters).
+        self.cache = Cache::default();
         Ok(())
     }
 
@@ -559,23 +585,21 @@ impl Fleet {
         if h < 0 {
             return (0, 0);
         }
-        let active = |k: fn(&FaultKind) -> bool| {
-            m.faults
-                .iter()
-                .filter(|f| k(&f.kind) && self.fault_active(m, f, h))
-                .map(|f| f.kind)
-                .collect::<Vec<_>>()
-        };
-        let hydraulic = active(|k| {
-            matches!(
-                k,
-                FaultKind::DryPipe
-                    | FaultKind::Leak { .. }
-                    | FaultKind::Burst { .. }
-                    | FaultKind::Backflow { .. }
-            )
-        });
-        let mut flow = if hydraulic.contains(&FaultKind::DryPipe) {
+        let (mut dry, mut extra, mut backflow, mut stuck, mut tamper) =
+            (false, 0, None, false, false);
+        for f in m.faults.iter().filter(|f| self.fault_active(m, f, h)) {
+            match f.kind {
+                FaultKind::DryPipe => dry = true,
+                FaultKind::Leak { litres_per_hour } | FaultKind::Burst { litres_per_hour } => {
+                    extra += litres_per_hour
+                }
+                FaultKind::Backflow { litres_per_hour } => backflow = Some(litres_per_hour),
+                FaultKind::Stuck => stuck = true,
+                FaultKind::MagneticTamper => tamper = true,
+                _ => {}
+            }
+        }
+        let mut flow = if dry {
             0
         } else {
             let base = match m.kind {
@@ -595,26 +619,14 @@ impl Fleet {
                             .sum::<i64>()
                 }
             };
-            let mut flow = base;
-            for k in &hydraulic {
-                match *k {
-                    FaultKind::Leak { litres_per_hour } | FaultKind::Burst { litres_per_hour } => {
-                        flow += litres_per_hour
-                    }
-                    _ => {}
-                }
-            }
-            flow
+            base + extra
         };
-        for k in &hydraulic {
-            if let FaultKind::Backflow { litres_per_hour } = *k {
-                flow = -litres_per_hour;
-            }
+        if let Some(reverse) = backflow {
+            flow = -reverse;
         }
-        let device = active(|k| matches!(k, FaultKind::Stuck | FaultKind::MagneticTamper));
-        let registered = if device.contains(&FaultKind::Stuck) {
+        let registered = if stuck {
             0
-        } else if device.contains(&FaultKind::MagneticTamper) {
+        } else if tamper {
             flow * TAMPER_REGISTERS_PER_MILLE / 1000
         } else {
             flow
@@ -652,44 +664,86 @@ impl Fleet {
         Ok(Volume::from_litres(litres))
     }
 
-    /// Cumulative (true, registered) millilitres from hour `from_hour` to instant `t`.
-    fn cumulative(&self, meter: usize, from_hour: i64, t: DateTime<Utc>) -> (i64, i64) {
+    /// Calendar facts of hour `h`, memoised (the time-zone lookup dominates otherwise).
+    fn info(&self, h: i64) -> HourInfo {
+        let Ok(idx) = usize::try_from(h) else {
+            return HourInfo::of(self.epoch, h);
+        };
+        if let Some(i) = read_lock(&self.cache.hours).get(idx) {
+            return *i;
+        }
+        let mut hours = write_lock(&self.cache.hours);
+        while hours.len() <= idx {
+            let next = HourInfo::of(self.epoch, hours.len() as i64);
+            hours.push(next);
+        }
+        hours[idx]
+    }
+
+    /// Cumulative (true, registered) millilitres from the epoch to the start of day-block `k`
+    /// (24-hour blocks from the epoch), memoised per meter.
+    fn block_prefix(&self, meter: usize, k: usize) -> (i64, i64) {
+        if let Some(x) = read_lock(&self.cache.blocks)
+            .get(meter)
+            .and_then(|v| v.get(k))
+        {
+            return *x;
+        }
+        let mut computed: Vec<(i64, i64)> = read_lock(&self.cache.blocks)
+            .get(meter)
+            .cloned()
+            .unwrap_or_default();
+        if computed.is_empty() {
+            computed.push((0, 0));
+        }
+        while computed.len() <= k {
+            let block = (computed.len() - 1) as i64;
+            let mut acc = computed[computed.len() - 1];
+            for h in block * 24..block * 24 + 24 {
+                let (a, b) = self.flows(meter, h, &self.info(h));
+                acc.0 += a * 1000;
+                acc.1 += b * 1000;
+            }
+            computed.push(acc);
+        }
+        let result = computed[k];
+        let mut blocks = write_lock(&self.cache.blocks);
+        if blocks.len() < self.meters.len() {
+            blocks.resize(self.meters.len(), Vec::new());
+        }
+        if blocks[meter].len() < computed.len() {
+            blocks[meter] = computed;
+        }
+        result
+    }
+
+    /// Cumulative (true, registered) millilitres from the epoch to `t`; within an hour the
+    /// flow is uniform (truncated toward zero).
+    fn cum(&self, meter: usize, t: DateTime<Utc>) -> (i64, i64) {
         let h_t = self.hour_of(t);
-        let secs = (t - self.epoch).num_seconds().rem_euclid(3600);
-        let (mut tr, mut rg) = (0i64, 0i64);
-        for h in from_hour.max(0)..h_t {
-            let (a, b) = self.flows(meter, h, &HourInfo::of(self.epoch, h));
+        if h_t < 0 {
+            return (0, 0);
+        }
+        let k = h_t / 24;
+        let (mut tr, mut rg) = self.block_prefix(meter, k as usize);
+        for h in k * 24..h_t {
+            let (a, b) = self.flows(meter, h, &self.info(h));
             tr += a * 1000;
             rg += b * 1000;
         }
-        if secs > 0 && h_t >= from_hour.max(0) {
-            let (a, b) = self.flows(meter, h_t, &HourInfo::of(self.epoch, h_t));
+        let secs = (t - self.epoch).num_seconds().rem_euclid(3600);
+        if secs > 0 {
+            let (a, b) = self.flows(meter, h_t, &self.info(h_t));
             tr += a * 1000 * secs / 3600;
             rg += b * 1000 * secs / 3600;
         }
         (tr, rg)
     }
 
-    /// (true, registered) millilitres in `[from, to)`, equal to the difference of the
-    /// cumulative sums at `to` and `from` but touching only the hours in between.
+    /// (true, registered) millilitres in `[from, to)`.
     fn between(&self, meter: usize, from: DateTime<Utc>, to: DateTime<Utc>) -> (i64, i64) {
-        let partial = |t: DateTime<Utc>| -> (i64, i64) {
-            let h = self.hour_of(t);
-            let secs = (t - self.epoch).num_seconds().rem_euclid(3600);
-            if h < 0 || secs == 0 {
-                return (0, 0);
-            }
-            let (a, b) = self.flows(meter, h, &HourInfo::of(self.epoch, h));
-            (a * 1000 * secs / 3600, b * 1000 * secs / 3600)
-        };
-        let (mut tr, mut rg) = (0i64, 0i64);
-        for h in self.hour_of(from).max(0)..self.hour_of(to) {
-            let (a, b) = self.flows(meter, h, &HourInfo::of(self.epoch, h));
-            tr += a * 1000;
-            rg += b * 1000;
-        }
-        let (pf, pt) = (partial(from), partial(to));
-        (tr - pf.0 + pt.0, rg - pf.1 + pt.1)
+        let (a, b) = (self.cum(meter, from), self.cum(meter, to));
+        (b.0 - a.0, b.1 - a.1)
     }
 
     /// Index of the meter generation installed at `t`.
@@ -714,7 +768,8 @@ impl Fleet {
         let g = self.generation_index(m, t);
         let from_hour = m.generations[g].from_hour;
         let start = if g == 0 { m.initial.ml() } else { 0 };
-        let raw = start + self.cumulative(meter, from_hour, t).1;
+        let installed = self.epoch + Duration::hours(from_hour);
+        let raw = start + self.cum(meter, t).1 - self.cum(meter, installed).1;
         Ok(Volume::from_ml(raw.rem_euclid(m.capacity_ml())))
     }
 
