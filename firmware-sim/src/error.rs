@@ -24,6 +24,13 @@ pub enum SimError {
         len: usize,
         max: usize,
     },
+    /// A frame too short to be one.
+    #[error("{what}: {len} bytes, at least {min} needed")]
+    TooShort {
+        what: &'static str,
+        len: usize,
+        min: usize,
+    },
     /// A value that does not fit the record that carries it.
     #[error("{field}: value {value} out of range")]
     OutOfRange { field: &'static str, value: i64 },

@@ -852,6 +852,82 @@ impl Fleet {
         })
     }
 
+    /// Injects random faults into about `per_mille`/1000 of the customer meters, each starting
+    /// at a random whole hour in `[from, to)` (deterministic by the fleet's seed). Returns what
+    /// was injected.
+    pub fn inject_random_faults(
+        &mut self,
+        per_mille: u64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(usize, Fault)>, SimError> {
+        check_period(from, to)?;
+        let hours = ((to - from).num_seconds() / 3600).max(1);
+        let root = Rng::new(self.seed).fork(0xFA17_0000);
+        let mut injected = Vec::new();
+        for i in 0..self.meters.len() {
+            if self.meters[i].kind == MeterKind::Bulk {
+                continue;
+            }
+            let mut rng = root.fork(i as u64);
+            if !rng.chance(per_mille) {
+                continue;
+            }
+            let start = from + Duration::hours(rng.range(0, hours - 1));
+            let kind = match rng.below(10) {
+                0 => FaultKind::Leak {
+                    litres_per_hour: rng.range(2, 30),
+                },
+                1 => FaultKind::Burst {
+                    litres_per_hour: rng.range(300, 2000),
+                },
+                2 => FaultKind::Backflow {
+                    litres_per_hour: rng.range(1, 20),
+                },
+                3 => FaultKind::MagneticTamper,
+                4 => FaultKind::DryPipe,
+                5 => FaultKind::LowBattery,
+                6 => FaultKind::Rollover,
+                7 => FaultKind::Replacement,
+                8 => FaultKind::Stuck,
+                _ => FaultKind::ClockDrift {
+                    seconds_per_day: rng.range(-120, 120),
+                },
+            };
+            // Bursts and backflows are events, not states: they last a few hours.
+            let fault = match kind {
+                FaultKind::Burst { .. } | FaultKind::Backflow { .. } => {
+                    Fault::new(kind, start).until(start + Duration::hours(rng.range(1, 6)))
+                }
+                _ => Fault::new(kind, start),
+            };
+            if self.inject(i, fault).is_ok() {
+                injected.push((i, fault));
+            }
+        }
+        Ok(injected)
+    }
+
+    /// Customer meters (no bulk meters) of one district or all, in walking order: by street,
+    /// house number and flat.
+    pub fn route_by_address(&self, district: Option<usize>) -> Vec<usize> {
+        let mut route: Vec<&SimMeter> = self
+            .meters
+            .iter()
+            .filter(|m| m.kind != MeterKind::Bulk && district.is_none_or(|d| m.district == d))
+            .collect();
+        route.sort_by(|a, b| {
+            (a.district, &a.street, a.house_number, a.flat, a.index).cmp(&(
+                b.district,
+                &b.street,
+                b.house_number,
+                b.flat,
+                b.index,
+            ))
+        });
+        route.into_iter().map(|m| m.index).collect()
+    }
+
     /// The access number a meter uses at `t` (it counts transmissions).
     pub fn access_number(&self, meter: usize, t: DateTime<Utc>) -> u8 {
         let n = (t - self.epoch).num_seconds().div_euclid(TX_INTERVAL_S) + meter as i64 * 37;

@@ -9,6 +9,7 @@
 //! - [`wmbus`]: an independent wireless M-Bus encoder (format A/B, OMS mode 5).
 //! - [`im871a`]: the IMST iM871A USB dongle (HCI framing) and walk-by sessions.
 //! - [`reading_set`]: the handheld reading application's TXT/CSV export.
+//! - [`mbus`]: wired M-Bus slaves (SND_NKE → E5, REQ_UD2 → RSP_UD) on a serial stream.
 //!
 //! This crate shares no protocol code with ewoda-collector, by design (SPEC §2).
 

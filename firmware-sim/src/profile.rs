@@ -49,7 +49,7 @@ pub struct HourInfo {
     pub weekday: u32,
     /// Month 1–12.
     pub month: u32,
-    /// Days since 1970-01-01 of the local date (keys the per-day randomness).
+    /// Days since 0001-01-01 (CE) of the local date (keys the per-day randomness).
     pub day_number: i64,
 }
 

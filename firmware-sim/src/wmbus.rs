@@ -327,12 +327,17 @@ pub fn frame(body: &[u8], format: FrameFormat) -> Result<Vec<u8>, SimError> {
         len: body.len(),
         max,
     };
+    let too_short = || SimError::TooShort {
+        what: "wM-Bus frame body (C, M and A fields)",
+        len: body.len(),
+        min: 9,
+    };
     match format {
         FrameFormat::NoCrc | FrameFormat::A => {
-            let l = u8::try_from(body.len()).map_err(|_| too_long(255))?;
             if body.len() < 9 {
-                return Err(too_long(255));
+                return Err(too_short());
             }
+            let l = u8::try_from(body.len()).map_err(|_| too_long(255))?;
             let mut out = vec![l];
             out.extend_from_slice(body);
             if format == FrameFormat::NoCrc {
@@ -351,7 +356,7 @@ pub fn frame(body: &[u8], format: FrameFormat) -> Result<Vec<u8>, SimError> {
         FrameFormat::B => {
             // Block 1 (9 bytes after L) and block 2 (up to 116 bytes) share one CRC.
             if body.len() < 9 {
-                return Err(too_long(253));
+                return Err(too_short());
             }
             let split = body.len().min(9 + 116);
             let crcs = if body.len() > split { 4 } else { 2 };

@@ -283,3 +283,40 @@ fn rollover_wraps_the_register_at_the_start() {
     assert!(after < 1_000_000_000, "{after}");
     assert_eq!(f.register_at(m, when).unwrap(), Volume::ZERO);
 }
+
+#[test]
+fn random_faults_are_deterministic_and_visible() {
+    let mut a = Fleet::generate(8, 2000);
+    let mut b = Fleet::generate(8, 2000);
+    let (from, to) = (at(2026, 2, 1, 0), at(2026, 3, 1, 0));
+    let fa = a.inject_random_faults(50, from, to).unwrap();
+    let fb = b.inject_random_faults(50, from, to).unwrap();
+    assert_eq!(fa, fb);
+    assert!(fa.len() > 50 && fa.len() < 160, "{}", fa.len());
+    let leaks: Vec<usize> = fa
+        .iter()
+        .filter(|(_, f)| matches!(f.kind, FaultKind::Leak { .. }))
+        .map(|(m, _)| *m)
+        .collect();
+    assert!(!leaks.is_empty());
+    for m in leaks {
+        assert!(a.status_at(m, to).unwrap().leak);
+    }
+}
+
+#[test]
+fn route_by_address_walks_street_by_street() {
+    let f = Fleet::generate(8, 800);
+    let route = f.route_by_address(Some(0));
+    assert!(!route.is_empty());
+    let keys: Vec<_> = route
+        .iter()
+        .map(|&i| {
+            let m = f.meter(i).unwrap();
+            assert_eq!(m.district(), 0);
+            assert_ne!(m.kind(), MeterKind::Bulk);
+            (m.street().to_string(), m.house_number(), m.flat())
+        })
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+}
