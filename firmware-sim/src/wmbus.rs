@@ -303,7 +303,7 @@ impl Telegram {
         iv
     }
 
-    /// The bytes after the L-field, without CRCs: C, M, A, [ELL], APDU.
+    /// The bytes after the L-field, without CRCs: C, M, A, the optional ELL, the APDU.
     pub fn link_body(&self) -> Result<Vec<u8>, SimError> {
         let mut body = vec![self.c_field];
         body.extend_from_slice(&self.link.link_bytes());
