@@ -11,6 +11,12 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Connects with a short timeout so an unreachable server gives a clear error quickly.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Error::Config {
+            variable: "DATABASE_URL",
+            message: "must start with postgres:// (e.g. postgres://user@host:5432/ewoda)".into(),
+        });
+    }
     let target = describe(url);
     let opts = PgConnectOptions::from_str(url).map_err(|e| Error::Config {
         variable: "DATABASE_URL",
