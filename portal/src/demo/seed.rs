@@ -538,11 +538,17 @@ fn ascii(s: &str) -> String {
 
 /// Litres used by each meter on each day of the history (0 outside its installation).
 fn daily_use(t: &Town, seed: u64) -> Vec<Vec<i64>> {
-    let base = Rng::new(seed ^ 0x5EED_0F_D4_7A);
+    let base = Rng::new(seed ^ 0x005E_ED0F_D47A);
     let mut out: Vec<Vec<i64>> = vec![vec![0; t.days]; t.meters.len()];
     for (i, m) in t.meters.iter().enumerate() {
         let mut rng = base.fork(i as u64);
-        for d in m.first_day..m.last_day {
+        let row = &mut out[i];
+        for (d, slot) in row
+            .iter_mut()
+            .enumerate()
+            .take(m.last_day)
+            .skip(m.first_day)
+        {
             let day = t.start + Duration::days(d as i64);
             let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
             let summer = (5..=9).contains(&day.month());
@@ -581,7 +587,7 @@ fn daily_use(t: &Town, seed: u64) -> Vec<Vec<i64>> {
                 Some(f) if d >= f => 24 * rng.range(20, 45),
                 _ => 0,
             };
-            out[i][d] = litres + leak;
+            *slot = litres + leak;
         }
     }
     // Block mains: the flats plus 3 % common use; bulk inlets: the district's direct
@@ -589,26 +595,24 @@ fn daily_use(t: &Town, seed: u64) -> Vec<Vec<i64>> {
     // plus 8–12 % losses.
     for (i, m) in t.meters.iter().enumerate() {
         if let Use::BlockMain(b) = m.use_kind {
-            for d in 0..t.days {
-                let s: i64 = t.blocks[b].iter().map(|&f| out[f][d]).sum();
-                out[i][d] = s * 103 / 100;
-            }
+            out[i] = (0..t.days)
+                .map(|d| t.blocks[b].iter().map(|&f| out[f][d]).sum::<i64>() * 103 / 100)
+                .collect();
         }
     }
     let flats: std::collections::HashSet<usize> = t.blocks.iter().flatten().copied().collect();
     for (i, m) in t.meters.iter().enumerate() {
         if let Use::Bulk(dist) = m.use_kind {
             let mut rng = base.fork(1_000_000 + i as u64);
-            for d in 0..t.days {
-                let s: i64 = t
-                    .meters
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, x)| x.district == dist && x.role == "main" && !flats.contains(j))
-                    .map(|(j, _)| out[j][d])
-                    .sum();
-                out[i][d] = s * rng.range(108, 112) / 100;
-            }
+            let direct: Vec<usize> = (0..t.meters.len())
+                .filter(|j| {
+                    let x = &t.meters[*j];
+                    x.district == dist && x.role == "main" && !flats.contains(j)
+                })
+                .collect();
+            out[i] = (0..t.days)
+                .map(|d| direct.iter().map(|&j| out[j][d]).sum::<i64>() * rng.range(108, 112) / 100)
+                .collect();
         }
     }
     out
@@ -647,8 +651,13 @@ pub async fn seed(
         // Each meter sends its daily reading at its own minute before midnight.
         let minute = seed_rng.below(50) as u32;
         let mut register_ml = m.initial_ml;
-        for d in m.first_day..m.last_day {
-            register_ml += uses[i][d] * 1000;
+        for (d, used) in uses[i]
+            .iter()
+            .enumerate()
+            .take(m.last_day)
+            .skip(m.first_day)
+        {
+            register_ml += used * 1000;
             if m.role == "bulk" {
                 // Bulk registers are kept in 10 l units.
                 register_ml -= register_ml % 10_000;
