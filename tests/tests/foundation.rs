@@ -312,7 +312,10 @@ async fn demo_seed_is_deterministic() {
     let sb = seed(&b.pool, &key, &small(7)).await.unwrap();
     let sc = seed(&c.pool, &key, &small(8)).await.unwrap();
     assert_eq!(sa, sb);
-    assert_eq!((sa.meters, sc.meters), (400, 400));
+    assert!(
+        sa.meters >= 400 && sc.meters >= 400,
+        "every position has a meter, replacements add one"
+    );
     assert!(
         sa.readings > 400 * 50,
         "two months of daily readings: {}",

@@ -6,12 +6,13 @@
 //! demo data, created once in an empty database, not a business operation.
 
 use super::names::*;
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use ewoda_collector::store::{self, NewReading, Source};
 use ewoda_common::crypto::MasterKey;
 use ewoda_common::ids::{Nip, Pesel};
 use ewoda_common::rng::Rng;
-use ewoda_common::time::local;
+use ewoda_common::time::{day_start, local};
+use ewoda_sim::{Fault, FaultKind, Fleet, MeterKind};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
@@ -74,28 +75,21 @@ pub enum SeedError {
     Options(&'static str),
     #[error("writing the demo data: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("the simulated fleet: {0}")]
+    Sim(String),
     #[error("hashing a demo password: {0}")]
     Password(String),
 }
 
 // ---- the generated model ----------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Use {
-    /// People in a house or flat.
-    Household(u8),
-    /// Litres per working day.
-    Business(i64),
-    Public(i64),
-    Garden,
-    /// Sum of the flats' meters of a block (by index) plus common use.
-    BlockMain(usize),
-    /// Sum of a district's customer meters plus leakage.
-    Bulk(usize),
-}
+//
+// The town is the simulator's fleet (ewoda-sim): the same meters, ids and AES keys the live
+// simulation transmits, so the demo's history and its live readings are one series. Around
+// the fleet the seed adds what a utility's books hold: addresses, premises, customers,
+// contracts, tariffs and users.
 
 struct Address {
-    street: &'static str,
+    street: String,
     building: String,
     flat: Option<String>,
     lat_micro: i64,
@@ -123,23 +117,23 @@ struct Customer {
     activation_code: String,
 }
 
+/// One physical meter: a generation of a fleet position.
 struct Meter {
+    position: usize,
     serial: String,
-    manufacturer: &'static str,
-    model: &'static str,
+    manufacturer: String,
+    radio_id: String,
     version: i16,
     role: &'static str,
     district: usize,
     key: [u8; 16],
-    initial_ml: i64,
-    use_kind: Use,
-    /// Day range (index into the history) in which the meter hangs.
-    first_day: usize,
-    last_day: usize,
-    leak_from_day: Option<usize>,
+    register_digits: i16,
     premises: usize,
+    /// Meter row (index) of the main meter a sub-meter hangs behind.
     parent: Option<usize>,
-    status: &'static str,
+    installed_at: DateTime<Utc>,
+    installed_read_ml: i64,
+    removed: Option<(DateTime<Utc>, i64)>,
 }
 
 struct Contract {
@@ -151,12 +145,14 @@ struct Contract {
 }
 
 struct Town {
+    fleet: Fleet,
     addresses: Vec<Address>,
     premises: Vec<Premises>,
     customers: Vec<Customer>,
     meters: Vec<Meter>,
     contracts: Vec<Contract>,
-    blocks: Vec<Vec<usize>>,
+    /// Leaking positions and since when (for the open alarms).
+    leaks: Vec<(usize, DateTime<Utc>)>,
     start: NaiveDate,
     days: usize,
 }
@@ -172,6 +168,20 @@ fn group_of(kind: &str) -> usize {
     TARIFF_GROUPS.iter().position(|g| g.2 == kind).unwrap_or(0)
 }
 
+/// Centres of the fleet's districts (micro-degrees), for map coordinates.
+const DISTRICT_CENTRES: &[(i64, i64)] = &[
+    (52_100_000, 20_800_000),
+    (52_108_000, 20_812_000),
+    (52_094_000, 20_787_000),
+    (52_103_000, 20_792_000),
+    (52_091_000, 20_815_000),
+    (52_114_000, 20_796_000),
+];
+
+fn sim_error(e: ewoda_sim::SimError) -> SeedError {
+    SeedError::Sim(e.to_string())
+}
+
 fn build(opts: &SeedOptions) -> Result<Town, SeedError> {
     if opts.meters < 20 {
         return Err(SeedError::Options("meters must be at least 20"));
@@ -184,340 +194,268 @@ fn build(opts: &SeedOptions) -> Result<Town, SeedError> {
         .checked_sub_months(chrono::Months::new(opts.months))
         .ok_or(SeedError::Options("today is too early"))?;
     let days = (opts.today - start).num_days() as usize;
-    let mut rng = Rng::new(opts.seed);
+    let epoch = day_start(start);
+    let end = day_start(opts.today);
+    let mut fleet = Fleet::generate_at(opts.seed, opts.meters, epoch);
+
+    // A year's events: about 1 % of the meters replaced, and at the end a few leaks and
+    // low batteries for the operators' console.
+    let mut rng = Rng::new(opts.seed ^ 0xFA_0175);
+    let mut leaks = Vec::new();
+    for i in 0..fleet.len() {
+        let kind = fleet.meter(i).map_err(sim_error)?.kind();
+        if matches!(kind, MeterKind::Bulk | MeterKind::Garden) {
+            continue;
+        }
+        let roll = rng.below(1000);
+        let fault = if roll < 10 && days > 60 {
+            let at = epoch + Duration::days(rng.range(30, days as i64 - 30)) + Duration::hours(9);
+            Fault::new(FaultKind::Replacement, at)
+        } else if roll < 14 {
+            let at = end - Duration::days(rng.range(2, 10)) + Duration::hours(rng.range(0, 23));
+            leaks.push((i, at));
+            Fault::new(
+                FaultKind::Leak {
+                    litres_per_hour: rng.range(5, 25),
+                },
+                at,
+            )
+        } else if roll < 17 {
+            Fault::new(
+                FaultKind::LowBattery,
+                end - Duration::days(rng.range(5, 40)),
+            )
+        } else {
+            continue;
+        };
+        fleet.inject(i, fault).map_err(sim_error)?;
+    }
+    // However small the town, the console has a leak to show.
+    if leaks.is_empty() {
+        if let Some(i) = (0..fleet.len()).find(|&i| fleet.meters()[i].kind() == MeterKind::House) {
+            let at = end - Duration::days(3);
+            fleet
+                .inject(
+                    i,
+                    Fault::new(
+                        FaultKind::Leak {
+                            litres_per_hour: 12,
+                        },
+                        at,
+                    ),
+                )
+                .map_err(sim_error)?;
+            leaks.push((i, at));
+        }
+    }
+
     let mut t = Town {
+        fleet,
         addresses: Vec::new(),
         premises: Vec::new(),
         customers: Vec::new(),
         meters: Vec::new(),
         contracts: Vec::new(),
-        blocks: Vec::new(),
+        leaks,
         start,
         days,
     };
-    let mut building_no = vec![1u32; STREETS.len()];
-    let mut next_id: u64 = 26_010_000;
-
-    let mut new_address = |t: &mut Town, rng: &mut Rng, street: usize, flat: Option<u32>| {
-        let (name, _, lat, lon) = STREETS[street];
-        let b = if flat.is_some() {
-            building_no[street]
+    let mut premises_of: Vec<usize> = vec![usize::MAX; t.fleet.len()];
+    let mut meter_rows: Vec<Vec<usize>> = vec![Vec::new(); t.fleet.len()];
+    let mut public_left = PUBLIC_BODIES.iter();
+    // Main positions first so a garden sub-meter finds its main meter's premises.
+    let mut order: Vec<usize> = (0..t.fleet.len()).collect();
+    order.sort_by_key(|&i| t.fleet.meters()[i].kind() == MeterKind::Garden);
+    for i in order {
+        let m = t.fleet.meters()[i].clone();
+        let (kind, district) = (m.kind(), m.district());
+        let premises = if kind == MeterKind::Garden {
+            let main = m.main_meter().unwrap_or(i);
+            premises_of[main]
         } else {
-            let b = building_no[street];
-            building_no[street] += 1 + rng.below(2) as u32;
-            b
-        };
-        t.addresses.push(Address {
-            street: name,
-            building: b.to_string(),
-            flat: flat.map(|f| f.to_string()),
-            lat_micro: 52_100_000 + lat + rng.range(-400, 400),
-            lon_micro: 20_800_000 + lon + rng.range(-600, 600),
-        });
-        t.addresses.len() - 1
-    };
-    let mut new_meter = |t: &mut Town,
-                         rng: &mut Rng,
-                         role: &'static str,
-                         premises: usize,
-                         use_kind: Use,
-                         parent: Option<usize>| {
-        next_id += 1 + rng.below(40);
-        let roll = rng.below(1000);
-        let mut acc = 0;
-        let (manufacturer, model) = MANUFACTURERS
-            .iter()
-            .find(|(_, _, share)| {
-                acc += share;
-                roll < acc
-            })
-            .map(|(m, model, _)| (*m, *model))
-            .unwrap_or(("APA", "Apator AT-WMBUS-16"));
-        let mut key = [0u8; 16];
-        rng.fill(&mut key);
-        let district = t.premises[premises].district;
-        t.meters.push(Meter {
-            serial: format!("{next_id:08}"),
-            manufacturer,
-            model,
-            version: if manufacturer == "APA" {
-                5
-            } else {
-                1 + rng.below(4) as i16
-            },
-            role,
-            district,
-            key,
-            initial_ml: match role {
-                "bulk" => rng.range(100_000, 900_000) * 1000,
-                "sub" => rng.range(0, 300) * 1000 + rng.range(0, 999),
-                _ => rng.range(20, 2500) * 1000 + rng.range(0, 999),
-            },
-            use_kind,
-            first_day: 0,
-            last_day: t.days,
-            leak_from_day: None,
-            premises,
-            parent,
-            status: "active",
-        });
-        t.meters.len() - 1
-    };
-    let new_customer = |t: &mut Town, rng: &mut Rng, kind: &'static str, name: Option<String>| {
-        let number = (4701 + t.customers.len()).to_string();
-        let mut code = String::new();
-        for _ in 0..8 {
-            code.push(*rng.pick(&[
-                'A', 'C', 'D', 'E', 'F', 'H', 'K', 'L', 'M', 'N', 'P', 'R', 'T', 'W', 'X', '3',
-                '4', '7', '9',
-            ]));
-        }
-        let mut c = Customer {
-            number,
-            kind,
-            first_name: None,
-            last_name: None,
-            company_name: None,
-            pesel: None,
-            nip: None,
-            email: None,
-            phone: None,
-            einvoice: rng.chance(350),
-            activation_code: code,
-        };
-        if kind == "household" {
-            let female = rng.chance(500);
-            let first = if female {
-                *rng.pick(FIRST_NAMES_F)
-            } else {
-                *rng.pick(FIRST_NAMES_M)
+            let (clat, clon) = DISTRICT_CENTRES[district % DISTRICT_CENTRES.len()];
+            let h = m.house_number() as i64;
+            t.addresses.push(Address {
+                street: m.street().to_string(),
+                building: m.house_number().to_string(),
+                flat: m.flat().map(|f| f.to_string()),
+                lat_micro: clat + (h % 17) * 90 - 700 + rng.range(-40, 40),
+                lon_micro: clon + (h / 3) * 60 - 900 + rng.range(-40, 40),
+            });
+            let persons = match kind {
+                MeterKind::House | MeterKind::Flat => Some(rng.range(1, 5) as i16),
+                _ => None,
             };
-            let (m, f) = *rng.pick(LAST_NAMES);
-            let last = if female { f } else { m };
-            let birth = NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid date")
-                + Duration::days(rng.range(0, 64 * 365));
-            let serial = (rng.below(1000) * 10
-                + if female {
-                    2 * rng.below(5)
-                } else {
-                    2 * rng.below(5) + 1
-                }) as u16;
-            c.pesel = Some(Pesel::generate(birth, serial).as_str().to_string());
-            if rng.chance(700) {
-                c.email = Some(format!(
-                    "{}.{}{}@example.pl",
-                    ascii(first),
-                    ascii(last),
-                    t.customers.len()
-                ));
-            }
-            c.first_name = Some(first.to_string());
-            c.last_name = Some(last.to_string());
-        } else {
-            c.company_name = name;
-            c.nip = Some(loop {
-                let first9 = format!("{}{:08}", 1 + rng.below(9), rng.below(100_000_000));
-                if let Some(n) = Nip::complete(&first9) {
-                    break n.as_str().to_string();
-                }
-            });
-            c.email = Some(format!("biuro{}@example.pl", t.customers.len()));
-        }
-        if rng.chance(600) {
-            c.phone = Some(format!("+48 {}", 500_000_000 + rng.below(300_000_000)));
-        }
-        t.customers.push(c);
-        t.customers.len() - 1
-    };
-    let add_premises = |t: &mut Town,
-                        address: usize,
-                        kind: &'static str,
-                        district: usize,
-                        persons: Option<i16>| {
-        t.premises.push(Premises {
-            address,
-            kind,
-            district,
-            persons,
-        });
-        t.premises.len() - 1
-    };
-    let contract_from = |rng: &mut Rng| {
-        NaiveDate::from_ymd_opt(2005, 1, 1).expect("valid date")
-            + Duration::days(rng.range(0, 18 * 365))
-    };
-
-    // District inlets: a bulk meter each, in a chamber owned by the utility.
-    for (d, _) in DISTRICTS.iter().enumerate() {
-        let street = STREETS.iter().position(|s| s.1 == d).unwrap_or(0);
-        let a = new_address(&mut t, &mut rng, street, None);
-        let p = add_premises(&mut t, a, "public", d, None);
-        new_meter(&mut t, &mut rng, "bulk", p, Use::Bulk(d), None);
-    }
-    let n = opts.meters;
-    // Blocks of flats: a main meter billed to the cooperative, a meter per flat.
-    let block_streets: Vec<usize> = [
-        "Osiedle Słoneczne",
-        "Spółdzielcza",
-        "Kolejowa",
-        "Mickiewicza",
-    ]
-    .iter()
-    .filter_map(|s| STREETS.iter().position(|x| x.0 == *s))
-    .collect();
-    let coop_customers: Vec<usize> = COOPERATIVES
-        .iter()
-        .map(|name| new_customer(&mut t, &mut rng, "housing", Some(name.to_string())))
-        .collect();
-    for b in 0..(n / 130).max(1) {
-        let street = block_streets[b % block_streets.len()];
-        let a = new_address(&mut t, &mut rng, street, None);
-        let district = STREETS[street].1;
-        let p = add_premises(&mut t, a, "block", district, None);
-        let coop = coop_customers[b % coop_customers.len()];
-        let main = new_meter(&mut t, &mut rng, "main", p, Use::BlockMain(b), None);
-        let _ = main;
-        let from = contract_from(&mut rng);
-        t.contracts.push(Contract {
-            customer: coop,
-            premises: p,
-            group: group_of("housing"),
-            sewage: true,
-            from,
-        });
-        let mut flats = Vec::new();
-        for f in 1..=rng.range(18, 36) as u32 {
-            let a = new_address(&mut t, &mut rng, street, Some(f));
-            let persons = rng.range(1, 4) as i16;
-            let fp = add_premises(&mut t, a, "flat", district, Some(persons));
-            let m = new_meter(
-                &mut t,
-                &mut rng,
-                "main",
-                fp,
-                Use::Household(persons as u8),
-                None,
-            );
-            flats.push(m);
-            let c = new_customer(&mut t, &mut rng, "household", None);
-            let from = contract_from(&mut rng);
-            t.contracts.push(Contract {
-                customer: c,
-                premises: fp,
-                group: group_of("household"),
-                sewage: true,
-                from,
-            });
-        }
-        t.blocks.push(flats);
-    }
-    // Businesses and public bodies.
-    let mut company =
-        |t: &mut Town, rng: &mut Rng, kind: &'static str, name: String, litres: i64| {
-            let street = rng.below(STREETS.len() as u64) as usize;
-            let a = new_address(t, rng, street, None);
-            let p = add_premises(
-                t,
-                a,
-                if kind == "public" {
-                    "public"
-                } else {
-                    "business"
+            t.premises.push(Premises {
+                address: t.addresses.len() - 1,
+                kind: match kind {
+                    MeterKind::House => "house",
+                    MeterKind::Flat => "flat",
+                    MeterKind::Business => "business",
+                    _ => "public",
                 },
-                STREETS[street].1,
-                None,
-            );
-            let use_kind = if kind == "public" {
-                Use::Public(litres)
-            } else {
-                Use::Business(litres)
-            };
-            new_meter(t, rng, "main", p, use_kind, None);
-            let c = new_customer(t, rng, kind, Some(name));
-            let from = contract_from(rng);
-            t.contracts.push(Contract {
-                customer: c,
-                premises: p,
-                group: group_of(kind),
-                sewage: rng.chance(900),
-                from,
+                district,
+                persons,
             });
+            t.premises.len() - 1
         };
-    for (i, name) in PUBLIC_BODIES
-        .iter()
-        .enumerate()
-        .take((n / 100).clamp(1, PUBLIC_BODIES.len()))
-    {
-        let litres = rng.range(800, 6000);
-        let _ = i;
-        company(
-            &mut t,
-            &mut rng,
-            "public",
-            format!("{name} w Przykładowie"),
-            litres,
-        );
-    }
-    for i in 0..n / 25 {
-        let kind = BUSINESSES[i % BUSINESSES.len()];
-        let (m, _) = *rng.pick(LAST_NAMES);
-        let litres = rng.range(150, 3500);
-        company(
-            &mut t,
-            &mut rng,
-            "business",
-            format!("{kind} „{m}” sp.j."),
-            litres,
-        );
-    }
-    // Houses, some with a garden sub-meter; a few meters replaced during the year.
-    let replacements = n / 100;
-    let mut replaced = 0;
-    while t.meters.len() < n {
-        let street = rng.below(STREETS.len() as u64) as usize;
-        let a = new_address(&mut t, &mut rng, street, None);
-        let persons = rng.range(1, 6) as i16;
-        let p = add_premises(&mut t, a, "house", STREETS[street].1, Some(persons));
-        let m = new_meter(
-            &mut t,
-            &mut rng,
-            "main",
-            p,
-            Use::Household(persons as u8),
-            None,
-        );
-        let c = new_customer(&mut t, &mut rng, "household", None);
-        let from = contract_from(&mut rng);
-        t.contracts.push(Contract {
-            customer: c,
-            premises: p,
-            group: group_of("household"),
-            sewage: true,
-            from,
-        });
-        if t.meters.len() < n && replaced < replacements && rng.chance(150) {
-            let day = rng.range(30, t.days as i64 - 30) as usize;
-            t.meters[m].last_day = day;
-            t.meters[m].status = "removed";
-            let new = new_meter(
-                &mut t,
-                &mut rng,
-                "main",
-                p,
-                Use::Household(persons as u8),
-                None,
-            );
-            t.meters[new].first_day = day;
-            t.meters[new].initial_ml = 0;
-            replaced += 1;
-        } else if t.meters.len() < n && rng.chance(110) {
-            new_meter(&mut t, &mut rng, "sub", p, Use::Garden, Some(m));
+        premises_of[i] = premises;
+        // The customer and the contract of the position.
+        match kind {
+            MeterKind::House | MeterKind::Flat => {
+                let c = new_customer(&mut t, &mut rng, "household", None);
+                let from = contract_from(&mut rng);
+                t.contracts.push(Contract {
+                    customer: c,
+                    premises,
+                    group: group_of("household"),
+                    sewage: true,
+                    from,
+                });
+            }
+            MeterKind::Business => {
+                let (kind, name) = match public_left.next().filter(|_| rng.chance(80)) {
+                    Some(p) => ("public", format!("{p} w Przykładowie")),
+                    None => {
+                        let what = *rng.pick(BUSINESSES);
+                        let (surname, _) = *rng.pick(LAST_NAMES);
+                        ("business", format!("{what} „{surname}” sp.j."))
+                    }
+                };
+                let c = new_customer(&mut t, &mut rng, kind, Some(name));
+                let from = contract_from(&mut rng);
+                t.contracts.push(Contract {
+                    customer: c,
+                    premises,
+                    group: group_of(kind),
+                    sewage: rng.chance(900),
+                    from,
+                });
+            }
+            MeterKind::Garden | MeterKind::Bulk => {}
         }
-        if rng.chance(4) {
-            t.meters[m].leak_from_day = Some(t.days - rng.range(2, 12) as usize);
+        // The physical meters of the position, one per generation.
+        let gens = m.generations();
+        for (g, gen) in gens.iter().enumerate() {
+            let installed_at = if g == 0 {
+                epoch - Duration::days(1)
+            } else {
+                epoch + Duration::hours(gen.from_hour)
+            };
+            let installed_read_ml = if g == 0 { m.initial_register().ml() } else { 0 };
+            let removed = match gens.get(g + 1) {
+                Some(next) => {
+                    let at = epoch + Duration::hours(next.from_hour);
+                    let read = t
+                        .fleet
+                        .register_at(i, at - Duration::seconds(1))
+                        .map_err(sim_error)?;
+                    Some((at, read.ml()))
+                }
+                None => None,
+            };
+            let parent = m.main_meter().and_then(|main| {
+                meter_rows[main]
+                    .iter()
+                    .copied()
+                    .find(|&r| t.meters[r].removed.is_none())
+            });
+            t.meters.push(Meter {
+                position: i,
+                serial: gen.serial.clone(),
+                manufacturer: gen.address.manufacturer.to_string(),
+                radio_id: gen.address.id.as_str().to_string(),
+                version: i16::from(gen.address.version),
+                role: match kind {
+                    MeterKind::Garden => "sub",
+                    MeterKind::Bulk => "bulk",
+                    _ => "main",
+                },
+                district,
+                key: gen.key,
+                register_digits: i16::from(m.register_digits()),
+                premises,
+                parent: if kind == MeterKind::Garden {
+                    parent
+                } else {
+                    None
+                },
+                installed_at,
+                installed_read_ml,
+                removed,
+            });
+            meter_rows[i].push(t.meters.len() - 1);
         }
     }
     Ok(t)
+}
+
+fn new_customer(t: &mut Town, rng: &mut Rng, kind: &'static str, name: Option<String>) -> usize {
+    let number = (4701 + t.customers.len()).to_string();
+    let mut code = String::new();
+    for _ in 0..8 {
+        code.push(*rng.pick(&[
+            'A', 'C', 'D', 'E', 'F', 'H', 'K', 'L', 'M', 'N', 'P', 'R', 'T', 'W', 'X', '3', '4',
+            '7', '9',
+        ]));
+    }
+    let mut c = Customer {
+        number,
+        kind,
+        first_name: None,
+        last_name: None,
+        company_name: None,
+        pesel: None,
+        nip: None,
+        email: None,
+        phone: None,
+        einvoice: rng.chance(350),
+        activation_code: code,
+    };
+    if kind == "household" {
+        let female = rng.chance(500);
+        let first = if female {
+            *rng.pick(FIRST_NAMES_F)
+        } else {
+            *rng.pick(FIRST_NAMES_M)
+        };
+        let (m, f) = *rng.pick(LAST_NAMES);
+        let last = if female { f } else { m };
+        let birth = NaiveDate::from_ymd_opt(1940, 1, 1).unwrap_or_default()
+            + Duration::days(rng.range(0, 64 * 365));
+        // The PESEL's 10th digit is even for women, odd for men.
+        let sex_digit = 2 * rng.below(5) + u64::from(!female);
+        let serial = (rng.below(1000) * 10 + sex_digit) as u16;
+        c.pesel = Some(Pesel::generate(birth, serial).as_str().to_string());
+        if rng.chance(700) {
+            c.email = Some(format!(
+                "{}.{}{}@example.pl",
+                ascii(first),
+                ascii(last),
+                t.customers.len()
+            ));
+        }
+        c.first_name = Some(first.to_string());
+        c.last_name = Some(last.to_string());
+    } else {
+        c.company_name = name;
+        c.nip = Some(loop {
+            let first9 = format!("{}{:08}", 1 + rng.below(9), rng.below(100_000_000));
+            if let Some(n) = Nip::complete(&first9) {
+                break n.as_str().to_string();
+            }
+        });
+        c.email = Some(format!("biuro{}@example.pl", t.customers.len()));
+    }
+    if rng.chance(600) {
+        c.phone = Some(format!("+48 {}", 500_000_000 + rng.below(300_000_000)));
+    }
+    t.customers.push(c);
+    t.customers.len() - 1
+}
+
+fn contract_from(rng: &mut Rng) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2005, 1, 1).unwrap_or_default() + Duration::days(rng.range(0, 18 * 365))
 }
 
 fn ascii(s: &str) -> String {
@@ -536,88 +474,6 @@ fn ascii(s: &str) -> String {
         .collect()
 }
 
-/// Litres used by each meter on each day of the history (0 outside its installation).
-fn daily_use(t: &Town, seed: u64) -> Vec<Vec<i64>> {
-    let base = Rng::new(seed ^ 0x005E_ED0F_D47A);
-    let mut out: Vec<Vec<i64>> = vec![vec![0; t.days]; t.meters.len()];
-    for (i, m) in t.meters.iter().enumerate() {
-        let mut rng = base.fork(i as u64);
-        let row = &mut out[i];
-        for (d, slot) in row
-            .iter_mut()
-            .enumerate()
-            .take(m.last_day)
-            .skip(m.first_day)
-        {
-            let day = t.start + Duration::days(d as i64);
-            let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-            let summer = (5..=9).contains(&day.month());
-            let litres = match m.use_kind {
-                Use::Household(p) => {
-                    let per = rng.range(75, 125) * if weekend { 115 } else { 100 } / 100;
-                    p as i64 * per * if summer { 110 } else { 100 } / 100
-                }
-                Use::Business(l) => {
-                    l * if weekend { 25 } else { 100 } / 100 * rng.range(85, 115) / 100
-                }
-                Use::Public(l) => {
-                    let holidays = matches!(day.month(), 7 | 8);
-                    l * if weekend {
-                        15
-                    } else if holidays {
-                        35
-                    } else {
-                        100
-                    } / 100
-                        * rng.range(90, 110)
-                        / 100
-                }
-                Use::Garden => {
-                    if summer {
-                        rng.range(0, 450)
-                    } else if rng.chance(50) {
-                        rng.range(1, 20)
-                    } else {
-                        0
-                    }
-                }
-                Use::BlockMain(_) | Use::Bulk(_) => 0,
-            };
-            let leak = match m.leak_from_day {
-                Some(f) if d >= f => 24 * rng.range(20, 45),
-                _ => 0,
-            };
-            *slot = litres + leak;
-        }
-    }
-    // Block mains: the flats plus 3 % common use; bulk inlets: the district's direct
-    // customers (block mains, houses, companies; not flats or sub-meters, already inside)
-    // plus 8–12 % losses.
-    for (i, m) in t.meters.iter().enumerate() {
-        if let Use::BlockMain(b) = m.use_kind {
-            out[i] = (0..t.days)
-                .map(|d| t.blocks[b].iter().map(|&f| out[f][d]).sum::<i64>() * 103 / 100)
-                .collect();
-        }
-    }
-    let flats: std::collections::HashSet<usize> = t.blocks.iter().flatten().copied().collect();
-    for (i, m) in t.meters.iter().enumerate() {
-        if let Use::Bulk(dist) = m.use_kind {
-            let mut rng = base.fork(1_000_000 + i as u64);
-            let direct: Vec<usize> = (0..t.meters.len())
-                .filter(|j| {
-                    let x = &t.meters[*j];
-                    x.district == dist && x.role == "main" && !flats.contains(j)
-                })
-                .collect();
-            out[i] = (0..t.days)
-                .map(|d| direct.iter().map(|&j| out[j][d]).sum::<i64>() * rng.range(108, 112) / 100)
-                .collect();
-        }
-    }
-    out
-}
-
 // ---- writing ----------------------------------------------------------------------------
 
 /// Fills an empty database with the demo utility.
@@ -633,10 +489,9 @@ pub async fn seed(
         return Err(SeedError::NotEmpty);
     }
     let town = build(opts)?;
-    let uses = daily_use(&town, opts.seed);
     // One transaction: an interrupted seed leaves nothing behind.
     let mut tx = pool.begin().await?;
-    write_master_data(&mut tx, &town, &uses, master_key, opts).await?;
+    write_master_data(&mut tx, &town, master_key, opts).await?;
     let first = local(town.start, 0, 0);
     store::ensure_partitions(
         &mut tx,
@@ -644,33 +499,41 @@ pub async fn seed(
         local(opts.today, 0, 0) + Duration::days(190),
     )
     .await?;
+    // Physical meters (rows) of each fleet position, in installation order.
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); town.fleet.len()];
+    for (row, m) in town.meters.iter().enumerate() {
+        rows_of[m.position].push(row);
+    }
     let mut readings = 0u64;
     let mut batch = Vec::with_capacity(200 * town.days);
-    let mut seed_rng = Rng::new(opts.seed ^ 0xAB_CDEF);
-    for (i, m) in town.meters.iter().enumerate() {
-        // Each meter sends its daily reading at its own minute before midnight.
-        let minute = seed_rng.below(50) as u32;
-        let mut register_ml = m.initial_ml;
-        for (d, used) in uses[i]
-            .iter()
-            .enumerate()
-            .take(m.last_day)
-            .skip(m.first_day)
-        {
-            register_ml += used * 1000;
-            if m.role == "bulk" {
-                // Bulk registers are kept in 10 l units.
-                register_ml -= register_ml % 10_000;
-            }
+    let mut minute_rng = Rng::new(opts.seed ^ 0xAB_CDEF);
+    for (position, rows) in rows_of.iter().enumerate() {
+        // Each meter sends its daily reading at its own minute before midnight; registers
+        // count whole litres.
+        let minute = minute_rng.below(50) as u32 + 5;
+        for d in 0..town.days {
+            let at = local(town.start + Duration::days(d as i64), 23, minute);
+            let Some(&row) = rows
+                .iter()
+                .rev()
+                .find(|&&r| town.meters[r].installed_at <= at)
+            else {
+                continue;
+            };
+            let register = town
+                .fleet
+                .register_at(position, at)
+                .map_err(sim_error)?
+                .ml();
             batch.push(NewReading {
-                meter_id: i as i64 + 1,
-                read_at: local(town.start + Duration::days(d as i64), 23, minute + 5),
-                volume_ml: register_ml,
+                meter_id: row as i64 + 1,
+                read_at: at,
+                volume_ml: register - register % 1000,
                 source: Source::Seed,
                 quality: 1,
             });
         }
-        if batch.len() >= 150 * town.days || i + 1 == town.meters.len() {
+        if batch.len() >= 150 * town.days || position + 1 == rows_of.len() {
             readings += store::copy_readings(&mut tx, &batch).await?;
             batch.clear();
         }
@@ -690,7 +553,6 @@ pub async fn seed(
 async fn write_master_data(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     t: &Town,
-    uses: &[Vec<i64>],
     master_key: &MasterKey,
     opts: &SeedOptions,
 ) -> Result<(), SeedError> {
@@ -720,8 +582,18 @@ async fn write_master_data(
         "insert into district (district_id, code, name) overriding system value
          select row_number() over (), c, n from unnest($1::text[], $2::text[]) as x(c, n)",
     )
-    .bind(DISTRICTS.iter().map(|d| d.0).collect::<Vec<_>>())
-    .bind(DISTRICTS.iter().map(|d| d.1).collect::<Vec<_>>())
+    .bind(
+        (1..=t.fleet.districts().len())
+            .map(|i| format!("D{i}"))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        t.fleet
+            .districts()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut **tx)
     .await?;
 
@@ -733,7 +605,7 @@ async fn write_master_data(
          select row_number() over (), s, b, f, '00-001', 'Przykładowo', 'Przykładowo', la, lo
          from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[]) as x(s, b, f, la, lo)",
     )
-    .bind(t.addresses.iter().map(|a| a.street).collect::<Vec<_>>())
+    .bind(t.addresses.iter().map(|a| a.street.clone()).collect::<Vec<_>>())
     .bind(t.addresses.iter().map(|a| a.building.clone()).collect::<Vec<_>>())
     .bind(t.addresses.iter().map(|a| a.flat.clone()).collect::<Vec<_>>())
     .bind(t.addresses.iter().map(|a| micro(a.lat_micro)).collect::<Vec<_>>())
@@ -770,48 +642,32 @@ async fn write_master_data(
              radio_device_type, aes_key_enc, register_digits, resolution_ml, role, district_id, status,
              verified_until)
          overriding system value
-         select row_number() over (), s, m, mo, s, v, 7, k, case when r = 'bulk' then 7 else 5 end,
-                case when r = 'bulk' then 10000 else 1000 end, r, d, st, $9
-         from unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::bytea[], $6::text[],
-                     $7::bigint[], $8::text[]) as x(s, m, mo, v, k, r, d, st)",
+         select row_number() over (), s, m, mo, ri, v, 7, k, rd, 1000, r, d, st, $11
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::bytea[],
+                     $7::smallint[], $8::text[], $9::bigint[], $10::text[]) as x(s, m, mo, ri, v, k, rd, r, d, st)",
     )
     .bind(t.meters.iter().map(|m| m.serial.clone()).collect::<Vec<_>>())
-    .bind(t.meters.iter().map(|m| m.manufacturer).collect::<Vec<_>>())
-    .bind(t.meters.iter().map(|m| m.model).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| m.manufacturer.clone()).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| model_name(&m.manufacturer)).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| m.radio_id.clone()).collect::<Vec<_>>())
     .bind(t.meters.iter().map(|m| m.version).collect::<Vec<_>>())
     .bind(sealed)
+    .bind(t.meters.iter().map(|m| m.register_digits).collect::<Vec<_>>())
     .bind(t.meters.iter().map(|m| m.role).collect::<Vec<_>>())
     .bind(t.meters.iter().map(|m| m.district as i64 + 1).collect::<Vec<_>>())
-    .bind(t.meters.iter().map(|m| m.status).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| if m.removed.is_some() { "removed" } else { "active" }).collect::<Vec<_>>())
     .bind(NaiveDate::from_ymd_opt(opts.today.year() + 3, 12, 31))
     .execute(&mut **tx)
     .await?;
     sqlx::query(
         "update district d set inlet_meter_id = m.meter_id from meter m
-         where m.role = 'bulk' and m.district_id = d.district_id",
+         where m.role = 'bulk' and m.status = 'active' and m.district_id = d.district_id",
     )
     .execute(&mut **tx)
     .await?;
 
-    // Installation history: installed the day before the history starts (or on replacement
-    // day), removed on replacement day with the final register.
-    let installed_at: Vec<_> = t
-        .meters
-        .iter()
-        .map(|m| {
-            local(t.start + Duration::days(m.first_day as i64), 9, 0)
-                - Duration::days(i64::from(m.first_day == 0))
-        })
-        .collect();
-    let removed_read: Vec<Option<i64>> = t
-        .meters
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            (m.last_day < t.days)
-                .then(|| m.initial_ml + uses[i][m.first_day..m.last_day].iter().sum::<i64>() * 1000)
-        })
-        .collect();
+    // Installation history: the first meter of a position hangs since before the history,
+    // a replacement from its day; a replaced meter is removed with its final register.
     sqlx::query(
         "insert into meter_installation (meter_id, premises_id, role, parent_meter_id, installed_at,
              installed_read_ml, removed_at, removed_read_ml)
@@ -822,15 +678,10 @@ async fn write_master_data(
     .bind(t.meters.iter().map(|m| m.premises as i64 + 1).collect::<Vec<_>>())
     .bind(t.meters.iter().map(|m| m.role).collect::<Vec<_>>())
     .bind(t.meters.iter().map(|m| m.parent.map(|p| p as i64 + 1)).collect::<Vec<_>>())
-    .bind(installed_at)
-    .bind(t.meters.iter().map(|m| m.initial_ml).collect::<Vec<_>>())
-    .bind(
-        t.meters
-            .iter()
-            .map(|m| (m.last_day < t.days).then(|| local(t.start + Duration::days(m.last_day as i64), 9, 0)))
-            .collect::<Vec<_>>(),
-    )
-    .bind(removed_read)
+    .bind(t.meters.iter().map(|m| m.installed_at).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| m.installed_read_ml).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| m.removed.map(|r| r.0)).collect::<Vec<_>>())
+    .bind(t.meters.iter().map(|m| m.removed.map(|r| r.1)).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
 
@@ -922,11 +773,17 @@ async fn write_master_data(
     .execute(&mut **tx)
     .await?;
 
-    // Demo users.
+    // Demo users; the eBOK login belongs to the first household.
+    let first_household = t
+        .customers
+        .iter()
+        .position(|c| c.kind == "household")
+        .unwrap_or(0) as i64
+        + 1;
     let mut rng = Rng::new(opts.seed ^ 0x05E5);
     for (login, role, _) in DEMO_LOGINS {
         let hash = hash_password(&opts.password, &mut rng)?;
-        let customer = (*role == "customer").then_some(1i64);
+        let customer = (*role == "customer").then_some(first_household);
         let user_id: i64 = sqlx::query_scalar(
             "insert into app_user (login, email, display_name, password_hash, customer_id, org_unit_id, email_confirmed_at)
              values ($1, $1 || '@zwik.przykladowo.example', $2, $3, $4, case when $4 is null then (select org_unit_id from org_unit where code = 'BOK') end, now())
@@ -934,7 +791,7 @@ async fn write_master_data(
         )
         .bind(login)
         .bind(match *role {
-            "customer" => t.customers.first().map(customer_name).unwrap_or_default(),
+            "customer" => customer_name(&t.customers[first_household as usize - 1]),
             _ => login.to_string(),
         })
         .bind(hash)
@@ -986,34 +843,35 @@ fn hash_password(password: &str, rng: &mut Rng) -> Result<String, SeedError> {
 
 /// Open alarms for the meters that leak at the end of the history (no zero-flow hour).
 async fn write_alarms(conn: &mut sqlx::PgConnection, t: &Town) -> Result<(), sqlx::Error> {
-    let leaking: Vec<i64> = t
-        .meters
+    let current = |position: usize| {
+        t.meters
+            .iter()
+            .position(|m| m.position == position && m.removed.is_none())
+            .map(|row| row as i64 + 1)
+    };
+    let (meters, since): (Vec<i64>, Vec<DateTime<Utc>>) = t
+        .leaks
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.leak_from_day.is_some() && m.last_day == t.days)
-        .map(|(i, _)| i as i64 + 1)
-        .collect();
-    let since: Vec<_> = t
-        .meters
-        .iter()
-        .filter(|m| m.leak_from_day.is_some() && m.last_day == t.days)
-        .map(|m| {
-            local(
-                t.start + Duration::days(m.leak_from_day.unwrap_or(0) as i64 + 1),
-                3,
-                0,
-            )
-        })
-        .collect();
+        .filter_map(|&(p, at)| Some((current(p)?, at + Duration::hours(24))))
+        .unzip();
     sqlx::query(
         "insert into alarm (meter_id, kind, severity, source, opened_at, last_seen_at, occurrences, details)
-         select m, 'suspected_leak', 'warning', 'rule', s, $3, 1, jsonb_build_object('rule', 'no zero-flow hour in 24 h')
+         select m, 'suspected_leak', 'warning', 'rule', s, greatest(s, $3), 1, jsonb_build_object('rule', 'no zero-flow hour in 24 h')
          from unnest($1::bigint[], $2::timestamptz[]) as x(m, s)",
     )
-    .bind(leaking)
+    .bind(meters)
     .bind(since)
     .bind(local(t.start + Duration::days(t.days as i64 - 1), 23, 59))
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Catalogue name of a meter model by manufacturer code.
+fn model_name(manufacturer: &str) -> &'static str {
+    MANUFACTURERS
+        .iter()
+        .find(|(code, _, _)| *code == manufacturer)
+        .map(|(_, model, _)| *model)
+        .unwrap_or("wodomierz radiowy")
 }
