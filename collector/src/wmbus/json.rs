@@ -35,10 +35,11 @@ fn push_value(out: &mut String, v: &Value) {
             minute,
             second,
         } => {
-            let _ = write!(
-                out,
-                "\"{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}\""
-            );
+            let _ = write!(out, "\"{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}");
+            if let Some(s) = second {
+                let _ = write!(out, ":{s:02}");
+            }
+            out.push('"');
         }
         Value::Bytes { data, len } => {
             out.push('"');

@@ -482,7 +482,7 @@ fn datetime_f(b: &[u8]) -> Value {
         day,
         hour,
         minute,
-        second: 0,
+        second: None,
     }
 }
 
@@ -502,7 +502,7 @@ fn datetime_i(b: &[u8]) -> Value {
             day,
             hour,
             minute,
-            second,
+            second: Some(second),
         },
         other => other,
     }
@@ -528,7 +528,7 @@ mod tests {
                 day: 31,
                 hour: 23,
                 minute: 50,
-                second: 0
+                second: None
             }
         );
         assert_eq!(out[2].quantity, Quantity::ErrorFlags);

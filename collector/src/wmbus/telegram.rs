@@ -242,8 +242,8 @@ pub enum Value {
         hour: u8,
         /// Minute.
         minute: u8,
-        /// Second (0 when not sent).
-        second: u8,
+        /// Second, when the meter sends it (type I); type F has minutes only.
+        second: Option<u8>,
     },
     /// Raw bytes up to 16 (identifiers, variable-length data), stored inline.
     Bytes {
