@@ -132,6 +132,10 @@ pub fn normalize(raw: &[u8], out: &mut FrameBuf) -> Result<LinkFormat, DecodeErr
         return Err(truncated("link header", 0, 11, raw.len()));
     }
     let total = l + 1;
+    if total < 11 {
+        // L, C, M, A (10 bytes) and a CI at least.
+        return Err(truncated("frame announced by L-field", 0, 11, total));
+    }
     if raw.len() == total {
         if let Some(stripped_len) = format_b_payload_len(raw) {
             strip_format_b(raw, stripped_len, out)?;
@@ -186,6 +190,9 @@ fn format_b_payload_len(raw: &[u8]) -> Option<usize> {
     let total = raw.len();
     if total <= 128 {
         (total >= 12 && crc_ok(&raw[..total - 2], &raw[total - 2..])).then(|| total - 2)
+    } else if total < 131 {
+        // A third block needs at least one data byte and its CRC.
+        None
     } else {
         let ok2 = crc_ok(&raw[..126], &raw[126..128]);
         let ok3 = crc_ok(&raw[128..total - 2], &raw[total - 2..]);
