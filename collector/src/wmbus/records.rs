@@ -306,6 +306,88 @@ fn parse_one(c: &mut Cursor<'_>, out: &mut Vec<Record>) -> Result<Option<Records
     Ok(None)
 }
 
+/// Fixed data length of a DIF data field, `None` for variable length and special functions.
+fn data_len(df: u8) -> Option<usize> {
+    match df & 0x0F {
+        0x0 | 0x8 => Some(0),
+        0x1 | 0x9 => Some(1),
+        0x2 | 0xA => Some(2),
+        0x3 | 0xB => Some(3),
+        0x4 | 0x5 | 0xC => Some(4),
+        0x6 | 0xE => Some(6),
+        0x7 => Some(8),
+        _ => None,
+    }
+}
+
+/// Length of the DIF…VIFE header of the record starting at `format[pos]`, and its data length.
+fn header_shape(format: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let mut i = pos;
+    let dif = *format.get(i)?;
+    let len = data_len(dif)?;
+    i += 1;
+    let mut ext = dif & 0x80 != 0;
+    while ext {
+        ext = format.get(i)? & 0x80 != 0;
+        i += 1;
+    }
+    let vif = *format.get(i)?;
+    i += 1;
+    let mut ext = match vif {
+        0x7C | 0xFC => return None,
+        0xFD | 0xFB => {
+            let code = *format.get(i)?;
+            i += 1;
+            code & 0x80 != 0
+        }
+        v => v & 0x80 != 0,
+    };
+    while ext {
+        ext = format.get(i)? & 0x80 != 0;
+        i += 1;
+    }
+    Some((i - pos, len))
+}
+
+/// Rebuilds full records from a compact frame: the DIF/VIF `format` of a full frame and the
+/// bare `data` (which starts at frame offset `base`). Writes into `out`, returns the length.
+pub fn expand_compact(
+    format: &[u8],
+    data: &[u8],
+    base: usize,
+    out: &mut [u8],
+) -> Result<usize, DecodeError> {
+    let (mut f, mut d, mut o) = (0, 0, 0);
+    while f < format.len() {
+        let (h, n) = header_shape(format, f).ok_or(DecodeError::Record {
+            offset: base,
+            reason: "compact format not expandable",
+        })?;
+        let src = data.get(d..d + n).ok_or(DecodeError::Truncated {
+            what: "compact frame data",
+            offset: base + d,
+            needed: n,
+            available: data.len().saturating_sub(d),
+        })?;
+        let dst = out.get_mut(o..o + h + n).ok_or(DecodeError::Record {
+            offset: base + d,
+            reason: "compact frame too long",
+        })?;
+        dst[..h].copy_from_slice(&format[f..f + h]);
+        dst[h..].copy_from_slice(src);
+        f += h;
+        d += n;
+        o += h + n;
+    }
+    if d != data.len() {
+        return Err(DecodeError::Record {
+            offset: base + d,
+            reason: "compact frame longer than its format",
+        });
+    }
+    Ok(o)
+}
+
 fn apply_vife(v: &mut Vif, vife: u8) {
     match vife & 0x7F {
         0x3B if v.quantity == Quantity::Volume => {
