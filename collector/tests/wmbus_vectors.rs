@@ -47,15 +47,6 @@ type ErrorCheck = fn(&DecodeError) -> bool;
 /// Vectors we do not decode, with the reason and the exact error they must give.
 fn expected_error(index: usize) -> Option<(&'static str, ErrorCheck)> {
     Some(match index {
-        0 => ("DES (security mode 2), not implemented", |e| {
-            matches!(
-                e,
-                DecodeError::UnsupportedSecurity {
-                    mode: 2,
-                    offset: 10
-                }
-            )
-        }),
         42 => ("Engelmann CI 0x73 (not a standard TPL)", |e| {
             matches!(
                 e,
@@ -235,7 +226,23 @@ fn all_117_vectors() {
         assert!(line["error"].is_null());
     }
     assert_eq!(decoded + refused, 117);
-    assert_eq!(refused, 13, "decoded {decoded}");
+    assert_eq!(refused, 12, "decoded {decoded}");
+}
+
+#[test]
+fn des_mode_2_needs_the_right_key() {
+    let v = &vectors()[0];
+    let t = decode(&bytes_of(v), &key_of(v)).expect("DES vector");
+    assert_eq!(t.security_mode, 2);
+    assert_eq!(t.total_m3, Some(Decimal::ONE));
+    let wrong = parse_key("0807060504030201");
+    assert!(matches!(
+        decode(&bytes_of(v), &wrong),
+        Err(DecodeError::WrongKey {
+            check: "2F2F marker",
+            ..
+        })
+    ));
 }
 
 #[test]

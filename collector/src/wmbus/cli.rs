@@ -10,7 +10,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum CliError {
     /// `--key` was not 32 hex digits.
-    #[error("--key must be 32 hex digits (an AES-128 key), got {0:?}")]
+    #[error("--key must be 32 hex digits (an AES-128 key) or 16 (a DES key), got {0:?}")]
     BadKey(String),
     /// Reading input or writing output failed.
     #[error("cannot read input or write output: {0}")]

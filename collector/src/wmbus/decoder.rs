@@ -327,7 +327,7 @@ fn unsecure(
     let blocks = usize::from((cw >> 4) & 0x0F);
     match mode {
         0 => return Ok(pos),
-        5 | 7 => {}
+        2 | 5 | 7 => {}
         _ => {
             return Err(DecodeError::UnsupportedSecurity {
                 mode,
@@ -363,7 +363,12 @@ fn unsecure(
             id,
         });
     };
-    if mode == 5 {
+    if mode == 2 {
+        let des_key = [
+            key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        ];
+        security::des_cbc_decrypt(&des_key, &mut b[pos..pos + n]);
+    } else if mode == 5 {
         let iv = security::mode5_iv(ctx.addr.m, ctx.addr.a, access);
         security::cbc_decrypt(&key, &iv, &mut b[pos..pos + n]);
     } else {

@@ -36,8 +36,17 @@ impl KeyLookup for NoKeys {
     }
 }
 
-/// Parses 32 hex digits into a key.
+/// Parses 32 hex digits (an AES-128 key) or 16 hex digits (a DES key for the legacy security
+/// mode 2, stored in the first 8 bytes, the rest zero) into a key.
 pub fn parse_key(hex_key: &str) -> Option<[u8; 16]> {
     let bytes = hex::decode(hex_key.trim()).ok()?;
-    bytes.try_into().ok()
+    match bytes.len() {
+        16 => bytes.try_into().ok(),
+        8 => {
+            let mut k = [0u8; 16];
+            k[..8].copy_from_slice(&bytes);
+            Some(k)
+        }
+        _ => None,
+    }
 }

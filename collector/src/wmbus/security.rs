@@ -1,4 +1,4 @@
-//! Payload security: OMS mode 5 (AES-128-CBC, IV = M ‖ A ‖ ACC×8), mode 7 (AES-128-CBC with
+//! Payload security: legacy mode 2 (DES-CBC, IV 0), OMS mode 5 (AES-128-CBC, IV = M ‖ A ‖ ACC×8), mode 7 (AES-128-CBC with
 //! IV 0 and keys derived by AES-CMAC, MAC checked) and the ELL AES-128-CTR session encryption.
 //! All work in place on the frame buffer.
 
@@ -15,6 +15,15 @@ type Ctr = ctr::Ctr128BE<Aes128>;
 pub fn cbc_decrypt(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
     let mut dec = CbcDec::new(key.into(), iv.into());
     for block in data.chunks_exact_mut(16) {
+        dec.decrypt_block_mut(GenericArray::from_mut_slice(block));
+    }
+}
+
+/// Decrypts whole 8-byte blocks in place with DES-CBC (security mode 2, IV zero; the key is
+/// the first 8 bytes of the stored key).
+pub fn des_cbc_decrypt(key: &[u8; 8], data: &mut [u8]) {
+    let mut dec = cbc::Decryptor::<des::Des>::new(key.into(), &[0u8; 8].into());
+    for block in data.chunks_exact_mut(8) {
         dec.decrypt_block_mut(GenericArray::from_mut_slice(block));
     }
 }
