@@ -3,6 +3,7 @@
 //! version, device type where one manufacturer has several formats).
 
 mod apator;
+mod diehl;
 mod kamstrup;
 mod others;
 mod techem;
@@ -26,6 +27,9 @@ pub(crate) const ZRI: u16 = man(b"ZRI");
 pub(crate) const QDS: u16 = man(b"QDS");
 pub(crate) const DWZ: u16 = man(b"DWZ");
 pub(crate) const BMT: u16 = man(b"BMT");
+pub(crate) const SAP: u16 = man(b"SAP");
+pub(crate) const DME: u16 = man(b"DME");
+pub(crate) const HYD: u16 = man(b"HYD");
 
 /// An error saying this manufacturer payload is not understood.
 pub(crate) fn unsupported(
@@ -75,6 +79,7 @@ pub(crate) fn manufacturer_ci(
         (APT, 0xA0) => apator::apt_a0(b, pos, ctx, t),
         (APA, 0xA0 | 0xA1) => apator::na1(b, pos, ctx, t),
         (TCH, 0xA2) => techem::mkradio(b, pos, ctx, t),
+        (SAP | DME | HYD, 0xA1..=0xA3) => diehl::izar(b, pos, ctx, t),
         (KAM | KAW, 0x79) => kamstrup::compact(b, pos, ctx, t),
         _ => Err(unsupported(
             ctx,
