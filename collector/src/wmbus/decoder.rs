@@ -3,6 +3,7 @@
 //! driver; then the generic total register and status alarms, and driver post-processing.
 
 use super::afl::{self, Afl};
+use super::compact;
 use super::drivers;
 use super::error::DecodeError;
 use super::keys::KeyLookup;
@@ -119,6 +120,7 @@ fn decode_normalized(
     };
     let mut afl: Option<Afl> = None;
     let mut has_tpl_status = false;
+    let mut compact_payload = false;
     loop {
         need(b, pos, 1, "CI field")?;
         let ci = b[pos];
@@ -140,7 +142,8 @@ fn decode_normalized(
                 afl = Some(a);
                 pos = next;
             }
-            0x72 => {
+            0x72 | 0x73 => {
+                compact_payload = ci == 0x73;
                 need(b, pos, 13, "long transport header")?;
                 let tpl = Address {
                     m: [b[pos + 5], b[pos + 6]],
@@ -177,7 +180,8 @@ fn decode_normalized(
                 )?;
                 break;
             }
-            0x7A if dll.is_some() => {
+            0x7A | 0x7B if dll.is_some() => {
+                compact_payload = ci == 0x7B;
                 need(b, pos, 5, "short transport header")?;
                 t.access_number = b[pos + 1];
                 t.status = b[pos + 2];
@@ -201,7 +205,14 @@ fn decode_normalized(
                 pos += 1;
                 break;
             }
-            0x79 | 0xA0..=0xB7 if dll.is_some() => {
+            0x79 if dll.is_some() => {
+                fill_identity(&mut t, &ctx);
+                compact::decode(&b[pos + 1..], pos + 1, &mut t.records)?;
+                finish(&mut t, has_tpl_status);
+                drivers::post(&ctx, &[], &mut t);
+                return Ok(t);
+            }
+            0xA0..=0xB7 if dll.is_some() => {
                 fill_identity(&mut t, &ctx);
                 drivers::manufacturer_ci(b, pos, &ctx, &mut t)?;
                 finish(&mut t, has_tpl_status);
@@ -212,6 +223,13 @@ fn decode_normalized(
         }
     }
     fill_identity(&mut t, &ctx);
+    if compact_payload {
+        let skip = b[pos..].iter().take_while(|&&x| x == 0x2F).count();
+        compact::decode(&b[pos + skip..], pos + skip, &mut t.records)?;
+        finish(&mut t, has_tpl_status);
+        drivers::post(&ctx, &[], &mut t);
+        return Ok(t);
+    }
     if drivers::owns_tpl_payload(&ctx) {
         drivers::tpl_payload(&b[pos..], pos, &ctx, &mut t)?;
         finish(&mut t, has_tpl_status);

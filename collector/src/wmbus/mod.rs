@@ -8,6 +8,7 @@
 mod afl;
 pub mod bench;
 pub mod cli;
+mod compact;
 mod decoder;
 mod drivers;
 mod error;

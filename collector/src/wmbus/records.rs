@@ -350,13 +350,14 @@ fn header_shape(format: &[u8], pos: usize) -> Option<(usize, usize)> {
 }
 
 /// Rebuilds full records from a compact frame: the DIF/VIF `format` of a full frame and the
-/// bare `data` (which starts at frame offset `base`). Writes into `out`, returns the length.
+/// bare `data` (which starts at frame offset `base`). Writes into `out`; returns the bytes
+/// written and the data bytes consumed.
 pub fn expand_compact(
     format: &[u8],
     data: &[u8],
     base: usize,
     out: &mut [u8],
-) -> Result<usize, DecodeError> {
+) -> Result<(usize, usize), DecodeError> {
     let (mut f, mut d, mut o) = (0, 0, 0);
     while f < format.len() {
         let (h, n) = header_shape(format, f).ok_or(DecodeError::Record {
@@ -379,13 +380,7 @@ pub fn expand_compact(
         d += n;
         o += h + n;
     }
-    if d != data.len() {
-        return Err(DecodeError::Record {
-            offset: base + d,
-            reason: "compact frame longer than its format",
-        });
-    }
-    Ok(o)
+    Ok((o, d))
 }
 
 fn apply_vife(v: &mut Vif, vife: u8) {

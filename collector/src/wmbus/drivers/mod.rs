@@ -80,7 +80,6 @@ pub(crate) fn manufacturer_ci(
         (APA, 0xA0 | 0xA1) => apator::na1(b, pos, ctx, t),
         (TCH, 0xA2) => techem::mkradio(b, pos, ctx, t),
         (SAP | DME | HYD, 0xA1..=0xA3) => diehl::izar(b, pos, ctx, t),
-        (KAM | KAW, 0x79) => kamstrup::compact(b, pos, ctx, t),
         _ => Err(unsupported(
             ctx,
             ci,
