@@ -1,6 +1,7 @@
 //! The layer walk: link header → ELL (0x8C/0x8D) → AFL (0x90) → transport header
-//! (0x72/0x7A/0x78) with its security mode → data records, or a manufacturer CI handed to a
-//! driver; then the generic total register and status alarms, and driver post-processing.
+//! (0x72/0x7A/0x78; compact 0x73/0x7B/0x79) with its security mode → data records, or a
+//! manufacturer CI handed to a driver; then the generic total register and status alarms,
+//! and driver post-processing.
 
 use super::afl::{self, Afl};
 use super::compact;

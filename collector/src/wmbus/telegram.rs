@@ -277,6 +277,16 @@ pub struct Record {
     pub modifier: Option<u8>,
 }
 
+impl Record {
+    /// The numeric value, when the record has one.
+    pub fn number(&self) -> Option<Decimal> {
+        match self.value {
+            Value::Number(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 /// An alarm raised from status bytes or manufacturer bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Alarm {
