@@ -37,16 +37,25 @@ impl Address {
     /// The id as printed: the 4 id bytes read little-endian, as 8 hex digits (BCD ids print
     /// as their decimal digits; the few non-BCD ids print as lower-case hex).
     pub fn id(&self) -> String {
-        format!(
-            "{:08x}",
-            u32::from_le_bytes([self.a[0], self.a[1], self.a[2], self.a[3]])
-        )
+        hex_id(u32::from_le_bytes([
+            self.a[0], self.a[1], self.a[2], self.a[3],
+        ]))
     }
 
     /// Manufacturer code as a number (for driver dispatch without allocating).
     pub fn m_code(&self) -> u16 {
         u16::from_le_bytes(self.m) & 0x7FFF
     }
+}
+
+/// Eight lower-case hex digits (what `format!("{:08x}")` gives, without the formatter).
+pub fn hex_id(v: u32) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(8);
+    for shift in (0..8).rev() {
+        s.push(char::from(DIGITS[((v >> (4 * shift)) & 0xF) as usize]));
+    }
+    s
 }
 
 /// State shared with the drivers.

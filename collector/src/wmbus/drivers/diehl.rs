@@ -67,7 +67,7 @@ pub(super) fn izar(
     if matches!(ctx.addr.m_code(), super::DME | super::HYD) {
         // These modules print the serial from A-field bytes 2–5 (over version and type).
         let a = ctx.addr.a;
-        t.id = format!("{:08x}", u32::from_le_bytes([a[2], a[3], a[4], a[5]]));
+        t.id = crate::wmbus::decoder::hex_id(u32::from_le_bytes([a[2], a[3], a[4], a[5]]));
     }
     let l = u32::from_le_bytes([plain[1], plain[2], plain[3], plain[4]]);
     t.total_m3 = Some(litres(i64::from(l)));
