@@ -8,7 +8,17 @@ pub enum Command {
     Decode,
 }
 
-pub fn run(_command: Command) -> ExitCode {
-    eprintln!("ewoda bench: not in this build yet");
-    ExitCode::from(2)
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Decode => {
+            let mut out = std::io::stdout().lock();
+            match ewoda_collector::wmbus::bench::run(&mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ewoda bench decode: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
 }

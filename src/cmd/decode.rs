@@ -1,4 +1,4 @@
-//! `ewoda decode` (SPEC §5).
+//! `ewoda decode` (SPEC §5): thin glue over `ewoda_collector::wmbus::cli::run_decode`.
 
 use std::process::ExitCode;
 
@@ -11,7 +11,21 @@ pub struct Args {
     pub hex: Vec<String>,
 }
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("ewoda decode: the decoder is not in this build yet");
-    ExitCode::from(2)
+pub fn run(args: Args) -> ExitCode {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut input = stdin.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match ewoda_collector::wmbus::cli::run_decode(
+        args.key.as_deref(),
+        &args.hex,
+        &mut input,
+        &mut out,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ewoda decode: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
