@@ -17,6 +17,7 @@ mod keys;
 mod link;
 pub mod records;
 mod security;
+pub mod status_map;
 mod telegram;
 
 pub use decoder::Address;
