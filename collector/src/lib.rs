@@ -2,5 +2,9 @@
 //! handheld sets over serial, wired M-Bus, Modbus, MQTT, reading-set files), telegram
 //! decoding, validation (VEE), the batched writer and alarm rules.
 
+pub mod alarms;
+pub mod metrics;
+pub mod pipeline;
+pub mod quality;
 pub mod store;
 pub mod wmbus;
