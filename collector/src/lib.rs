@@ -6,5 +6,6 @@ pub mod alarms;
 pub mod metrics;
 pub mod pipeline;
 pub mod quality;
+pub mod reading_set;
 pub mod store;
 pub mod wmbus;

@@ -58,6 +58,8 @@ pub struct BatchReport {
     pub rollup_rows: u64,
     /// Dead letters by reason class.
     pub dead_by_class: Vec<(&'static str, u64)>,
+    /// Items that became dead letters: (position in the batch, reason).
+    pub rejected: Vec<(usize, String)>,
 }
 
 impl BatchReport {
@@ -309,6 +311,7 @@ struct Installation {
 }
 
 struct Candidate<'a> {
+    pos: usize,
     reading: &'a MeterReading,
     meter: MeterRow,
     floor: Option<DateTime<Utc>>,
@@ -450,7 +453,7 @@ pub async fn process_batch(
     now: DateTime<Utc>,
 ) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
     let mut report = BatchReport::default();
-    let mut dead: Vec<(Source, Vec<u8>, &'static str, String)> = Vec::new();
+    let mut dead: Vec<(usize, Source, Vec<u8>, &'static str, String)> = Vec::new();
     let refs: HashSet<&MeterRef> = items
         .iter()
         .filter_map(|i| match i {
@@ -476,15 +479,16 @@ pub async fn process_batch(
 
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut events: Vec<(&AlarmEvent, i64)> = Vec::new();
-    for item in items {
+    for (pos, item) in items.iter().enumerate() {
         match item {
             Item::DeadLetter(d) => {
-                dead.push((d.source, d.payload.clone(), d.class, d.reason.clone()))
+                dead.push((pos, d.source, d.payload.clone(), d.class, d.reason.clone()))
             }
             Item::Reading(r) => {
                 report.readings += 1;
                 let Some(m) = lookup(&meters, &r.meter) else {
                     dead.push((
+                        pos,
                         r.source,
                         reading_payload(r),
                         "unknown_meter",
@@ -494,19 +498,21 @@ pub async fn process_batch(
                 };
                 match installation_at(installs.get(&m.meter_id), &m.serial, r.read_at) {
                     Ok(inst) => candidates.push(Candidate {
+                        pos,
                         reading: r,
                         meter: m.clone(),
                         floor: inst.map(|i| i.installed_at),
                         replaced_another: inst.is_some_and(|i| i.replaced_another),
                     }),
                     Err((class, reason)) => {
-                        dead.push((r.source, reading_payload(r), class, reason))
+                        dead.push((pos, r.source, reading_payload(r), class, reason))
                     }
                 }
             }
             Item::Alarm(a) => match lookup(&meters, &a.meter) {
                 Some(m) => events.push((a, m.meter_id)),
                 None => dead.push((
+                    pos,
                     a.source,
                     serde_json::to_vec(a).unwrap_or_default(),
                     "unknown_meter",
@@ -609,6 +615,7 @@ pub async fn process_batch(
                 ));
             }
             Err(e) => dead.push((
+                c.pos,
                 c.reading.source,
                 reading_payload(c.reading),
                 "rejected",
@@ -696,11 +703,12 @@ pub async fn process_batch(
     if !dead.is_empty() {
         let rows: Vec<(Source, &[u8], &str)> = dead
             .iter()
-            .map(|(s, p, _, r)| (*s, p.as_slice(), r.as_str()))
+            .map(|(_, s, p, _, r)| (*s, p.as_slice(), r.as_str()))
             .collect();
         store::insert_dead_letters(conn, &rows).await?;
         report.dead_letters = dead.len() as u64;
-        for (_, _, class, _) in &dead {
+        for (pos, _, _, class, reason) in &dead {
+            report.rejected.push((*pos, reason.clone()));
             match report.dead_by_class.iter_mut().find(|(k, _)| k == class) {
                 Some(e) => e.1 += 1,
                 None => report.dead_by_class.push((class, 1)),
