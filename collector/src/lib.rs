@@ -3,7 +3,9 @@
 //! decoding, validation (VEE), the batched writer and alarm rules.
 
 pub mod alarms;
+pub mod error;
 pub mod metrics;
+pub mod mqtt;
 pub mod pipeline;
 pub mod quality;
 pub mod reading_set;

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub mqtt_inflight: AtomicI64,
     pub mqtt_received: AtomicU64,
     pub mqtt_acked: AtomicU64,
+    /// Subscriptions the broker confirmed (one per connect).
+    pub mqtt_subscribed: AtomicU64,
     dead_letters: Mutex<BTreeMap<String, u64>>,
 }
 

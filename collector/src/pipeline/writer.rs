@@ -26,6 +26,9 @@ pub struct WriterConfig {
     pub batch_size: usize,
     /// A batch is committed at the latest this long after its first input arrived.
     pub linger_ms: u64,
+    /// A batch is also committed when no input arrived for this long (sources such as MQTT
+    /// send no more until earlier messages are acked).
+    pub idle_ms: u64,
     /// Inputs waiting for the writer (bounded: sources wait when it is full).
     pub channel_capacity: usize,
     /// Longest pause between retries while the database is unreachable.
@@ -37,7 +40,8 @@ impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
             batch_size: 1000,
-            linger_ms: 50,
+            linger_ms: 200,
+            idle_ms: 5,
             channel_capacity: 4096,
             max_backoff_ms: 2000,
             vee: VeeConfig::default(),
@@ -127,7 +131,8 @@ async fn run(
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + linger;
         while batch.len() < cfg.batch_size.max(1) {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
+            let idle = tokio::time::Instant::now() + std::time::Duration::from_millis(cfg.idle_ms);
+            match tokio::time::timeout_at(deadline.min(idle), rx.recv()).await {
                 Ok(Some(i)) => batch.push(i),
                 Ok(None) | Err(_) => break,
             }
