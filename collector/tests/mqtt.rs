@@ -305,3 +305,86 @@ async fn two_collectors_on_one_shared_subscription_store_each_message_once(pool:
     forget_session(&id_a).await;
     forget_session(&id_b).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
+    let dir =
+        std::path::PathBuf::from(format!("/var/tmp/{}", unique("ewoda-pg-restart"))).join("pg");
+    let pg = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || ewoda_common::services::PrivatePostgres::start(&dir, false)
+    })
+    .await
+    .unwrap()
+    .expect("private PostgreSQL starts");
+    let pool = ewoda_common::db::connect(&pg.url("ewoda"), 4)
+        .await
+        .unwrap();
+    ewoda_common::db::migrate(&pool).await.unwrap();
+    meter(&pool, "P1", None).await;
+    meter(&pool, "P2", None).await;
+    let prefix = unique("t-pgrestart");
+    let id = unique("c-pgrestart");
+    let c = start(&pool, &prefix, &id, &unique("g"));
+    c.subscribed().await;
+    let msgs: Vec<_> = (0..400)
+        .map(|k| reading_msg(&prefix, if k % 2 == 0 { "P1" } else { "P2" }, k, 5_000 * k))
+        .collect();
+    // The stream keeps coming while the server stops and starts.
+    let publisher = tokio::spawn({
+        let msgs = msgs.clone();
+        async move {
+            for chunk in msgs.chunks(20) {
+                publish_all(chunk).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    wait_for("first readings", || async {
+        count(&pool, "select count(*) from reading").await >= 60
+    })
+    .await;
+    let pg = tokio::task::spawn_blocking(move || {
+        let mut pg = pg;
+        pg.restart().expect("PostgreSQL restarts");
+        pg
+    })
+    .await
+    .unwrap();
+    publisher.await.unwrap();
+    wait_for("all stored", || async {
+        count(&pool, "select count(*) from reading").await == 400
+    })
+    .await;
+    wait_for("acks", || async {
+        c.metrics.mqtt_inflight.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    let rows: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> = sqlx::query_as(
+        "select m.serial, r.read_at, r.volume_ml from reading r join meter m using (meter_id) order by r.read_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> = (0..400)
+        .map(|k| {
+            (
+                if k % 2 == 0 { "P1" } else { "P2" }.to_string(),
+                at(k),
+                5_000 * k,
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    assert!(
+        c.metrics.batch_retries.load(Ordering::SeqCst) > 0,
+        "the restart was noticed"
+    );
+    c.shutdown().await;
+    forget_session(&id).await;
+    pool.close().await;
+    tokio::task::spawn_blocking(move || pg.stop())
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
