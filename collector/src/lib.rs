@@ -9,5 +9,6 @@ pub mod mqtt;
 pub mod pipeline;
 pub mod quality;
 pub mod reading_set;
+pub mod spill;
 pub mod store;
 pub mod wmbus;

@@ -185,3 +185,4 @@ pub async fn outbox(pool: &PgPool) -> Vec<(String, String, Option<i64>)> {
     .await
     .unwrap()
 }
+pub mod proxy;
