@@ -3,6 +3,8 @@
 //! decoding, validation (VEE), the batched writer and alarm rules.
 
 pub mod alarms;
+pub mod collect;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod mqtt;

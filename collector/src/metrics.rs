@@ -103,6 +103,12 @@ impl Metrics {
             "MQTT messages acknowledged after commit.",
             ld(&self.mqtt_acked),
         );
+        c(
+            &mut out,
+            "ewoda_collector_mqtt_subscriptions_total",
+            "MQTT subscriptions confirmed by the broker (one per connect).",
+            ld(&self.mqtt_subscribed),
+        );
         let _ = writeln!(
             out,
             "# HELP ewoda_collector_batch_seconds Time to validate and commit a batch.\n# TYPE ewoda_collector_batch_seconds summary\newoda_collector_batch_seconds_sum {:.6}\newoda_collector_batch_seconds_count {}",

@@ -4,72 +4,17 @@
 
 mod common;
 
+use common::broker::*;
 use common::*;
 use ewoda_collector::metrics::Metrics;
 use ewoda_collector::mqtt::{self, MqttSourceConfig};
 use ewoda_collector::pipeline::{self, PipelineHandle, WriterConfig};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sqlx::PgPool;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-fn mqtt_url() -> String {
-    std::env::var("MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into())
-}
-
-/// A name unique to this test run.
-fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{tag}-{}-{nanos}", std::process::id())
-}
-
-/// Publishes with QoS 1 and waits for every PUBACK.
-async fn publish_all(msgs: &[(String, Vec<u8>)]) {
-    let (host, port) = mqtt::parse_mqtt_url(&mqtt_url()).unwrap();
-    let mut opts = MqttOptions::new(unique("pub"), host, port);
-    opts.set_inflight(100);
-    let (client, mut events) = AsyncClient::new(opts, msgs.len() + 10);
-    for (t, p) in msgs {
-        client
-            .publish(t.clone(), QoS::AtLeastOnce, false, p.clone())
-            .await
-            .unwrap();
-    }
-    let mut acked = 0;
-    while acked < msgs.len() {
-        match tokio::time::timeout(Duration::from_secs(20), events.poll()).await {
-            Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => acked += 1,
-            Ok(Ok(_)) => {}
-            other => panic!("publisher: {other:?}"),
-        }
-    }
-    client.disconnect().await.unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(1), events.poll()).await;
-}
-
-/// Drops the broker's persistent session of `client_id`.
-async fn forget_session(client_id: &str) {
-    let (host, port) = mqtt::parse_mqtt_url(&mqtt_url()).unwrap();
-    let mut opts = MqttOptions::new(client_id, host, port);
-    opts.set_clean_session(true);
-    let (client, mut events) = AsyncClient::new(opts, 10);
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            if let Ok(Event::Incoming(Packet::ConnAck(_))) = events.poll().await {
-                break;
-            }
-        }
-    })
-    .await;
-    let _ = client.disconnect().await;
-    let _ = tokio::time::timeout(Duration::from_millis(300), events.poll()).await;
-}
 
 fn reading_msg(prefix: &str, serial: &str, minute: i64, ml: i64) -> (String, Vec<u8>) {
     let m3 = ewoda_common::Volume::from_ml(ml).m3();

@@ -185,4 +185,5 @@ pub async fn outbox(pool: &PgPool) -> Vec<(String, String, Option<i64>)> {
     .await
     .unwrap()
 }
+pub mod broker;
 pub mod proxy;
