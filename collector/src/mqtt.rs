@@ -411,4 +411,11 @@ mod tests {
             "$share/collectors/ewoda/v1/meters/+/+"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_message_parses_or_dead_letters(topic in "[a-z/+0-9]{0,30}", payload in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse_message(&topic, &payload);
+        }
+    }
 }

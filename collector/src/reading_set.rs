@@ -488,4 +488,11 @@ mod tests {
             Err(ImportError::Empty)
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_file_parses_or_errors(text in "[0-9;,.: \\-TAKNIE\r\n]{0,300}") {
+            let _ = parse_reading_set(text.as_bytes());
+        }
+    }
 }

@@ -339,3 +339,28 @@ async fn suspected_leak_rule_from_hourly_readings(pool: PgPool) {
     .unwrap();
     assert_eq!(r.opened, 1);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_batch_reaching_a_missing_month_creates_its_partition(pool: PgPool) {
+    let m = meter(&pool, "H1", None).await;
+    let exists = |p: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("select to_regclass($1) is not null")
+                .bind(p)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!exists("reading_2021_03").await);
+    let old = chrono::DateTime::parse_from_rfc3339("2021-03-10T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let r = write_items(&pool, &VeeConfig::default(), &[reading("H1", old, 42_000)])
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 1);
+    assert!(exists("reading_2021_03").await);
+    assert_eq!(stored(&pool, m).await, vec![(old, 42_000, VALIDATED)]);
+}

@@ -327,4 +327,20 @@ mod tests {
             Err(Reject::Future { .. })
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_never_negative(
+            digits in 4i16..=10, prev_ml in 0i64..10_000_000_000_000_000, ml in -10i64..10_000_000_000_000_000,
+            dt in -100_000i64..100_000_000, bulk: bool,
+        ) {
+            let m = MeterProfile { register_digits: digits, bulk, first_after_replacement: false };
+            let prev = Some(Prev { read_at: t(0), volume_ml: prev_ml.min(wrap_ml(digits) - 1) });
+            let read_at = t(0) + Duration::seconds(dt);
+            if let Ok(v) = check(&VeeConfig::default(), &m, prev, read_at, ml, t(0)) {
+                proptest::prop_assert!(v.consumption_ml.is_none_or(|c| c >= 0));
+                proptest::prop_assert_eq!(v.reverse_flow(), v.consumption_ml.is_none());
+            }
+        }
+    }
 }
