@@ -12,6 +12,7 @@ pub struct Metrics {
     pub readings_received: AtomicU64,
     pub readings_stored: AtomicU64,
     pub readings_duplicate: AtomicU64,
+    pub readings_zero_use: AtomicU64,
     pub alarms_opened: AtomicU64,
     pub alarms_cleared: AtomicU64,
     pub batches: AtomicU64,
@@ -72,6 +73,12 @@ impl Metrics {
             "ewoda_collector_readings_duplicate_total",
             "Readings already stored (repeats, several receivers, redeliveries).",
             ld(&self.readings_duplicate),
+        );
+        c(
+            &mut out,
+            "ewoda_collector_readings_zero_use_total",
+            "Stored readings whose register did not move since the previous reading.",
+            ld(&self.readings_zero_use),
         );
         c(
             &mut out,

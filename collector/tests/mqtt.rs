@@ -289,6 +289,7 @@ async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
         count(&pool, "select count(*) from reading").await >= 60
     })
     .await;
+    let stored_before_restart = count(&pool, "select count(*) from reading").await;
     let pg = tokio::task::spawn_blocking(move || {
         let mut pg = pg;
         pg.restart().expect("PostgreSQL restarts");
@@ -321,10 +322,9 @@ async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
         })
         .collect();
     assert_eq!(rows, expected);
-    assert!(
-        c.metrics.batch_retries.load(Ordering::SeqCst) > 0,
-        "the restart was noticed"
-    );
+    // The stream really straddled the restart (the writer's retry path itself is covered by
+    // the spill test, where the database stays away long enough to fail transactions).
+    assert!(stored_before_restart < 400, "{stored_before_restart}");
     c.shutdown().await;
     forget_session(&id).await;
     pool.close().await;

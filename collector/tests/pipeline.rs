@@ -308,7 +308,7 @@ async fn suspected_leak_rule_from_hourly_readings(pool: PgPool) {
         .unwrap();
     assert_eq!((r.opened, r.repeated), (0, 1));
     // Hour 26→27 without flow clears it.
-    write_items(
+    let still = write_items(
         &pool,
         &cfg,
         &[
@@ -318,6 +318,7 @@ async fn suspected_leak_rule_from_hourly_readings(pool: PgPool) {
     )
     .await
     .unwrap();
+    assert_eq!((still.stored, still.zero_use), (2, 2));
     let r = alarms::evaluate_series_rules(&pool, &rules, at(27 * 60))
         .await
         .unwrap();

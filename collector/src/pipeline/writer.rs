@@ -55,6 +55,8 @@ pub struct BatchReport {
     pub readings: u64,
     pub stored: u64,
     pub duplicates: u64,
+    /// Stored readings whose register did not move since the previous one.
+    pub zero_use: u64,
     pub dead_letters: u64,
     pub alarms_opened: u64,
     pub alarms_repeated: u64,
@@ -71,6 +73,7 @@ impl BatchReport {
         self.readings += o.readings;
         self.stored += o.stored;
         self.duplicates += o.duplicates;
+        self.zero_use += o.zero_use;
         self.dead_letters += o.dead_letters;
         self.alarms_opened += o.alarms_opened;
         self.alarms_repeated += o.alarms_repeated;
@@ -153,6 +156,7 @@ async fn run(
 fn record(m: &Metrics, r: &BatchReport, took: std::time::Duration) {
     m.readings_received.fetch_add(r.readings, Ordering::Relaxed);
     m.readings_stored.fetch_add(r.stored, Ordering::Relaxed);
+    m.readings_zero_use.fetch_add(r.zero_use, Ordering::Relaxed);
     m.readings_duplicate
         .fetch_add(r.duplicates, Ordering::Relaxed);
     m.alarms_opened
@@ -578,7 +582,7 @@ pub async fn process_batch(
     // VEE in time order per meter, against the later of the stored and the in-batch previous.
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (candidates[i].meter.meter_id, candidates[i].reading.read_at));
-    let mut accepted: Vec<(usize, NewReading, bool)> = Vec::new();
+    let mut accepted: Vec<(usize, NewReading, (bool, bool))> = Vec::new();
     let mut last_in_batch: HashMap<i64, Vec<Prev>> = HashMap::new();
     let win = vee_cfg.dedupe_window();
     for i in order {
@@ -616,7 +620,7 @@ pub async fn process_batch(
                         source: c.reading.source,
                         quality: v.quality,
                     },
-                    v.reverse_flow(),
+                    (v.reverse_flow(), v.zero_use),
                 ));
             }
             Err(e) => dead.push((
@@ -650,10 +654,11 @@ pub async fn process_batch(
     report.duplicates += rows.len() as u64 - report.stored;
 
     let mut pairs: HashSet<(i64, NaiveDate)> = HashSet::new();
-    for (i, r, reverse) in &accepted {
+    for (i, r, (reverse, zero)) in &accepted {
         if !stored.contains(&(r.meter_id, r.read_at)) {
             continue;
         }
+        report.zero_use += u64::from(*zero);
         pairs.insert((r.meter_id, ewoda_common::time::local_day(r.read_at)));
         let c = &candidates[*i];
         let src = r.source.as_str();
