@@ -124,5 +124,5 @@ async fn csv_variant_from_a_file(pool: PgPool) {
         .await
         .unwrap_err();
     assert!(missing.to_string().contains("missing.csv"), "{missing}");
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
