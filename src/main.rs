@@ -26,6 +26,8 @@ enum Command {
     Setup,
     /// Decode wM-Bus / M-Bus telegrams (arguments or one hex telegram per line on stdin).
     Decode(cmd::decode::Args),
+    /// Run the collector (sources → validation → storage) or import a reading-set file.
+    Collect(cmd::collect::Args),
     /// Billing calculations without a database.
     Billing {
         #[command(subcommand)]
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => cmd::demo::migrate(args),
         Command::Setup => cmd::demo::setup(),
         Command::Decode(args) => cmd::decode::run(args),
+        Command::Collect(args) => cmd::collect::run(args),
         Command::Billing { command } => cmd::billing::run(command),
         Command::Bench { command } => cmd::bench::run(command),
     }

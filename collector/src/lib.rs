@@ -2,6 +2,16 @@
 //! handheld sets over serial, wired M-Bus, Modbus, MQTT, reading-set files), telegram
 //! decoding, validation (VEE), the batched writer and alarm rules.
 
+pub mod alarms;
+pub mod collect;
+pub mod config;
+pub mod error;
 pub mod im871a;
+pub mod metrics;
+pub mod mqtt;
+pub mod pipeline;
+pub mod quality;
+pub mod reading_set;
+pub mod spill;
 pub mod store;
 pub mod wmbus;

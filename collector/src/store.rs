@@ -6,7 +6,8 @@ use sqlx::PgConnection;
 use std::fmt::Write as _;
 
 /// Where a reading came from (the `reading.source` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     Wmbus,
     Mbus,
@@ -21,6 +22,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// The column value.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Wmbus => "wmbus",
@@ -90,52 +92,63 @@ pub async fn copy_readings(
 }
 
 /// Recomputes the daily rollups (Europe/Warsaw days) of every meter for `[from, to]`.
-/// Runs in the caller's transaction.
+/// Runs in the caller's transaction. Same SQL as the writer's incremental rollups.
 pub async fn rollup_days(
     conn: &mut PgConnection,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<u64, sqlx::Error> {
-    sqlx::query("delete from reading_daily where day between $1 and $2")
-        .bind(from)
-        .bind(to)
-        .execute(&mut *conn)
-        .await?;
-    // Consumption of a day = last register of the day − last register before the day (or the
-    // first of the day for a meter's first day); never negative (reverse flow is an alarm,
-    // not negative use).
-    let done = sqlx::query(
-        r#"
-        insert into reading_daily (meter_id, day, first_read_at, last_read_at, first_volume_ml,
-                                   last_volume_ml, consumption_ml, reading_count, quality)
-        with r as (
-            select meter_id, read_at, volume_ml, quality,
-                   (read_at at time zone 'Europe/Warsaw')::date as day
-            from reading
-            where read_at >= ($1::date - 1)::timestamp at time zone 'Europe/Warsaw'
-              and read_at < ($2::date + 1)::timestamp at time zone 'Europe/Warsaw'
-        ), d as (
-            select meter_id, day,
-                   min(read_at) as first_read_at, max(read_at) as last_read_at,
-                   (array_agg(volume_ml order by read_at))[1] as first_volume_ml,
-                   (array_agg(volume_ml order by read_at desc))[1] as last_volume_ml,
-                   count(*) as n, bit_or(quality) as quality
-            from r group by meter_id, day
-        ), w as (
-            select d.*, lag(last_volume_ml) over (partition by meter_id order by day) as prev_last
-            from d
-        )
-        select meter_id, day, first_read_at, last_read_at, first_volume_ml, last_volume_ml,
-               greatest(last_volume_ml - coalesce(prev_last, first_volume_ml), 0),
-               n, quality
-        from w
-        where day between $1 and $2
-        "#,
+    crate::pipeline::rollup::rollup_range(conn, from, to).await
+}
+
+/// Inserts readings that may already exist (`on conflict do nothing`) in one statement and
+/// returns the keys actually stored: the exactly-once path of live ingestion.
+pub async fn insert_readings(
+    conn: &mut PgConnection,
+    rows: &[NewReading],
+) -> Result<Vec<(i64, DateTime<Utc>)>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.meter_id).collect();
+    let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.read_at).collect();
+    let vol: Vec<i64> = rows.iter().map(|r| r.volume_ml).collect();
+    let src: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+    let q: Vec<i16> = rows.iter().map(|r| r.quality).collect();
+    sqlx::query_as(
+        "insert into reading (meter_id, read_at, volume_ml, source, quality)
+         select * from unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::smallint[])
+         on conflict do nothing
+         returning meter_id, read_at",
     )
-    .bind(from)
-    .bind(to)
-    .execute(&mut *conn)
+    .bind(ids)
+    .bind(at)
+    .bind(vol)
+    .bind(src)
+    .bind(q)
+    .fetch_all(conn)
+    .await
+}
+
+/// Stores unusable input with the reason (`dead_letter`).
+pub async fn insert_dead_letters(
+    conn: &mut PgConnection,
+    rows: &[(Source, &[u8], &str)],
+) -> Result<u64, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let src: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let payload: Vec<&[u8]> = rows.iter().map(|r| r.1).collect();
+    let reason: Vec<&str> = rows.iter().map(|r| r.2).collect();
+    Ok(sqlx::query(
+        "insert into dead_letter (source, payload, reason)
+         select * from unnest($1::text[], $2::bytea[], $3::text[])",
+    )
+    .bind(src)
+    .bind(payload)
+    .bind(reason)
+    .execute(conn)
     .await?
-    .rows_affected();
-    Ok(done)
+    .rows_affected())
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod billing;
+pub mod collect;
 pub mod decode;
 pub mod demo;
 

@@ -1,0 +1,258 @@
+//! Typed configuration of `ewoda collect` (TOML), validated at start-up. URLs come from the
+//! file or, when absent there, from `DATABASE_URL` / `MQTT_URL`.
+
+use crate::alarms::RuleConfig;
+use crate::error::Error;
+use crate::mqtt::MqttSourceConfig;
+use crate::pipeline::WriterConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole collector configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectConfig {
+    pub database_url: Option<String>,
+    pub mqtt_url: Option<String>,
+    /// Port of the Prometheus `/metrics` endpoint (on `metrics_host`); 0 turns it off.
+    #[serde(default = "default_metrics_port")]
+    pub metrics_port: u16,
+    #[serde(default = "default_metrics_host")]
+    pub metrics_host: String,
+    /// Where sources that cannot be re-asked spill their backlog.
+    #[serde(default = "default_spill_dir")]
+    pub spill_dir: PathBuf,
+    /// How long shutdown waits for the last batch and its acks.
+    #[serde(default = "default_drain_secs")]
+    pub drain_secs: u64,
+    #[serde(default)]
+    pub writer: WriterConfig,
+    #[serde(default)]
+    pub rules: RulesSchedule,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+fn default_metrics_port() -> u16 {
+    9464
+}
+fn default_metrics_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_spill_dir() -> PathBuf {
+    PathBuf::from("spill")
+}
+fn default_drain_secs() -> u64 {
+    10
+}
+
+/// The series rules and how often they run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesSchedule {
+    /// Seconds between evaluations; 0 turns the rules off.
+    pub interval_secs: u64,
+    #[serde(flatten)]
+    pub rules: RuleConfig,
+}
+
+impl Default for RulesSchedule {
+    fn default() -> Self {
+        RulesSchedule {
+            interval_secs: 300,
+            rules: RuleConfig::default(),
+        }
+    }
+}
+
+/// One input of the collector. Serial radio, wired M-Bus and Modbus sources join as further
+/// variants with their own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// MQTT telemetry (docs/mqtt-telemetry.md).
+    Mqtt(MqttSourceConfig),
+    /// Reading-set export files dropped into a directory.
+    ReadingSet(ReadingSetWatch),
+}
+
+/// A directory watched for reading-set files (`*.txt`, `*.csv`): imported files move to
+/// `done/`, rejected ones to `failed/` with a `.error.txt` beside them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingSetWatch {
+    pub watch_dir: PathBuf,
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+}
+
+fn default_poll_secs() -> u64 {
+    10
+}
+
+impl CollectConfig {
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, Error> {
+        let cfg: CollectConfig = toml::from_str(text).map_err(|e| Error::Config {
+            field: origin.to_string(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// A configuration with no sources (URLs from the environment).
+    pub fn empty() -> Self {
+        CollectConfig {
+            database_url: None,
+            mqtt_url: None,
+            metrics_port: default_metrics_port(),
+            metrics_host: default_metrics_host(),
+            spill_dir: default_spill_dir(),
+            drain_secs: default_drain_secs(),
+            writer: WriterConfig::default(),
+            rules: RulesSchedule::default(),
+            sources: Vec::new(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |field: &str, message: &str| {
+            Err(Error::Config {
+                field: field.into(),
+                message: message.into(),
+            })
+        };
+        if self.writer.batch_size == 0 {
+            return bad("writer.batch_size", "must be at least 1");
+        }
+        if self.writer.channel_capacity == 0 {
+            return bad("writer.channel_capacity", "must be at least 1");
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            if let SourceConfig::Mqtt(m) = s {
+                if m.client_id.trim().is_empty() {
+                    return bad(&format!("sources[{i}].client_id"), "must not be empty");
+                }
+                if !ids.insert(m.client_id.clone()) {
+                    return bad(
+                        &format!("sources[{i}].client_id"),
+                        "is used twice: each MQTT source needs its own persistent session",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL from the file or `DATABASE_URL`.
+    pub fn database_url(&self) -> Result<String, Error> {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Config {
+                field: "database_url".into(),
+                message: "not set: put database_url in the config file or set DATABASE_URL".into(),
+            })
+    }
+
+    /// The broker URL from the file or `MQTT_URL`.
+    pub fn mqtt_url(&self) -> Result<String, Error> {
+        self.mqtt_url
+            .clone()
+            .or_else(|| std::env::var("MQTT_URL").ok())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Config {
+                field: "mqtt_url".into(),
+                message: "not set: put mqtt_url in the config file or set MQTT_URL".into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_config() {
+        let cfg = CollectConfig::parse(
+            r#"
+            database_url = "postgres://postgres@127.0.0.1/ewoda"
+            metrics_port = 9500
+
+            [writer]
+            batch_size = 500
+            [writer.vee]
+            max_flow_l_per_h = 16000
+
+            [rules]
+            interval_secs = 60
+            no_data_days = 7
+
+            [[sources]]
+            kind = "mqtt"
+            client_id = "collector-1"
+
+            [[sources]]
+            kind = "reading_set"
+            watch_dir = "/srv/ewoda/inbox"
+            "#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(cfg.metrics_port, 9500);
+        assert_eq!(cfg.writer.batch_size, 500);
+        assert_eq!(cfg.writer.vee.max_flow_l_per_h, 16000);
+        assert_eq!(cfg.writer.vee.dedupe_window_secs, 120);
+        assert_eq!(cfg.rules.rules.no_data_days, Some(7));
+        assert_eq!(
+            cfg.sources,
+            vec![
+                SourceConfig::Mqtt(MqttSourceConfig::new("collector-1")),
+                SourceConfig::ReadingSet(ReadingSetWatch {
+                    watch_dir: "/srv/ewoda/inbox".into(),
+                    poll_secs: 10
+                }),
+            ]
+        );
+        assert_eq!(
+            cfg.database_url().unwrap(),
+            "postgres://postgres@127.0.0.1/ewoda"
+        );
+        assert_eq!(
+            CollectConfig::parse("", "empty").unwrap(),
+            CollectConfig::empty()
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = CollectConfig::parse("[[sources]]\nkind = \"serial\"\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("unknown variant `serial`"), "{e}");
+        let e = CollectConfig::parse("metrics_prot = 1\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("metrics_prot"), "{e}");
+        let e = CollectConfig::parse("[writer]\nbatch_size = 0\n", "c.toml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config writer.batch_size: must be at least 1"
+        );
+        let two = "[[sources]]\nkind = \"mqtt\"\nclient_id = \"a\"\n[[sources]]\nkind = \"mqtt\"\nclient_id = \"a\"\n";
+        let e = CollectConfig::parse(two, "c.toml").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("config sources[1].client_id: is used twice"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,781 @@
+//! The batched writer: collects inputs into size/time-bounded batches, validates them (VEE),
+//! stores readings exactly once (`insert … select from unnest … on conflict do nothing`),
+//! updates the affected daily rollups, alarms and dead letters in the same transaction, and
+//! fires the inputs' acks only after the commit. Transient database errors (server down,
+//! restarting) are retried with backoff, holding the batch and so pushing back on sources.
+
+use super::vee::{self, MeterProfile, Prev, VeeConfig};
+use super::{rollup, Ack, AlarmEvent, DeadLetter, Input, Item, MeterReading, MeterRef};
+use crate::alarms::{self, AlarmKind, Raised};
+use crate::metrics::Metrics;
+use crate::store::{self, NewReading, Source};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use sqlx::{PgConnection, PgPool};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Tunables of the writer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriterConfig {
+    /// At most this many inputs per transaction.
+    pub batch_size: usize,
+    /// A batch is committed at the latest this long after its first input arrived.
+    pub linger_ms: u64,
+    /// A batch is also committed when no input arrived for this long (sources such as MQTT
+    /// send no more until earlier messages are acked).
+    pub idle_ms: u64,
+    /// Inputs waiting for the writer (bounded: sources wait when it is full).
+    pub channel_capacity: usize,
+    /// Longest pause between retries while the database is unreachable.
+    pub max_backoff_ms: u64,
+    pub vee: VeeConfig,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            batch_size: 1000,
+            linger_ms: 200,
+            idle_ms: 5,
+            channel_capacity: 4096,
+            max_backoff_ms: 2000,
+            vee: VeeConfig::default(),
+        }
+    }
+}
+
+/// What one committed batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub readings: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    /// Stored readings whose register did not move since the previous one.
+    pub zero_use: u64,
+    pub dead_letters: u64,
+    pub alarms_opened: u64,
+    pub alarms_repeated: u64,
+    pub alarms_cleared: u64,
+    pub rollup_rows: u64,
+    /// Dead letters by reason class.
+    pub dead_by_class: Vec<(&'static str, u64)>,
+    /// Items that became dead letters: (position in the batch, reason).
+    pub rejected: Vec<(usize, String)>,
+}
+
+impl BatchReport {
+    fn add(&mut self, o: &BatchReport) {
+        self.readings += o.readings;
+        self.stored += o.stored;
+        self.duplicates += o.duplicates;
+        self.zero_use += o.zero_use;
+        self.dead_letters += o.dead_letters;
+        self.alarms_opened += o.alarms_opened;
+        self.alarms_repeated += o.alarms_repeated;
+        self.alarms_cleared += o.alarms_cleared;
+        self.rollup_rows += o.rollup_rows;
+        for (c, n) in &o.dead_by_class {
+            match self.dead_by_class.iter_mut().find(|(k, _)| k == c) {
+                Some(e) => e.1 += n,
+                None => self.dead_by_class.push((c, *n)),
+            }
+        }
+    }
+}
+
+/// The running writer: clone [`PipelineHandle::sender`] into sources; [`PipelineHandle::finish`]
+/// waits until every sender is dropped and everything received is committed.
+#[derive(Debug)]
+pub struct PipelineHandle {
+    tx: mpsc::Sender<Input>,
+    join: JoinHandle<BatchReport>,
+}
+
+impl PipelineHandle {
+    /// A sender for a source.
+    pub fn sender(&self) -> mpsc::Sender<Input> {
+        self.tx.clone()
+    }
+
+    /// Drops this handle's sender and waits for the writer to drain; returns the totals.
+    pub async fn finish(self) -> BatchReport {
+        drop(self.tx);
+        self.join.await.unwrap_or_default()
+    }
+
+    /// Stops the writer at once, committing nothing more (tests simulate a crash with it).
+    pub fn abort(self) {
+        self.join.abort();
+    }
+}
+
+/// Starts the writer task.
+pub fn spawn(pool: PgPool, cfg: WriterConfig, metrics: Arc<Metrics>) -> PipelineHandle {
+    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let join = tokio::spawn(run(pool, cfg, metrics, rx));
+    PipelineHandle { tx, join }
+}
+
+async fn run(
+    pool: PgPool,
+    cfg: WriterConfig,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Input>,
+) -> BatchReport {
+    let mut cover = PartitionCover::default();
+    let mut total = BatchReport::default();
+    let linger = std::time::Duration::from_millis(cfg.linger_ms);
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + linger;
+        while batch.len() < cfg.batch_size.max(1) {
+            let idle = tokio::time::Instant::now() + std::time::Duration::from_millis(cfg.idle_ms);
+            match tokio::time::timeout_at(deadline.min(idle), rx.recv()).await {
+                Ok(Some(i)) => batch.push(i),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let started = std::time::Instant::now();
+        let (items, acks): (Vec<Item>, Vec<Option<Ack>>) =
+            batch.into_iter().map(|i| (i.item, i.ack)).unzip();
+        let report = commit_with_retry(&pool, &cfg, &metrics, &mut cover, &items).await;
+        for ack in acks.into_iter().flatten() {
+            ack.fire();
+        }
+        record(&metrics, &report, started.elapsed());
+        total.add(&report);
+    }
+    total
+}
+
+fn record(m: &Metrics, r: &BatchReport, took: std::time::Duration) {
+    m.readings_received.fetch_add(r.readings, Ordering::Relaxed);
+    m.readings_stored.fetch_add(r.stored, Ordering::Relaxed);
+    m.readings_zero_use.fetch_add(r.zero_use, Ordering::Relaxed);
+    m.readings_duplicate
+        .fetch_add(r.duplicates, Ordering::Relaxed);
+    m.alarms_opened
+        .fetch_add(r.alarms_opened, Ordering::Relaxed);
+    m.alarms_cleared
+        .fetch_add(r.alarms_cleared, Ordering::Relaxed);
+    for (c, n) in &r.dead_by_class {
+        m.dead_letter(c, *n);
+    }
+    m.batches.fetch_add(1, Ordering::Relaxed);
+    m.batch_seconds_sum_us.fetch_add(
+        u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+}
+
+/// Errors worth retrying: the server is unreachable, restarting or shedding load, or a
+/// concurrent writer won a race (deadlock, serialization, a partition created meanwhile).
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || matches!(&*code, "40001" | "40P01" | "42P07" | "23505" | "53300")
+        }
+        _ => false,
+    }
+}
+
+/// Commits the batch, retrying transient errors forever with backoff; on a permanent error
+/// (a bug or an input the database refuses) falls back to one transaction per item so one bad
+/// item becomes a dead letter and nothing valid around it is lost.
+async fn commit_with_retry(
+    pool: &PgPool,
+    cfg: &WriterConfig,
+    metrics: &Metrics,
+    cover: &mut PartitionCover,
+    items: &[Item],
+) -> BatchReport {
+    match commit_transient_retry(pool, cfg, metrics, cover, items).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, items = items.len(), "batch failed; retrying item by item");
+            let mut total = BatchReport::default();
+            for item in items {
+                let one = std::slice::from_ref(item);
+                match commit_transient_retry(pool, cfg, metrics, cover, one).await {
+                    Ok(r) => total.add(&r),
+                    Err(e) => {
+                        let dl = Item::DeadLetter(DeadLetter {
+                            source: item_source(item),
+                            payload: format!("{item:?}").into_bytes(),
+                            class: "database_refused",
+                            reason: format!("the database refused it: {e}"),
+                        });
+                        match commit_transient_retry(pool, cfg, metrics, cover, &[dl]).await {
+                            Ok(r) => total.add(&r),
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not even store the dead letter")
+                            }
+                        }
+                    }
+                }
+            }
+            total
+        }
+    }
+}
+
+fn item_source(item: &Item) -> Source {
+    match item {
+        Item::Reading(r) => r.source,
+        Item::Alarm(a) => a.source,
+        Item::DeadLetter(d) => d.source,
+    }
+}
+
+async fn commit_transient_retry(
+    pool: &PgPool,
+    cfg: &WriterConfig,
+    metrics: &Metrics,
+    cover: &mut PartitionCover,
+    items: &[Item],
+) -> Result<BatchReport, sqlx::Error> {
+    let mut backoff = 50u64;
+    loop {
+        let attempt = async {
+            let mut tx = pool.begin().await?;
+            let (report, range) =
+                process_batch(&mut tx, &cfg.vee, cover, items, Utc::now()).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>((report, range))
+        }
+        .await;
+        match attempt {
+            Ok((report, range)) => {
+                if let Some((a, b)) = range {
+                    cover.extend(a, b);
+                }
+                return Ok(report);
+            }
+            Err(e) if is_transient(&e) => {
+                metrics.batch_retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, backoff_ms = backoff, "database unavailable; batch held");
+                tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                backoff = (backoff * 2).min(cfg.max_backoff_ms.max(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Months (year × 12 + month, UTC) known to have partitions after a commit.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PartitionCover(Option<(i32, i32)>);
+
+fn month_index(t: DateTime<Utc>) -> i32 {
+    t.year() * 12 + t.month0() as i32
+}
+
+impl PartitionCover {
+    fn covers(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+        matches!(self.0, Some((lo, hi)) if lo <= month_index(a) && month_index(b) <= hi)
+    }
+
+    fn extend(&mut self, a: DateTime<Utc>, b: DateTime<Utc>) {
+        let (a, b) = (month_index(a), month_index(b));
+        self.0 = Some(match self.0 {
+            // Only a contiguous range is known to be complete.
+            Some((lo, hi)) if a <= hi + 1 && b + 1 >= lo => (lo.min(a), hi.max(b)),
+            _ => (a, b),
+        });
+    }
+}
+
+/// meter_id, installed_at, removed_at, replaced another meter.
+type InstallRow = (i64, DateTime<Utc>, Option<DateTime<Utc>>, bool);
+/// candidate index, previous read_at, previous volume, already stored.
+type PrevRow = (i32, Option<DateTime<Utc>>, Option<i64>, bool);
+
+#[derive(Debug, Clone)]
+struct MeterRow {
+    meter_id: i64,
+    serial: String,
+    register_digits: i16,
+    bulk: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Installation {
+    installed_at: DateTime<Utc>,
+    removed_at: Option<DateTime<Utc>>,
+    replaced_another: bool,
+}
+
+struct Candidate<'a> {
+    pos: usize,
+    reading: &'a MeterReading,
+    meter: MeterRow,
+    floor: Option<DateTime<Utc>>,
+    replaced_another: bool,
+}
+
+async fn resolve_meters(
+    conn: &mut PgConnection,
+    refs: &HashSet<&MeterRef>,
+) -> Result<HashMap<MeterRef, MeterRow>, sqlx::Error> {
+    let mut serials = Vec::new();
+    let (mut mans, mut ids) = (Vec::new(), Vec::new());
+    for r in refs {
+        match r {
+            MeterRef::Serial(s) => serials.push(s.as_str()),
+            MeterRef::Radio { manufacturer, id } => {
+                mans.push(manufacturer.to_ascii_uppercase());
+                ids.push(id.to_ascii_uppercase());
+            }
+        }
+    }
+    let rows: Vec<(i64, String, String, Option<String>, i16, String)> = sqlx::query_as(
+        "select meter_id, serial, manufacturer::text, radio_id::text, register_digits, role
+         from meter
+         where serial = any($1)
+            or (manufacturer::text, radio_id::text) in
+               (select * from unnest($2::text[], $3::text[]))",
+    )
+    .bind(&serials)
+    .bind(&mans)
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    let mut out = HashMap::new();
+    for (meter_id, serial, man, radio, digits, role) in rows {
+        let row = MeterRow {
+            meter_id,
+            serial: serial.clone(),
+            register_digits: digits,
+            bulk: role == "bulk",
+        };
+        if let Some(radio) = radio {
+            out.insert(
+                MeterRef::Radio {
+                    manufacturer: man,
+                    id: radio,
+                },
+                row.clone(),
+            );
+        }
+        out.insert(MeterRef::Serial(serial), row);
+    }
+    Ok(out)
+}
+
+fn lookup<'m>(meters: &'m HashMap<MeterRef, MeterRow>, r: &MeterRef) -> Option<&'m MeterRow> {
+    match r {
+        MeterRef::Serial(_) => meters.get(r),
+        MeterRef::Radio { manufacturer, id } => meters.get(&MeterRef::Radio {
+            manufacturer: manufacturer.to_ascii_uppercase(),
+            id: id.to_ascii_uppercase(),
+        }),
+    }
+}
+
+async fn installations(
+    conn: &mut PgConnection,
+    meter_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Installation>>, sqlx::Error> {
+    let rows: Vec<InstallRow> = sqlx::query_as(
+        "select i.meter_id, i.installed_at, i.removed_at,
+                exists (select 1 from meter_installation o
+                        where o.premises_id = i.premises_id and o.meter_id <> i.meter_id
+                          and o.role = i.role and o.removed_at <= i.installed_at)
+         from meter_installation i where i.meter_id = any($1)",
+    )
+    .bind(meter_ids)
+    .fetch_all(conn)
+    .await?;
+    let mut out: HashMap<i64, Vec<Installation>> = HashMap::new();
+    for (m, installed_at, removed_at, replaced_another) in rows {
+        out.entry(m).or_default().push(Installation {
+            installed_at,
+            removed_at,
+            replaced_another,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether the meter hung somewhere at `t`: Ok(covering installation or None when the meter
+/// has no installation history), Err(reason class, reason).
+fn installation_at<'i>(
+    list: Option<&'i Vec<Installation>>,
+    serial: &str,
+    t: DateTime<Utc>,
+) -> Result<Option<&'i Installation>, (&'static str, String)> {
+    let Some(list) = list.filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(i) = list
+        .iter()
+        .find(|i| i.installed_at <= t && i.removed_at.is_none_or(|r| t <= r))
+    {
+        return Ok(Some(i));
+    }
+    match list
+        .iter()
+        .filter_map(|i| i.removed_at)
+        .filter(|r| *r < t)
+        .max()
+    {
+        Some(removed) => Err((
+            "meter_removed",
+            format!(
+                "meter {serial} was removed at {}; reading at {} rejected",
+                removed.to_rfc3339(),
+                t.to_rfc3339()
+            ),
+        )),
+        None => Err((
+            "meter_not_installed",
+            format!("meter {serial} was not installed yet at {}", t.to_rfc3339()),
+        )),
+    }
+}
+
+fn reading_payload(r: &MeterReading) -> Vec<u8> {
+    serde_json::to_vec(r).unwrap_or_default()
+}
+
+/// Validates and stores one batch in the caller's transaction. Returns the report and the
+/// month range whose partitions it ensured (to remember after the commit).
+pub async fn process_batch(
+    conn: &mut PgConnection,
+    vee_cfg: &VeeConfig,
+    cover: &PartitionCover,
+    items: &[Item],
+    now: DateTime<Utc>,
+) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
+    let mut report = BatchReport::default();
+    let mut dead: Vec<(usize, Source, Vec<u8>, &'static str, String)> = Vec::new();
+    let refs: HashSet<&MeterRef> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Reading(r) => Some(&r.meter),
+            Item::Alarm(a) => Some(&a.meter),
+            Item::DeadLetter(_) => None,
+        })
+        .collect();
+    let meters = if refs.is_empty() {
+        HashMap::new()
+    } else {
+        resolve_meters(conn, &refs).await?
+    };
+    let ids: Vec<i64> = {
+        let set: HashSet<i64> = meters.values().map(|m| m.meter_id).collect();
+        set.into_iter().collect()
+    };
+    let installs = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        installations(conn, &ids).await?
+    };
+
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut events: Vec<(&AlarmEvent, i64)> = Vec::new();
+    for (pos, item) in items.iter().enumerate() {
+        match item {
+            Item::DeadLetter(d) => {
+                dead.push((pos, d.source, d.payload.clone(), d.class, d.reason.clone()))
+            }
+            Item::Reading(r) => {
+                report.readings += 1;
+                let Some(m) = lookup(&meters, &r.meter) else {
+                    dead.push((
+                        pos,
+                        r.source,
+                        reading_payload(r),
+                        "unknown_meter",
+                        format!("unknown meter {}", r.meter),
+                    ));
+                    continue;
+                };
+                match installation_at(installs.get(&m.meter_id), &m.serial, r.read_at) {
+                    Ok(inst) => candidates.push(Candidate {
+                        pos,
+                        reading: r,
+                        meter: m.clone(),
+                        floor: inst.map(|i| i.installed_at),
+                        replaced_another: inst.is_some_and(|i| i.replaced_another),
+                    }),
+                    Err((class, reason)) => {
+                        dead.push((pos, r.source, reading_payload(r), class, reason))
+                    }
+                }
+            }
+            Item::Alarm(a) => match lookup(&meters, &a.meter) {
+                Some(m) => events.push((a, m.meter_id)),
+                None => dead.push((
+                    pos,
+                    a.source,
+                    serde_json::to_vec(a).unwrap_or_default(),
+                    "unknown_meter",
+                    format!("unknown meter {}", a.meter),
+                )),
+            },
+        }
+    }
+
+    // Previous stored reading (within the current installation) and stored duplicates.
+    let window = vee_cfg.dedupe_window_secs;
+    let n = candidates.len();
+    let idx: Vec<i32> = (0..n as i32).collect();
+    let mids: Vec<i64> = candidates.iter().map(|c| c.meter.meter_id).collect();
+    let ats: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.reading.read_at).collect();
+    let vols: Vec<i64> = candidates.iter().map(|c| c.reading.volume.ml()).collect();
+    let floors: Vec<Option<DateTime<Utc>>> = candidates.iter().map(|c| c.floor).collect();
+    let looked: Vec<PrevRow> = if n == 0 {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "select u.i, p.read_at, p.volume_ml,
+                    exists (select 1 from reading r
+                            where r.meter_id = u.meter_id
+                              and (r.read_at = u.read_at
+                                   or (r.volume_ml = u.volume_ml
+                                       and r.read_at between u.read_at - $5 * interval '1 second'
+                                                         and u.read_at + $5 * interval '1 second')))
+             from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[], $6::timestamptz[])
+                  as u(i, meter_id, read_at, volume_ml, floor)
+             left join lateral (
+                 select r.read_at, r.volume_ml from reading r
+                 where r.meter_id = u.meter_id and r.read_at < u.read_at
+                   and (u.floor is null or r.read_at >= u.floor)
+                 order by r.read_at desc limit 1) p on true",
+        )
+        .bind(&idx)
+        .bind(&mids)
+        .bind(&ats)
+        .bind(&vols)
+        .bind(window as f64)
+        .bind(&floors)
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    let mut db_prev: Vec<Option<Prev>> = vec![None; n];
+    let mut db_dup = vec![false; n];
+    for (i, at, vol, dup) in looked {
+        let Some(i) = usize::try_from(i).ok().filter(|i| *i < n) else {
+            continue;
+        };
+        db_dup[i] = dup;
+        if let (Some(read_at), Some(volume_ml)) = (at, vol) {
+            db_prev[i] = Some(Prev { read_at, volume_ml });
+        }
+    }
+
+    // VEE in time order per meter, against the later of the stored and the in-batch previous.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (candidates[i].meter.meter_id, candidates[i].reading.read_at));
+    let mut accepted: Vec<(usize, NewReading, (bool, bool))> = Vec::new();
+    let mut last_in_batch: HashMap<i64, Vec<Prev>> = HashMap::new();
+    let win = vee_cfg.dedupe_window();
+    for i in order {
+        let c = &candidates[i];
+        let (mid, at, vol) = (c.meter.meter_id, c.reading.read_at, c.reading.volume.ml());
+        let batch_prev = last_in_batch.get(&mid).map(Vec::as_slice).unwrap_or(&[]);
+        let dup_in_batch = batch_prev
+            .iter()
+            .any(|p| p.read_at == at || (p.volume_ml == vol && (p.read_at - at).abs() <= win));
+        if db_dup[i] || dup_in_batch {
+            report.duplicates += 1;
+            continue;
+        }
+        let prev = match (db_prev[i], batch_prev.last().copied()) {
+            (Some(a), Some(b)) => Some(if a.read_at >= b.read_at { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let profile = MeterProfile {
+            register_digits: c.meter.register_digits,
+            bulk: c.meter.bulk,
+            first_after_replacement: c.replaced_another && prev.is_none(),
+        };
+        match vee::check(vee_cfg, &profile, prev, at, vol, now) {
+            Ok(v) => {
+                last_in_batch.entry(mid).or_default().push(Prev {
+                    read_at: at,
+                    volume_ml: vol,
+                });
+                accepted.push((
+                    i,
+                    NewReading {
+                        meter_id: mid,
+                        read_at: at,
+                        volume_ml: vol,
+                        source: c.reading.source,
+                        quality: v.quality,
+                    },
+                    (v.reverse_flow(), v.zero_use),
+                ));
+            }
+            Err(e) => dead.push((
+                c.pos,
+                c.reading.source,
+                reading_payload(c.reading),
+                "rejected",
+                format!("meter {}: {e}", c.meter.serial),
+            )),
+        }
+    }
+
+    // Partitions for months this batch reaches beyond what is known to exist.
+    let mut ensured = None;
+    if let (Some(lo), Some(hi)) = (
+        accepted.iter().map(|a| a.1.read_at).min(),
+        accepted.iter().map(|a| a.1.read_at).max(),
+    ) {
+        if !cover.covers(lo, hi) {
+            store::ensure_partitions(conn, lo, hi).await?;
+            ensured = Some((lo, hi));
+        }
+    }
+
+    let rows: Vec<NewReading> = accepted.iter().map(|a| a.1.clone()).collect();
+    let stored: HashSet<(i64, DateTime<Utc>)> = store::insert_readings(conn, &rows)
+        .await?
+        .into_iter()
+        .collect();
+    report.stored = stored.len() as u64;
+    report.duplicates += rows.len() as u64 - report.stored;
+
+    let mut pairs: HashSet<(i64, NaiveDate)> = HashSet::new();
+    for (i, r, (reverse, zero)) in &accepted {
+        if !stored.contains(&(r.meter_id, r.read_at)) {
+            continue;
+        }
+        report.zero_use += u64::from(*zero);
+        pairs.insert((r.meter_id, ewoda_common::time::local_day(r.read_at)));
+        let c = &candidates[*i];
+        let src = r.source.as_str();
+        // Status flags of repeats were applied with the first copy.
+        for f in &c.reading.status {
+            if f.active {
+                let details = serde_json::json!({"from": "status"});
+                count_raise(
+                    &mut report,
+                    alarms::raise(conn, r.meter_id, f.kind, r.read_at, src, &details).await?,
+                );
+            } else if alarms::clear(conn, r.meter_id, f.kind, r.read_at)
+                .await?
+                .is_some()
+            {
+                report.alarms_cleared += 1;
+            }
+        }
+        if *reverse {
+            let details = serde_json::json!({"rule": "register_decreased",
+                                             "volume_ml": r.volume_ml});
+            count_raise(
+                &mut report,
+                alarms::raise(
+                    conn,
+                    r.meter_id,
+                    AlarmKind::ReverseFlow,
+                    r.read_at,
+                    "vee",
+                    &details,
+                )
+                .await?,
+            );
+        }
+    }
+    if !pairs.is_empty() {
+        let (m, d): (Vec<i64>, Vec<NaiveDate>) = pairs.into_iter().unzip();
+        report.rollup_rows = rollup::rollup_pairs(conn, &m, &d).await?;
+    }
+
+    for (a, meter_id) in events {
+        if a.active {
+            count_raise(
+                &mut report,
+                alarms::raise(conn, meter_id, a.kind, a.at, a.source.as_str(), &a.details).await?,
+            );
+        } else if alarms::clear(conn, meter_id, a.kind, a.at).await?.is_some() {
+            report.alarms_cleared += 1;
+        }
+    }
+
+    if !dead.is_empty() {
+        let rows: Vec<(Source, &[u8], &str)> = dead
+            .iter()
+            .map(|(_, s, p, _, r)| (*s, p.as_slice(), r.as_str()))
+            .collect();
+        store::insert_dead_letters(conn, &rows).await?;
+        report.dead_letters = dead.len() as u64;
+        for (pos, _, _, class, reason) in &dead {
+            report.rejected.push((*pos, reason.clone()));
+            match report.dead_by_class.iter_mut().find(|(k, _)| k == class) {
+                Some(e) => e.1 += 1,
+                None => report.dead_by_class.push((class, 1)),
+            }
+        }
+    }
+    Ok((report, ensured))
+}
+
+fn count_raise(report: &mut BatchReport, r: Raised) {
+    match r {
+        Raised::Opened(_) => report.alarms_opened += 1,
+        Raised::Repeated(_) => report.alarms_repeated += 1,
+    }
+}
+
+/// Keeps partitions ahead of time: every `every`, ensures months from last month through
+/// `months_ahead` months from now. Runs until the task is dropped.
+pub async fn partition_keeper(pool: PgPool, every: std::time::Duration, months_ahead: i64) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let now = Utc::now();
+        let res = async {
+            let mut conn = pool.acquire().await?;
+            store::ensure_partitions(
+                &mut conn,
+                now - Duration::days(31),
+                now + Duration::days(31 * months_ahead),
+            )
+            .await
+        }
+        .await;
+        match res {
+            Ok(n) if n > 0 => tracing::info!(created = n, "reading partitions created"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not ensure reading partitions"),
+        }
+    }
+}
+
+/// Validates and stores `items` in one transaction (no retry): the writer's core for one-shot
+/// callers such as file imports and tests.
+pub async fn write_items(
+    pool: &PgPool,
+    vee_cfg: &VeeConfig,
+    items: &[Item],
+) -> Result<BatchReport, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (report, _) = process_batch(
+        &mut tx,
+        vee_cfg,
+        &PartitionCover::default(),
+        items,
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(report)
+}

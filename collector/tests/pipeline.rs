@@ -1,0 +1,367 @@
+//! The writer against a real PostgreSQL: exactly-once storage, VEE outcomes, dead letters,
+//! incremental rollups equal to a full recompute, alarms with outbox rows.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+use ewoda_collector::alarms::{self, AlarmKind, RuleConfig};
+use ewoda_collector::pipeline::vee::VeeConfig;
+use ewoda_collector::pipeline::{write_items, Item, MeterReading, MeterRef};
+use ewoda_collector::quality::*;
+use ewoda_collector::store::{self, Source};
+use ewoda_common::Volume;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn same_batch_twice_is_stored_once(pool: PgPool) {
+    let m = meter(&pool, "0012345", None).await;
+    let batch: Vec<Item> = (0..50)
+        .map(|i| reading("0012345", at(i * 15), 1_000_000 + i * 1000))
+        .collect();
+    let cfg = VeeConfig::default();
+    let first = write_items(&pool, &cfg, &batch).await.unwrap();
+    assert_eq!(
+        (first.readings, first.stored, first.duplicates),
+        (50, 50, 0)
+    );
+    let second = write_items(&pool, &cfg, &batch).await.unwrap();
+    assert_eq!(
+        (second.readings, second.stored, second.duplicates),
+        (50, 0, 50)
+    );
+    let rows = stored(&pool, m).await;
+    assert_eq!(rows.len(), 50);
+    assert!(rows.iter().all(|r| r.2 == VALIDATED));
+    assert_eq!(rows[49], (at(49 * 15), 1_049_000, VALIDATED));
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn vee_flags_and_dead_letters(pool: PgPool) {
+    let m = meter(&pool, "A1", Some("12345678")).await;
+    sqlx::query("update meter set register_digits = 5 where meter_id = $1")
+        .bind(m)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let cfg = VeeConfig::default();
+    let radio = |t, ml| {
+        Item::Reading(MeterReading {
+            meter: MeterRef::Radio {
+                manufacturer: "apa".into(),
+                id: "12345678".into(),
+            },
+            read_at: at(t),
+            volume: Volume::from_ml(ml),
+            status: vec![],
+            source: Source::Wmbus,
+        })
+    };
+    let items = vec![
+        reading("A1", at(0), 99_999_500_000),
+        // Two receivers heard the same telegram 20 s apart: one reading.
+        radio(60, 99_999_800_000),
+        Item::Reading(MeterReading {
+            meter: MeterRef::Serial("A1".into()),
+            read_at: at(60) + chrono::Duration::seconds(20),
+            volume: Volume::from_ml(99_999_800_000),
+            status: vec![],
+            source: Source::Wmbus,
+        }),
+        reading("A1", at(120), 200_000),    // rollover: 0.4 m³ used
+        reading("A1", at(180), 150_000),    // reverse flow
+        reading("A1", at(240), 50_000_000), // 49.85 m³ in an hour: implausible
+        reading("NOPE", at(0), 1),
+    ];
+    let r = write_items(&pool, &cfg, &items).await.unwrap();
+    assert_eq!(
+        (r.readings, r.stored, r.duplicates, r.dead_letters),
+        (7, 5, 1, 1)
+    );
+    assert_eq!(
+        stored(&pool, m).await,
+        vec![
+            (at(0), 99_999_500_000, VALIDATED),
+            (at(60), 99_999_800_000, VALIDATED),
+            (at(120), 200_000, VALIDATED | ROLLOVER),
+            (at(180), 150_000, REVERSE_FLOW),
+            (at(240), 50_000_000, IMPLAUSIBLE),
+        ]
+    );
+    assert_eq!(
+        dead_reasons(&pool).await,
+        vec!["unknown meter NOPE".to_string()]
+    );
+    let alarms: Vec<(String, String, i32)> =
+        sqlx::query_as("select kind, state, occurrences from alarm where meter_id = $1")
+            .bind(m)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(alarms, vec![("reverse_flow".into(), "open".into(), 1)]);
+    assert_eq!(
+        outbox(&pool).await,
+        vec![("console".into(), "alarm_opened".into(), None)]
+    );
+    // A radio repeat of an already stored telegram, received later: still one reading.
+    let again = write_items(&pool, &cfg, &[radio(60, 99_999_800_000)])
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn readings_of_a_removed_meter_are_rejected_and_replacement_flagged(pool: PgPool) {
+    let old = meter(&pool, "OLD1", None).await;
+    let new = meter(&pool, "NEW1", None).await;
+    let p = premises(&pool).await;
+    install(
+        &pool,
+        old,
+        p,
+        "2020-01-01T00:00:00Z",
+        Some("2026-05-01T06:00:00Z"),
+    )
+    .await;
+    install(&pool, new, p, "2026-05-01T06:00:00Z", None).await;
+    let cfg = VeeConfig::default();
+    let items = vec![
+        reading("OLD1", at(60), 5_000_000),
+        reading("OLD1", at(7 * 60), 5_100_000),
+        reading("NEW1", at(7 * 60), 10_000),
+        reading("NEW1", at(8 * 60), 20_000),
+    ];
+    let r = write_items(&pool, &cfg, &items).await.unwrap();
+    assert_eq!((r.stored, r.dead_letters), (3, 1));
+    assert_eq!(
+        dead_reasons(&pool).await,
+        vec!["meter OLD1 was removed at 2026-05-01T06:00:00+00:00; reading at 2026-05-01T07:00:00+00:00 rejected".to_string()]
+    );
+    assert_eq!(
+        stored(&pool, new).await,
+        vec![
+            (at(420), 10_000, VALIDATED | REPLACEMENT),
+            (at(480), 20_000, VALIDATED)
+        ]
+    );
+    assert_eq!(
+        stored(&pool, old).await,
+        vec![(at(60), 5_000_000, VALIDATED)]
+    );
+}
+
+type Daily = (i64, NaiveDate, i64, i64, i64, i32, i16);
+
+async fn daily(pool: &PgPool) -> Vec<Daily> {
+    sqlx::query_as(
+        "select meter_id, day, first_volume_ml, last_volume_ml, consumption_ml, reading_count, quality
+         from reading_daily order by meter_id, day",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn incremental_rollups_equal_full_recompute(pool: PgPool) {
+    meter(&pool, "R1", None).await;
+    meter(&pool, "R2", None).await;
+    sqlx::query("update meter set register_digits = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Five days of 3-hourly readings, R2 wrapping its 4-digit register on day 3.
+    let mut all = Vec::new();
+    for k in 0..40i64 {
+        all.push(reading("R1", at(k * 180), 1_000_000 + k * k * 7_000));
+        let r2 = (9_999_000_000 + k * 60_000_000) % 10_000_000_000;
+        all.push(reading("R2", at(k * 180 + 7), r2));
+    }
+    // Delivered out of order, in uneven batches; some days arrive late.
+    let mut shuffled: Vec<Item> = Vec::new();
+    for chunk in [3usize, 0, 4, 1, 2] {
+        shuffled.extend(all.iter().skip(chunk).step_by(5).cloned());
+    }
+    let cfg = VeeConfig::default();
+    for batch in shuffled.chunks(13) {
+        write_items(&pool, &cfg, batch).await.unwrap();
+    }
+    let incremental = daily(&pool).await;
+    assert_eq!(incremental.len(), 2 * 5);
+    let total: i64 = incremental
+        .iter()
+        .filter(|d| d.0 == incremental[0].0)
+        .map(|d| d.4)
+        .sum();
+    assert_eq!(total, 39 * 39 * 7_000);
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, incremental);
+    let r2_total: i64 = incremental
+        .iter()
+        .filter(|d| d.0 != incremental[0].0)
+        .map(|d| d.4)
+        .sum();
+    assert_eq!(r2_total, 39 * 60_000_000);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn alarms_open_dedupe_clear_with_outbox(pool: PgPool) {
+    let m = meter(&pool, "L1", None).await;
+    let customer = customer_with_meter(&pool, m, Some(true)).await;
+    let m2 = meter(&pool, "L2", None).await;
+    customer_with_meter(&pool, m2, Some(false)).await;
+    let cfg = VeeConfig::default();
+    let leak = [(AlarmKind::Leak, true)];
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("L1", at(0), 1_000, &leak),
+            reading_with("L2", at(0), 1_000, &leak),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.alarms_opened, 2);
+    let r = write_items(&pool, &cfg, &[reading_with("L1", at(15), 2_000, &leak)])
+        .await
+        .unwrap();
+    assert_eq!((r.alarms_opened, r.alarms_repeated), (0, 1));
+    let rows: Vec<(String, i32, String)> = sqlx::query_as(
+        "select state, occurrences, last_seen_at::text from alarm where meter_id = $1",
+    )
+    .bind(m)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![("open".into(), 2, "2026-05-01 00:15:00+00".into())]
+    );
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[reading_with(
+            "L1",
+            at(30),
+            3_000,
+            &[(AlarmKind::Leak, false)],
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.alarms_cleared, 1);
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("select state, cleared_at::text from alarm where meter_id = $1")
+            .bind(m)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![("cleared".into(), Some("2026-05-01 00:30:00+00".into()))]
+    );
+    let c = Some(customer);
+    assert_eq!(
+        outbox(&pool).await,
+        vec![
+            ("console".into(), "alarm_opened".into(), None),
+            ("email".into(), "alarm_opened".into(), c),
+            ("sms".into(), "alarm_opened".into(), c),
+            ("console".into(), "alarm_opened".into(), None),
+            ("console".into(), "alarm_cleared".into(), None),
+            ("email".into(), "alarm_cleared".into(), c),
+            ("sms".into(), "alarm_cleared".into(), c),
+        ]
+    );
+    // A new leak after clearing opens a new alarm.
+    let r = write_items(&pool, &cfg, &[reading_with("L1", at(45), 4_000, &leak)])
+        .await
+        .unwrap();
+    assert_eq!(r.alarms_opened, 1);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn suspected_leak_rule_from_hourly_readings(pool: PgPool) {
+    let m = meter(&pool, "S1", None).await;
+    let cfg = VeeConfig::default();
+    // 26 hours of hourly readings, flow every hour.
+    let items: Vec<Item> = (0..26)
+        .map(|h| reading("S1", at(h * 60), 1_000_000 + h * 5_000))
+        .collect();
+    write_items(&pool, &cfg, &items).await.unwrap();
+    let rules = RuleConfig { no_data_days: None };
+    let r = alarms::evaluate_series_rules(&pool, &rules, at(26 * 60))
+        .await
+        .unwrap();
+    assert_eq!((r.opened, r.cleared), (1, 0));
+    let r = alarms::evaluate_series_rules(&pool, &rules, at(26 * 60 + 30))
+        .await
+        .unwrap();
+    assert_eq!((r.opened, r.repeated), (0, 1));
+    // Hour 26→27 without flow clears it.
+    let still = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading("S1", at(26 * 60), 1_125_000),
+            reading("S1", at(27 * 60 - 1), 1_125_000),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((still.stored, still.zero_use), (2, 2));
+    let r = alarms::evaluate_series_rules(&pool, &rules, at(27 * 60))
+        .await
+        .unwrap();
+    assert_eq!(r.cleared, 1);
+    let kinds: Vec<(String, String)> =
+        sqlx::query_as("select kind, state from alarm where meter_id = $1")
+            .bind(m)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(kinds, vec![("suspected_leak".into(), "cleared".into())]);
+    // No data for 3 days.
+    let r = alarms::evaluate_series_rules(
+        &pool,
+        &RuleConfig::default(),
+        at(27 * 60) + chrono::Duration::days(4),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.opened, 1);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_batch_reaching_a_missing_month_creates_its_partition(pool: PgPool) {
+    let m = meter(&pool, "H1", None).await;
+    let exists = |p: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("select to_regclass($1) is not null")
+                .bind(p)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!exists("reading_2021_03").await);
+    let old = chrono::DateTime::parse_from_rfc3339("2021-03-10T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let r = write_items(&pool, &VeeConfig::default(), &[reading("H1", old, 42_000)])
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 1);
+    assert!(exists("reading_2021_03").await);
+    assert_eq!(stored(&pool, m).await, vec![(old, 42_000, VALIDATED)]);
+}
