@@ -2,5 +2,6 @@
 //! handheld sets over serial, wired M-Bus, Modbus, MQTT, reading-set files), telegram
 //! decoding, validation (VEE), the batched writer and alarm rules.
 
+pub mod modbus;
 pub mod store;
 pub mod wmbus;
