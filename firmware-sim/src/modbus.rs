@@ -148,6 +148,7 @@ pub struct BulkUnit {
 pub struct ModbusFaults {
     silent: Mutex<BTreeSet<u8>>,
     garbled_replies: AtomicU32,
+    noisy_replies: AtomicU32,
     noise_counter: AtomicU64,
 }
 
@@ -175,9 +176,14 @@ impl ModbusFaults {
         self.garbled_replies.store(n, Ordering::SeqCst);
     }
 
-    /// Takes one garbled reply off the count; true if this reply must be noise.
-    fn take_garble(&self) -> bool {
-        self.garbled_replies
+    /// The next `n` RTU replies are preceded on the line by a short burst of noise.
+    pub fn noise_before_next_rtu_replies(&self, n: u32) {
+        self.noisy_replies.store(n, Ordering::SeqCst);
+    }
+
+    /// Takes one off `counter`; true if it was positive.
+    fn take(counter: &AtomicU32) -> bool {
+        counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
@@ -461,8 +467,12 @@ impl ModbusSim {
                 let Some(reply) = self.respond(address, pdu)? else {
                     continue;
                 };
-                let bytes = if self.faults.take_garble() {
+                let bytes = if ModbusFaults::take(&self.faults.garbled_replies) {
                     self.faults.noise(24)
+                } else if ModbusFaults::take(&self.faults.noisy_replies) {
+                    let mut b = self.faults.noise(7);
+                    b.extend_from_slice(&rtu_frame(address, &reply));
+                    b
                 } else {
                     rtu_frame(address, &reply)
                 };

@@ -16,6 +16,29 @@ pub use poller::{open_serial, PollCounts, PollStats, Poller};
 use chrono::{DateTime, Utc};
 use ewoda_common::Volume;
 use thiserror::Error;
+use tokio::sync::mpsc;
+
+/// Polls every configured device concurrently, sending samples to `out`, until the receiver
+/// is dropped. Fails fast (before polling) on an invalid configuration or a serial port that
+/// cannot be opened.
+pub async fn run_all(
+    config: &ModbusConfig,
+    out: mpsc::Sender<ModbusSample>,
+) -> Result<(), ModbusError> {
+    config.validate()?;
+    let pollers = config
+        .devices
+        .iter()
+        .map(|d| Poller::new(d, &config.models))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in pollers {
+        tasks.spawn(p.run(out.clone()));
+    }
+    drop(out);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
 
 /// One reading of a bulk meter's total volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
