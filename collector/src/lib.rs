@@ -13,5 +13,6 @@ pub mod pipeline;
 pub mod quality;
 pub mod reading_set;
 pub mod spill;
+pub mod modbus;
 pub mod store;
 pub mod wmbus;

@@ -10,6 +10,7 @@
 //! - [`im871a`]: the IMST iM871A USB dongle (HCI framing) and walk-by sessions.
 //! - [`reading_set`]: the handheld reading application's TXT/CSV export.
 //! - [`mbus`]: wired M-Bus slaves (SND_NKE → E5, REQ_UD2 → RSP_UD) on a serial stream.
+//! - [`modbus`]: district bulk meters as Modbus TCP and RTU servers.
 //!
 //! This crate shares no protocol code with ewoda-collector, by design (SPEC §2).
 
@@ -18,6 +19,7 @@ pub mod fault;
 pub mod fleet;
 pub mod im871a;
 pub mod mbus;
+pub mod modbus;
 pub mod profile;
 pub mod reading_set;
 pub mod truth;
