@@ -25,7 +25,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return super::finish(Err(e.into())),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return super::finish(Err(e.into())),
     };
