@@ -182,22 +182,19 @@ fn sim_error(e: ewoda_sim::SimError) -> SeedError {
     SeedError::Sim(e.to_string())
 }
 
-fn build(opts: &SeedOptions) -> Result<Town, SeedError> {
+/// The demo's simulated fleet with the year's events injected: the seed writes its history,
+/// and the live simulation of `ewoda demo` continues it. Returns the leaking meters too.
+pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Vec<(usize, DateTime<Utc>)>), SeedError> {
     if opts.meters < 20 {
         return Err(SeedError::Options("meters must be at least 20"));
     }
     if !(1..=36).contains(&opts.months) {
         return Err(SeedError::Options("months must be 1..=36"));
     }
-    let start = opts
-        .today
-        .checked_sub_months(chrono::Months::new(opts.months))
-        .ok_or(SeedError::Options("today is too early"))?;
-    let days = (opts.today - start).num_days() as usize;
+    let (start, days) = history(opts)?;
     let epoch = day_start(start);
     let end = day_start(opts.today);
     let mut fleet = Fleet::generate_at(opts.seed, opts.meters, epoch);
-
     // A year's events: about 1 % of the meters replaced, and at the end a few leaks and
     // low batteries for the operators' console.
     let mut rng = Rng::new(opts.seed ^ 0xFA_0175);
@@ -249,6 +246,23 @@ fn build(opts: &SeedOptions) -> Result<Town, SeedError> {
         }
     }
 
+    Ok((fleet, leaks))
+}
+
+/// First day of the history and its length in days.
+fn history(opts: &SeedOptions) -> Result<(NaiveDate, usize), SeedError> {
+    let start = opts
+        .today
+        .checked_sub_months(chrono::Months::new(opts.months))
+        .ok_or(SeedError::Options("today is too early"))?;
+    Ok((start, (opts.today - start).num_days() as usize))
+}
+
+fn build(opts: &SeedOptions) -> Result<Town, SeedError> {
+    let (fleet, leaks) = demo_fleet(opts)?;
+    let (start, days) = history(opts)?;
+    let epoch = day_start(start);
+    let mut rng = Rng::new(opts.seed ^ 0x70_0E5);
     let mut t = Town {
         fleet,
         addresses: Vec::new(),
