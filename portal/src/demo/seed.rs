@@ -182,9 +182,12 @@ fn sim_error(e: ewoda_sim::SimError) -> SeedError {
     SeedError::Sim(e.to_string())
 }
 
+/// Leaking meters (fleet index) and since when.
+pub type Leaks = Vec<(usize, DateTime<Utc>)>;
+
 /// The demo's simulated fleet with the year's events injected: the seed writes its history,
 /// and the live simulation of `ewoda demo` continues it. Returns the leaking meters too.
-pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Vec<(usize, DateTime<Utc>)>), SeedError> {
+pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Leaks), SeedError> {
     if opts.meters < 20 {
         return Err(SeedError::Options("meters must be at least 20"));
     }
