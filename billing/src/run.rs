@@ -342,8 +342,7 @@ async fn load_tariffs(conn: &mut PgConnection) -> Result<Tariffs, StoreError> {
     .fetch_all(&mut *conn)
     .await?;
     let mut versions: HashMap<i64, Vec<TariffVersion>> = HashMap::new();
-    let mut norms: HashMap<i64, Vec<NormSpan>> =
-        HashMap::new();
+    let mut norms: HashMap<i64, Vec<NormSpan>> = HashMap::new();
     for r in rows {
         let id: i64 = r.try_get(0)?;
         let group: i64 = r.try_get(1)?;
