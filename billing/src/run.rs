@@ -355,9 +355,11 @@ async fn load_tariffs(conn: &mut PgConnection) -> Result<Tariffs, StoreError> {
         versions.entry(group).or_default().push(TariffVersion {
             from,
             to,
-            water_m3: r.try_get(4)?,
-            sewage_m3: r.try_get(5)?,
-            vat_percent: r.try_get(6)?,
+            // Stored with the column's scale (6.9500); priced as written in the tariff (6.95),
+            // so the run's output is the same as `ewoda billing quote`'s.
+            water_m3: r.try_get::<Decimal, _>(4)?.normalize(),
+            sewage_m3: r.try_get::<Decimal, _>(5)?.normalize(),
+            vat_percent: r.try_get::<Decimal, _>(6)?.normalize(),
             fees: fees.remove(&id).unwrap_or_default(),
         });
     }
