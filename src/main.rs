@@ -31,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::billing::Command,
     },
+    /// Billing run for a month (preview, or --issue).
+    Bill(cmd::bill::Args),
     /// Benchmarks; each prints its figure as its last line.
     Bench {
         #[command(subcommand)]
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Setup => cmd::demo::setup(),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Billing { command } => cmd::billing::run(command),
+        Command::Bill(args) => cmd::bill::run(args),
         Command::Bench { command } => cmd::bench::run(command),
     }
 }

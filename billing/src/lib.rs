@@ -2,6 +2,7 @@
 //! bank accounts, statements and payment posting, reminders, interest notes, the ledger.
 
 pub mod account;
+pub mod bench;
 pub mod calc_error;
 pub mod consumption;
 pub mod interest;

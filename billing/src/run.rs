@@ -425,24 +425,32 @@ async fn load_bound_reads(
         ends.push(e);
     }
     let tol = chrono::Duration::days(i64::from(tolerance_days));
+    if meters.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = sqlx::query(
+        // $5/$6 bound the whole window by constants so the planner prunes the partitions
+        // outside it; the per-meter bounds then probe the primary key.
         "select x.n, bs.read_at, bs.volume_ml, a_s.read_at, a_s.volume_ml,
                 be.read_at, be.volume_ml, ae.read_at, ae.volume_ml
          from unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) with ordinality
               as x(meter_id, s, e, n)
          left join lateral (select read_at, volume_ml from reading r
-                            where r.meter_id = x.meter_id and r.read_at <= x.s and r.read_at >= x.s - $4
+                            where r.meter_id = x.meter_id and r.read_at between $5 and $6
+                              and r.read_at <= x.s and r.read_at >= x.s - $4
                             order by read_at desc limit 1) bs on true
          left join lateral (select read_at, volume_ml from reading r
                             where bs.read_at is null and r.meter_id = x.meter_id
+                              and r.read_at between $5 and $6
                               and r.read_at > x.s and r.read_at <= x.s + $4 and r.read_at < x.e
                             order by read_at limit 1) a_s on true
          left join lateral (select read_at, volume_ml from reading r
-                            where r.meter_id = x.meter_id and r.read_at <= x.e and r.read_at >= x.e - $4
-                              and r.read_at > x.s
+                            where r.meter_id = x.meter_id and r.read_at between $5 and $6
+                              and r.read_at <= x.e and r.read_at >= x.e - $4 and r.read_at > x.s
                             order by read_at desc limit 1) be on true
          left join lateral (select read_at, volume_ml from reading r
                             where be.read_at is null and r.meter_id = x.meter_id
+                              and r.read_at between $5 and $6
                               and r.read_at > x.e and r.read_at <= x.e + $4
                             order by read_at limit 1) ae on true",
     )
@@ -450,6 +458,8 @@ async fn load_bound_reads(
     .bind(&starts)
     .bind(&ends)
     .bind(tol)
+    .bind(starts.iter().min().map(|s| *s - tol))
+    .bind(ends.iter().max().map(|e| *e + tol))
     .fetch_all(conn)
     .await?;
     let pick = |r: &sqlx::postgres::PgRow, i: usize| -> Result<Option<StoredRead>, sqlx::Error> {
@@ -524,7 +534,13 @@ async fn load(
     window: Period,
     opts: &RunOptions,
 ) -> Result<Loaded, StoreError> {
+    let t = Instant::now();
     let all = load_contracts(conn, scope, window.from(), window.to()).await?;
+    tracing::debug!(
+        contracts = all.len(),
+        ms = t.elapsed().as_millis() as u64,
+        "loaded contracts"
+    );
     let mut not_due = 0;
     let mut due: Vec<(ContractRow, Period)> = Vec::with_capacity(all.len());
     for c in all {
@@ -560,6 +576,10 @@ async fn load(
     });
     let already_invoiced = before - due.len();
 
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "loaded invoiced periods"
+    );
     let tariffs = load_tariffs(conn).await?;
     let mut premises: Vec<i64> = due.iter().map(|(c, _)| c.premises_id).collect();
     premises.sort_unstable();
@@ -572,6 +592,7 @@ async fn load(
     let span = Period::new(earliest.min(latest), latest.max(earliest))?;
     let (s, e) = readings::bounds(span);
     let installations = load_installations(conn, &premises, s, e).await?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "loaded installations");
     let mut wanted: Vec<(i64, Period)> = Vec::new();
     for (c, p) in &due {
         for i in installations.get(&c.premises_id).into_iter().flatten() {
@@ -581,10 +602,16 @@ async fn load(
     wanted.sort_unstable_by_key(|(m, p)| (*m, p.from(), p.to()));
     wanted.dedup();
     let reads = load_bound_reads(conn, &wanted, opts.read_tolerance_days).await?;
+    tracing::debug!(
+        meters = wanted.len(),
+        ms = t.elapsed().as_millis() as u64,
+        "loaded bound reads"
+    );
     let history_from = earliest
         .checked_sub_months(Months::new(opts.estimate_months))
         .unwrap_or(earliest);
     let history = load_history(conn, &premises, history_from, latest).await?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "loaded history");
     Ok(Loaded {
         contracts: due,
         not_due,

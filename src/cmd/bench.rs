@@ -6,9 +6,22 @@ use std::process::ExitCode;
 pub enum Command {
     /// Telegram decode rate over the shared vectors mix.
     Decode,
+    /// A whole billing run with issue over N synthetic customers.
+    Billing {
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+    },
+    /// Invoice PDF render time.
+    Pdf,
 }
 
-pub fn run(_command: Command) -> ExitCode {
-    eprintln!("ewoda bench: not in this build yet");
-    ExitCode::from(2)
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Billing { customers } => super::bill::bench_billing(customers),
+        Command::Pdf => super::bill::bench_pdf(),
+        _ => {
+            eprintln!("ewoda bench: not in this build yet");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -25,6 +25,9 @@ pub enum PdfError {
     /// The embedded font did not parse.
     #[error("pdf: embedded font {0} does not parse")]
     Font(&'static str),
+    /// The document is inconsistent.
+    #[error("pdf: {0}")]
+    Document(#[from] crate::calc_error::CalcError),
     /// The payment QR code could not be made.
     #[error("pdf: {0}")]
     Qr(#[from] QrError),

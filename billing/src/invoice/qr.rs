@@ -116,7 +116,7 @@ mod tests {
 
     fn data(amount: Decimal) -> TransferData {
         TransferData {
-            recipient_nip: "7711002230".into(),
+            recipient_nip: "7711002238".into(),
             account: Iban::parse("PL79109010141234000000004711").unwrap(),
             amount,
             recipient_name: "ZWiK Przykładowo|Sp. z o.o.".into(),
@@ -128,7 +128,7 @@ mod tests {
     fn payload_follows_the_bank_format() {
         assert_eq!(
             payload(&data(dec!(123.45))).unwrap(),
-            "7711002230|PL|79109010141234000000004711|012345|ZWiK Przykładowo Sp.|Faktura FW/2026/10/000123 za wod|||"
+            "7711002238|PL|79109010141234000000004711|012345|ZWiK Przykładowo Sp.|Faktura FW/2026/10/000123 za wod|||"
         );
         assert!(payload(&data(dec!(10000.00))).unwrap().contains("|000000|"));
         assert!(payload(&data(dec!(-1))).is_err());
