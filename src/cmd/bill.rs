@@ -60,6 +60,13 @@ async fn bill(args: Args) -> anyhow::Result<()> {
         print_plan(&plan, args.show);
         println!("preview only: nothing issued (add --issue to issue)");
     } else {
+        // Invoices print the customer's individual account: make sure everyone has one.
+        let mut conn = pool.acquire().await?;
+        let assigned = ewoda_billing::virtual_accounts::assign_all(&mut conn).await?;
+        drop(conn);
+        if assigned > 0 {
+            println!("assigned {assigned} virtual accounts");
+        }
         let run_id = run::create_run(&pool, &opts).await?;
         run::approve(&pool, run_id).await?;
         let bar = indicatif::ProgressBar::new(0);

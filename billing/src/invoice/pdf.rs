@@ -1,4 +1,4 @@
-//! The invoice PDF (printpdf), rendered on demand: A4, Polish text in the embedded DejaVu Sans
+//! The invoice PDF (printpdf), rendered on demand: A4, Polish text in the embedded DejaVu Sans subset
 //! (subset into the file), seller and buyer, lines, VAT summary per rate, the amount due, the
 //! customer's individual account with transfer data and the banks' payment QR code.
 
@@ -10,8 +10,8 @@ use printpdf::{
 };
 use rust_decimal::Decimal;
 
-const REGULAR_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-const BOLD_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold.ttf");
+const REGULAR_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans-PL.ttf");
+const BOLD_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold-PL.ttf");
 
 const PAGE_W: f32 = 595.0;
 const PAGE_H: f32 = 842.0;
@@ -191,9 +191,9 @@ impl InvoicePdfRenderer {
     /// Parses the embedded fonts.
     pub fn new() -> Result<Self, PdfError> {
         let regular = ParsedFont::from_bytes(REGULAR_TTF, 0, &mut Vec::new())
-            .ok_or(PdfError::Font("DejaVuSans.ttf"))?;
+            .ok_or(PdfError::Font("DejaVuSans-PL.ttf"))?;
         let bold = ParsedFont::from_bytes(BOLD_TTF, 0, &mut Vec::new())
-            .ok_or(PdfError::Font("DejaVuSans-Bold.ttf"))?;
+            .ok_or(PdfError::Font("DejaVuSans-Bold-PL.ttf"))?;
         Ok(InvoicePdfRenderer { regular, bold })
     }
 
