@@ -33,6 +33,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::billing::Command,
     },
+    /// Billing run for a month (preview, or --issue).
+    Bill(cmd::bill::Args),
     /// Benchmarks; each prints its figure as its last line.
     Bench {
         #[command(subcommand)]
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Collect(args) => cmd::collect::run(args),
         Command::Billing { command } => cmd::billing::run(command),
+        Command::Bill(args) => cmd::bill::run(args),
         Command::Bench { command } => cmd::bench::run(command),
     }
 }

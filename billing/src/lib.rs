@@ -2,11 +2,18 @@
 //! bank accounts, statements and payment posting, reminders, interest notes, the ledger.
 
 pub mod account;
+pub mod bench;
 pub mod calc_error;
 pub mod consumption;
 pub mod elixir;
 pub mod interest;
+pub mod invoice;
 pub mod ksef;
+pub mod ledger;
 pub mod quote;
+pub mod readings;
+pub mod run;
 pub mod statement;
+pub mod store_error;
 pub mod tariff;
+pub mod virtual_accounts;

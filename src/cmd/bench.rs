@@ -6,6 +6,13 @@ use std::process::ExitCode;
 pub enum Command {
     /// Telegram decode rate over the shared vectors mix.
     Decode,
+    /// A whole billing run with issue over N synthetic customers.
+    Billing {
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+    },
+    /// Invoice PDF render time.
+    Pdf,
 }
 
 pub fn run(command: Command) -> ExitCode {
@@ -20,5 +27,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             }
         }
+        Command::Billing { customers } => super::bill::bench_billing(customers),
+        Command::Pdf => super::bill::bench_pdf(),
     }
 }

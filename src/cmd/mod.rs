@@ -1,6 +1,7 @@
 //! One module per subcommand: argument structs and a call into a library.
 
 pub mod bench;
+pub mod bill;
 pub mod billing;
 pub mod collect;
 pub mod decode;

@@ -1,0 +1,243 @@
+//! `ewoda bill --period YYYY-MM [--area CODE] [--issue]`: a billing run. Preview by default
+//! (prints the summary and exceptions, writes nothing); `--issue` opens, approves and issues the
+//! run with a progress bar.
+
+use ewoda_billing::run::{self, RunOptions, RunPlan};
+use ewoda_common::config::CommonConfig;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The month to bill, e.g. 2026-10 (contracts whose billing cycle ends that month).
+    #[arg(long)]
+    pub period: String,
+    /// Only premises in this district (code).
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Issue the invoices (otherwise only preview).
+    #[arg(long)]
+    pub issue: bool,
+    /// Issue day (default today).
+    #[arg(long)]
+    pub issued_on: Option<chrono::NaiveDate>,
+    /// Months of history an estimate averages.
+    #[arg(long, default_value_t = 6)]
+    pub estimate_months: u32,
+    /// Exceptions to list (the rest are counted).
+    #[arg(long, default_value_t = 50)]
+    pub show: usize,
+    #[command(flatten)]
+    pub common: CommonConfig,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    super::finish(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(bill(args))),
+    )
+}
+
+async fn bill(args: Args) -> anyhow::Result<()> {
+    let services =
+        ewoda_common::services::Services::start(&ewoda_common::services::ServiceOptions {
+            mqtt_url: Some(String::new()),
+            ..args.common.service_options()
+        })?;
+    let pool = ewoda_common::db::connect(&services.database_url, 4).await?;
+    ewoda_common::db::migrate(&pool).await?;
+    let today = ewoda_common::time::local_day(chrono::Utc::now());
+    let opts = RunOptions {
+        area: args.area.clone(),
+        issued_on: args.issued_on.unwrap_or(today),
+        estimate_months: args.estimate_months,
+        ..RunOptions::for_month(&args.period, today)?
+    };
+    if !args.issue {
+        let plan = run::preview(&pool, &opts).await?;
+        print_plan(&plan, args.show);
+        println!("preview only: nothing issued (add --issue to issue)");
+    } else {
+        // Invoices print the customer's individual account: make sure everyone has one.
+        let mut conn = pool.acquire().await?;
+        let assigned = ewoda_billing::virtual_accounts::assign_all(&mut conn).await?;
+        drop(conn);
+        if assigned > 0 {
+            println!("assigned {assigned} virtual accounts");
+        }
+        let run_id = run::create_run(&pool, &opts).await?;
+        run::approve(&pool, run_id).await?;
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} invoices {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let progress_bar = bar.clone();
+        let summary = run::issue(&pool, run_id, &opts, &mut move |done, total| {
+            progress_bar.set_length(total as u64);
+            progress_bar.set_position(done as u64);
+        })
+        .await?;
+        bar.finish_and_clear();
+        print_plan(&summary.plan, args.show);
+        println!(
+            "run {}: issued {} invoices ({} lines), gross {} PLN{}",
+            summary.run_id,
+            summary.issued,
+            summary.lines,
+            summary.gross,
+            summary
+                .numbers
+                .map(|(a, b)| format!(", numbers {a} … {b}"))
+                .unwrap_or_default()
+        );
+    }
+    pool.close().await;
+    services.stop();
+    Ok(())
+}
+
+fn print_plan(plan: &RunPlan, show: usize) {
+    println!(
+        "period {} – {}{}: {} contracts, {} not due this month, {} already invoiced, {} invoices proposed, gross {} PLN",
+        plan.month.from(),
+        plan.month.to(),
+        plan.area.as_deref().map(|a| format!(" (area {a})")).unwrap_or_default(),
+        plan.contracts,
+        plan.not_due,
+        plan.already_invoiced,
+        plan.proposals.len(),
+        plan.total_gross()
+    );
+    let counts: Vec<String> = plan
+        .exception_counts()
+        .iter()
+        .map(|(k, n)| {
+            format!(
+                "{} {n}{}",
+                k.as_str(),
+                if k.held() { " (held)" } else { "" }
+            )
+        })
+        .collect();
+    println!(
+        "exceptions: {}",
+        if counts.is_empty() {
+            "none".into()
+        } else {
+            counts.join(", ")
+        }
+    );
+    for e in plan.exceptions.iter().take(show) {
+        println!(
+            "  {:<16} contract {:<14} customer {:<8} {}",
+            e.kind.as_str(),
+            e.contract_number,
+            e.customer_id,
+            e.message
+        );
+    }
+    if plan.exceptions.len() > show {
+        println!("  … and {} more", plan.exceptions.len() - show);
+    }
+}
+
+/// `ewoda bench billing --customers N`: a fresh database on DATABASE_URL's server (dropped
+/// afterwards) or a private cluster, N synthetic customers, one whole run with issue.
+pub fn bench_billing(customers: usize) -> ExitCode {
+    super::finish(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(bench_billing_async(customers))),
+    )
+}
+
+async fn bench_billing_async(customers: usize) -> anyhow::Result<()> {
+    use ewoda_billing::bench;
+    let admin = std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty());
+    let scratch = std::env::temp_dir().join(format!("ewoda-bench-{}", std::process::id()));
+    let (services, url, created) = match &admin {
+        Some(admin) => {
+            let (url, name) = bench::create_database(admin).await?;
+            (None, url, Some(name))
+        }
+        None => {
+            let s =
+                ewoda_common::services::Services::start(&ewoda_common::services::ServiceOptions {
+                    database_url: None,
+                    mqtt_url: Some(String::new()),
+                    data_dir: scratch.clone(),
+                    install_missing: true,
+                })?;
+            let url = s.database_url.clone();
+            (Some(s), url, None)
+        }
+    };
+    println!("database: {}", ewoda_common::db::describe(&url));
+    let result = async {
+        let pool = ewoda_common::db::connect(&url, 4).await?;
+        ewoda_common::db::migrate(&pool).await?;
+        let r = bench::billing(&pool, customers).await;
+        pool.close().await;
+        Ok::<_, anyhow::Error>(r?)
+    }
+    .await;
+    if let (Some(admin), Some(name)) = (&admin, &created) {
+        bench::drop_database(admin, name).await?;
+    }
+    if let Some(s) = services {
+        s.stop();
+        std::fs::remove_dir_all(&scratch).ok();
+    }
+    let r = result?;
+    let t = r.summary.plan.timings;
+    println!(
+        "seeded {} customers in {:.2} s",
+        r.customers,
+        r.seed.as_secs_f64()
+    );
+    println!(
+        "plan: load {:.2} s, compute {:.2} s; issue {:.2} s",
+        t.load.as_secs_f64(),
+        t.compute.as_secs_f64(),
+        t.issue.as_secs_f64()
+    );
+    let counts: Vec<String> = r
+        .summary
+        .plan
+        .exception_counts()
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.as_str()))
+        .collect();
+    println!(
+        "issued {} invoices, {} lines, gross {} PLN; exceptions: {}",
+        r.summary.issued,
+        r.summary.lines,
+        r.summary.gross,
+        counts.join(", ")
+    );
+    println!(
+        "billing: {} customers in {:.2} s",
+        r.customers,
+        r.run.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `ewoda bench pdf`: renders a typical invoice 500 times.
+pub fn bench_pdf() -> ExitCode {
+    super::finish((|| {
+        let r = ewoda_billing::bench::pdf(500)?;
+        println!("{} renders, {} bytes each", r.iterations, r.bytes);
+        println!(
+            "pdf: p50 {:.1} ms, p99 {:.1} ms",
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3
+        );
+        Ok(())
+    })())
+}
