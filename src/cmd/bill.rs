@@ -60,27 +60,21 @@ async fn bill(args: Args) -> anyhow::Result<()> {
         print_plan(&plan, args.show);
         println!("preview only: nothing issued (add --issue to issue)");
     } else {
-        // Invoices print the customer's individual account: make sure everyone has one.
-        let mut conn = pool.acquire().await?;
-        let assigned = ewoda_billing::virtual_accounts::assign_all(&mut conn).await?;
-        drop(conn);
-        if assigned > 0 {
-            println!("assigned {assigned} virtual accounts");
-        }
-        let run_id = run::create_run(&pool, &opts).await?;
-        run::approve(&pool, run_id).await?;
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} invoices {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let progress_bar = bar.clone();
-        let summary = run::issue(&pool, run_id, &opts, &mut move |done, total| {
+        let (assigned, summary) = run::bill_period(&pool, &opts, &mut move |done, total| {
             progress_bar.set_length(total as u64);
             progress_bar.set_position(done as u64);
         })
         .await?;
         bar.finish_and_clear();
+        if assigned > 0 {
+            println!("assigned {assigned} virtual accounts");
+        }
         print_plan(&summary.plan, args.show);
         println!(
             "run {}: issued {} invoices ({} lines), gross {} PLN{}",

@@ -436,3 +436,47 @@ async fn portal_answers_healthz_when_ready_and_serves_the_landing_page_in_both_l
     server.abort();
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_demo_town_can_be_billed_from_its_readings() {
+    let key = MasterKey::from_hex(&"42".repeat(32)).unwrap();
+    let db = TestDb::new("seed_bill").await;
+    let opts = SeedOptions {
+        months: 3,
+        today: NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
+        ..small(5)
+    };
+    seed(&db.pool, &key, &opts).await.unwrap();
+    // October bills the monthly contracts and the two-monthly ones (September–October).
+    let run_opts = ewoda_billing::run::RunOptions {
+        issued_on: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        ..ewoda_billing::run::RunOptions::for_month("2026-10", opts.today).unwrap()
+    };
+    let (accounts, summary) = ewoda_billing::run::bill_period(&db.pool, &run_opts, &mut |_, _| {})
+        .await
+        .unwrap();
+    let customers: i64 = sqlx::query_scalar("select count(*) from customer")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts as i64, customers,
+        "every customer gets a virtual account"
+    );
+    assert!(
+        summary.issued as i64 >= customers * 9 / 10,
+        "issued {} of {customers}",
+        summary.issued
+    );
+    let (gross, charged): (rust_decimal::Decimal, rust_decimal::Decimal) = sqlx::query_as(
+        "select (select sum(gross) from invoice), (select sum(amount) from ledger_posting where kind = 'charge')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        gross, charged,
+        "every invoice is charged to the ledger once"
+    );
+    db.drop_db().await;
+}

@@ -16,6 +16,8 @@ pub enum DemoError {
     Seed(#[from] seed::SeedError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("demo billing run: {0}")]
+    Billing(#[from] ewoda_billing::store_error::StoreError),
     #[error("web server: {0}")]
     Serve(std::io::Error),
 }
@@ -80,6 +82,7 @@ async fn serve(
             summary.readings,
             started.elapsed().as_secs_f64()
         );
+        bill_last_month(&pool, today).await?;
     }
     state.set_ready();
 
@@ -98,6 +101,25 @@ async fn serve(
         .map_err(|e| DemoError::Serve(std::io::Error::other(e.to_string())))?;
     pool.close().await;
     served.map_err(DemoError::Serve)
+}
+
+/// Issues the invoices of the last closed month, so customers have something to see and pay.
+async fn bill_last_month(pool: &sqlx::PgPool, today: chrono::NaiveDate) -> Result<(), DemoError> {
+    use chrono::Datelike;
+    let last = today.with_day(1).unwrap_or(today) - chrono::Duration::days(1);
+    let month = format!("{:04}-{:02}", last.year(), last.month());
+    let opts = ewoda_billing::run::RunOptions {
+        issued_on: last + chrono::Duration::days(1),
+        ..ewoda_billing::run::RunOptions::for_month(&month, today)?
+    };
+    let (_, summary) = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {}).await?;
+    eprintln!(
+        "Billed {month}: {} invoices, gross {} PLN ({} held for a clerk).",
+        summary.issued,
+        summary.gross,
+        summary.plan.exceptions.len()
+    );
+    Ok(())
 }
 
 async fn bind(host: &str, port: u16) -> Result<tokio::net::TcpListener, DemoError> {
