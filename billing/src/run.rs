@@ -1082,6 +1082,23 @@ pub async fn reconcile_estimate(
     }
 }
 
+/// A whole run without a clerk in between: gives every customer a virtual account (invoices
+/// print it), creates the run, approves and issues it. What `ewoda bill --issue` and the demo
+/// do; returns the number of accounts assigned and the run's summary.
+pub async fn bill_period(
+    pool: &PgPool,
+    opts: &RunOptions,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<(u64, RunSummary), StoreError> {
+    let mut conn = pool.acquire().await?;
+    let assigned = crate::virtual_accounts::assign_all(&mut conn).await?;
+    drop(conn);
+    let run_id = create_run(pool, opts).await?;
+    approve(pool, run_id).await?;
+    let summary = issue(pool, run_id, opts, progress).await?;
+    Ok((assigned, summary))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1122,21 +1139,4 @@ mod tests {
         assert!(RunOptions::for_month("2026-13", d("2026-03-02")).is_err());
         assert!(RunOptions::for_month("october", d("2026-03-02")).is_err());
     }
-}
-
-/// A whole run without a clerk in between: gives every customer a virtual account (invoices
-/// print it), creates the run, approves and issues it. What `ewoda bill --issue` and the demo
-/// do; returns the number of accounts assigned and the run's summary.
-pub async fn bill_period(
-    pool: &PgPool,
-    opts: &RunOptions,
-    progress: &mut (dyn FnMut(usize, usize) + Send),
-) -> Result<(u64, RunSummary), StoreError> {
-    let mut conn = pool.acquire().await?;
-    let assigned = crate::virtual_accounts::assign_all(&mut conn).await?;
-    drop(conn);
-    let run_id = create_run(pool, opts).await?;
-    approve(pool, run_id).await?;
-    let summary = issue(pool, run_id, opts, progress).await?;
-    Ok((assigned, summary))
 }
