@@ -160,6 +160,15 @@ pub async fn ksef_invoice_at(
     })
 }
 
+/// The id of the invoice numbered `number`.
+pub async fn invoice_id(conn: &mut PgConnection, number: &str) -> Result<i64, StoreError> {
+    sqlx::query_scalar("select invoice_id from invoice where number = $1")
+        .bind(number)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("invoice {number}")))
+}
+
 /// The FA(3) XML of the invoice `invoice_id`.
 pub async fn ksef_xml(conn: &mut PgConnection, invoice_id: i64) -> Result<String, KsefExportError> {
     Ok(invoice_xml(&ksef_invoice(conn, invoice_id).await?)?)
