@@ -35,6 +35,11 @@ enum Command {
     },
     /// Billing run for a month (preview, or --issue).
     Bill(cmd::bill::Args),
+    /// Reminders, interest notes, their PDFs and the KSeF XML of issued invoices.
+    Dunning {
+        #[command(subcommand)]
+        command: cmd::dunning::Command,
+    },
     /// Benchmarks; each prints its figure as its last line.
     Bench {
         #[command(subcommand)]
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Command::Collect(args) => cmd::collect::run(args),
         Command::Billing { command } => cmd::billing::run(command),
         Command::Bill(args) => cmd::bill::run(args),
+        Command::Dunning { command } => cmd::dunning::run(command),
         Command::Bench { command } => cmd::bench::run(command),
     }
 }

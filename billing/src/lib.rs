@@ -5,6 +5,7 @@ pub mod account;
 pub mod bench;
 pub mod calc_error;
 pub mod consumption;
+pub mod dunning;
 pub mod elixir;
 pub mod interest;
 pub mod invoice;

@@ -13,11 +13,11 @@ use rust_decimal::Decimal;
 const REGULAR_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans-PL.ttf");
 const BOLD_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold-PL.ttf");
 
-const PAGE_W: f32 = 595.0;
-const PAGE_H: f32 = 842.0;
-const LEFT: f32 = 40.0;
-const RIGHT: f32 = PAGE_W - 40.0;
-const BOTTOM: f32 = 60.0;
+pub(crate) const PAGE_W: f32 = 595.0;
+pub(crate) const PAGE_H: f32 = 842.0;
+pub(crate) const LEFT: f32 = 40.0;
+pub(crate) const RIGHT: f32 = PAGE_W - 40.0;
+pub(crate) const BOTTOM: f32 = 60.0;
 
 /// Why a PDF could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +36,8 @@ pub enum PdfError {
 /// Parsed fonts, reusable across many renders.
 #[derive(Debug, Clone)]
 pub struct InvoicePdfRenderer {
-    regular: ParsedFont,
-    bold: ParsedFont,
+    pub(crate) regular: ParsedFont,
+    pub(crate) bold: ParsedFont,
 }
 
 /// Renders one invoice (parses the fonts each time; keep an [`InvoicePdfRenderer`] for many).
@@ -65,7 +65,7 @@ pub fn money(value: Decimal) -> String {
     format!("{sign}{grouped},{frac} zł")
 }
 
-fn decimal_pl(value: Decimal) -> String {
+pub(crate) fn decimal_pl(value: Decimal) -> String {
     value.to_string().replace('.', ",")
 }
 
@@ -87,17 +87,17 @@ fn unit_name(unit: &str) -> &str {
 }
 
 /// Collects the drawing operations of the pages.
-struct Canvas<'a> {
-    fonts: &'a InvoicePdfRenderer,
-    regular: PdfFontHandle,
-    bold: PdfFontHandle,
-    pages: Vec<Vec<Op>>,
-    ops: Vec<Op>,
-    y: f32,
+pub(crate) struct Canvas<'a> {
+    pub(crate) fonts: &'a InvoicePdfRenderer,
+    pub(crate) regular: PdfFontHandle,
+    pub(crate) bold: PdfFontHandle,
+    pub(crate) pages: Vec<Vec<Op>>,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) y: f32,
 }
 
 impl Canvas<'_> {
-    fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
+    pub(crate) fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
         let font = if bold {
             &self.fonts.bold
         } else {
@@ -114,7 +114,7 @@ impl Canvas<'_> {
         units as f32 * size / f32::from(font.units_per_em.max(1))
     }
 
-    fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
+    pub(crate) fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
         let font = if bold {
             self.bold.clone()
         } else {
@@ -136,12 +136,12 @@ impl Canvas<'_> {
         ]);
     }
 
-    fn text_right(&mut self, right: f32, y: f32, size: f32, bold: bool, text: &str) {
+    pub(crate) fn text_right(&mut self, right: f32, y: f32, size: f32, bold: bool, text: &str) {
         let w = self.width(text, size, bold);
         self.text(right - w, y, size, bold, text);
     }
 
-    fn rule(&mut self, y: f32) {
+    pub(crate) fn rule(&mut self, y: f32) {
         self.ops.push(Op::DrawLine {
             line: Line {
                 points: vec![
@@ -166,7 +166,7 @@ impl Canvas<'_> {
     }
 
     /// Moves down by `dy`, starting a new page when the bottom margin is reached.
-    fn down(&mut self, dy: f32) {
+    pub(crate) fn down(&mut self, dy: f32) {
         self.y -= dy;
         if self.y < BOTTOM {
             self.pages.push(std::mem::take(&mut self.ops));

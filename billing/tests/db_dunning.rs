@@ -1,0 +1,553 @@
+//! Dunning against a real PostgreSQL: reminders by level (numbered, idempotent, minimum
+//! amount), interest notes for households and businesses (ledger posting, EUR compensation at
+//! the NBP rate, missing-rate error, idempotency) and their PDFs read back with pdftotext.
+
+mod db_fixtures;
+
+use db_fixtures::{base, customer, d};
+use ewoda_billing::dunning::{
+    self, interest_note, issue_interest_notes, run_dunning, DunningConfig, NoteOutcome,
+    NoticeDetails, NoticeKind,
+};
+use ewoda_billing::interest::{interest, Debtor, InterestInput, StatutoryRates};
+use ewoda_billing::invoice::issue::{issue, DraftLine, InvoiceDraft, IssuedInvoice};
+use ewoda_billing::invoice::pdf::InvoicePdfRenderer;
+use ewoda_billing::ledger::{self, NewPosting, PostingKind};
+use ewoda_billing::tariff::Period;
+use ewoda_billing::virtual_accounts;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sqlx::{PgConnection, PgPool};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A one-line 8 % invoice.
+async fn invoice(
+    conn: &mut PgConnection,
+    customer: (i64, i64),
+    net: Decimal,
+    vat: Decimal,
+    issued: &str,
+    due: &str,
+) -> IssuedInvoice {
+    let period = Period::new(d(issued) - chrono::Days::new(30), d(issued)).unwrap();
+    let draft = InvoiceDraft {
+        customer_id: customer.0,
+        contract_id: Some(customer.1),
+        billing_run_id: None,
+        corrects_invoice_id: None,
+        correction_reason: None,
+        period,
+        issued_on: d(issued),
+        due_on: d(due),
+        estimated: false,
+        lines: vec![DraftLine {
+            item: "water".into(),
+            from: period.from(),
+            to: period.to(),
+            quantity: dec!(1.000),
+            unit: "m3".into(),
+            unit_price: net,
+            net,
+            vat_percent: dec!(8),
+            estimated: false,
+        }],
+        net,
+        vat,
+        gross: net + vat,
+    };
+    issue(conn, &draft).await.unwrap()
+}
+
+/// A payment booked on `day`, allocated to the invoice and posted.
+async fn pay(conn: &mut PgConnection, customer: i64, invoice: i64, amount: Decimal, day: &str) {
+    let pid: i64 = sqlx::query_scalar(
+        "insert into payment (source, bank_reference, amount, booked_on, customer_id, matched_by)
+         values ('manual', $1, $2, $3, $4, 'clerk') returning payment_id",
+    )
+    .bind(format!("ref-{invoice}-{day}"))
+    .bind(amount)
+    .bind(d(day))
+    .bind(customer)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into payment_allocation (payment_id, invoice_id, amount) values ($1, $2, $3)",
+    )
+    .bind(pid)
+    .bind(invoice)
+    .bind(amount)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    ledger::post(
+        conn,
+        &NewPosting {
+            payment_id: Some(pid),
+            ..NewPosting::new(customer, d(day), PostingKind::Payment, -amount, "wpłata")
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// The text of a PDF as pdftotext extracts it, non-breaking spaces as spaces.
+fn pdf_text(name: &str, pdf: &[u8]) -> String {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dunning-{name}.pdf"));
+    std::fs::write(&path, pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext must be installed (apt-get install -y poppler-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .replace('\u{a0}', " ")
+}
+
+fn assert_contains(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{n:?} missing from:\n{text}");
+    }
+}
+
+async fn details(pool: &PgPool, number: &str) -> (i16, Decimal, NoticeDetails) {
+    let (level, principal, json): (i16, Decimal, serde_json::Value) =
+        sqlx::query_as("select level, principal, details from dunning_notice where number = $1")
+            .bind(number)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    (level, principal, serde_json::from_value(json).unwrap())
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn reminders_go_out_by_level_once_with_gap_free_numbers(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "2001", 1).await;
+    let (b, _, kb) = customer(&mut tx, "2002", 1).await;
+    let (c, _, kc) = customer(&mut tx, "2003", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    // A: 432.10 due 1 October; B: 10.80 (below the 20 zł minimum); C: due 20 October.
+    let ia = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(400.09),
+        dec!(32.01),
+        "2026-09-17",
+        "2026-10-01",
+    )
+    .await;
+    invoice(
+        &mut tx,
+        (b, kb),
+        dec!(10.00),
+        dec!(0.80),
+        "2026-09-17",
+        "2026-10-01",
+    )
+    .await;
+    invoice(
+        &mut tx,
+        (c, kc),
+        dec!(100.00),
+        dec!(8.00),
+        "2026-10-06",
+        "2026-10-20",
+    )
+    .await;
+    // A pays 100 of it in time: 332.10 stays open.
+    pay(&mut tx, a, ia.invoice_id, dec!(100.00), "2026-09-30").await;
+    tx.commit().await.unwrap();
+    let cfg = DunningConfig::default();
+
+    // 8 October: 7 days late is not yet more than 7.
+    let r = run_dunning(&pool, &cfg, d("2026-10-08")).await.unwrap();
+    assert!(r.issued.is_empty());
+    assert_eq!(r.customers_checked, 0);
+
+    let r = run_dunning(&pool, &cfg, d("2026-10-09")).await.unwrap();
+    assert_eq!(
+        (r.customers_checked, r.below_minimum, r.up_to_date),
+        (2, 1, 0)
+    );
+    assert!(r.failed.is_empty());
+    assert_eq!(r.issued.len(), 1);
+    let n = &r.issued[0];
+    assert_eq!(
+        (
+            n.number.as_str(),
+            n.customer_id,
+            n.kind,
+            n.level,
+            n.principal,
+            n.total
+        ),
+        (
+            "WZ/2026/10/000001",
+            a,
+            NoticeKind::Reminder,
+            1,
+            dec!(332.10),
+            dec!(332.10)
+        )
+    );
+    let (level, principal, det) = details(&pool, "WZ/2026/10/000001").await;
+    assert_eq!((level, principal), (1, dec!(332.10)));
+    assert_eq!(det.items.len(), 1);
+    let item = &det.items[0];
+    assert_eq!(
+        (
+            item.invoice_id,
+            item.number.as_str(),
+            item.gross,
+            item.open,
+            item.days_late,
+            item.level
+        ),
+        (
+            ia.invoice_id,
+            "FW/2026/09/000001",
+            dec!(432.10),
+            dec!(332.10),
+            8,
+            1
+        )
+    );
+    assert_eq!(det.pay_by, d("2026-10-16"));
+
+    // The same day again: nothing new.
+    let r = run_dunning(&pool, &cfg, d("2026-10-09")).await.unwrap();
+    assert!(r.issued.is_empty());
+    assert_eq!((r.up_to_date, r.below_minimum), (1, 1));
+
+    // 31 October (30 days late): still level 1. 28 October: C reaches level 1.
+    let r = run_dunning(&pool, &cfg, d("2026-10-31")).await.unwrap();
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(
+        (r.issued[0].customer_id, r.issued[0].number.as_str()),
+        (c, "WZ/2026/10/000002")
+    );
+
+    // 1 November: A's invoice is 31 days late → final reminder; the number continues.
+    let r = run_dunning(&pool, &cfg, d("2026-11-01")).await.unwrap();
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(
+        (
+            r.issued[0].customer_id,
+            r.issued[0].level,
+            r.issued[0].number.as_str()
+        ),
+        (a, 2, "WZ/2026/11/000003")
+    );
+    let r = run_dunning(&pool, &cfg, d("2026-12-15")).await.unwrap();
+    assert_eq!(
+        r.issued
+            .iter()
+            .map(|n| (n.customer_id, n.level))
+            .collect::<Vec<_>>(),
+        vec![(c, 2)],
+        "A has had every level; C moves to the final reminder"
+    );
+    let count: i64 = sqlx::query_scalar("select count(*) from dunning_notice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 4);
+
+    // The PDF of the final reminder.
+    let mut conn = pool.acquire().await.unwrap();
+    let doc = dunning::load(&mut conn, "WZ/2026/11/000003").await.unwrap();
+    let pdf = dunning::render_dunning_pdf(&InvoicePdfRenderer::new().unwrap(), &doc).unwrap();
+    let text = pdf_text("final", &pdf);
+    let account: String =
+        sqlx::query_scalar("select iban from virtual_account where customer_id = $1")
+            .bind(a)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    let printed = ewoda_billing::account::Iban::parse(&account)
+        .unwrap()
+        .to_print();
+    assert_contains(
+        &text,
+        &[
+            "Ostateczne przedsądowe wezwanie do zapłaty nr WZ/2026/11/000003",
+            "Data wystawienia: 2026-11-01",
+            "Zakład Wodociągów i Kanalizacji w Łężycach Sp. z o.o.",
+            "Łucja Żółkiewska",
+            "ul. Żółwia 7/2",
+            "FW/2026/09/000001",
+            "2026-10-01",
+            "432,10 zł",
+            "332,10 zł",
+            "31",
+            "Do zapłaty: 332,10 zł",
+            "Termin zapłaty: 2026-11-08",
+            &printed,
+        ],
+    );
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn household_note_for_a_late_payment_posts_interest_once(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "3001", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    // SPEC §5: 1000.00 due 2025-09-05, paid 2025-10-05 → 30 days at 10.25 % = 8.42.
+    let inv = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(925.93),
+        dec!(74.07),
+        "2025-08-22",
+        "2025-09-05",
+    )
+    .await;
+    pay(&mut tx, a, inv.invoice_id, dec!(1000.00), "2025-10-05").await;
+    // Paid on time: no note for it.
+    let on_time = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(100.00),
+        dec!(8.00),
+        "2025-08-22",
+        "2025-09-05",
+    )
+    .await;
+    pay(&mut tx, a, on_time.invoice_id, dec!(108.00), "2025-09-05").await;
+    tx.commit().await.unwrap();
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig {
+        min_interest: dec!(1.00),
+        ..DunningConfig::default()
+    };
+
+    let r = issue_interest_notes(&pool, &rates, &cfg, d("2025-10-10"), false)
+        .await
+        .unwrap();
+    assert_eq!(r.checked, 1);
+    assert!(r.failed.is_empty());
+    assert_eq!(r.issued.len(), 1);
+    let n = &r.issued[0];
+    assert_eq!(
+        (
+            n.number.as_str(),
+            n.kind,
+            n.principal,
+            n.interest,
+            n.compensation_pln,
+            n.total
+        ),
+        (
+            "NO/2025/10/000001",
+            NoticeKind::InterestNote,
+            dec!(1000.00),
+            dec!(8.42),
+            None,
+            dec!(8.42)
+        )
+    );
+    let (level, principal, det) = details(&pool, "NO/2025/10/000001").await;
+    assert_eq!(
+        (level, principal, det.invoice_id),
+        (1, dec!(1000.00), Some(inv.invoice_id))
+    );
+    let part = &det.items[0].parts[0];
+    assert_eq!(
+        (part.paid_on, part.days, part.interest),
+        (Some(d("2025-10-05")), 30, dec!(8.42))
+    );
+    assert_eq!(part.segments.len(), 1);
+    assert_eq!(
+        (
+            part.segments[0].from,
+            part.segments[0].to,
+            part.segments[0].rate_percent
+        ),
+        (d("2025-09-06"), d("2025-10-05"), dec!(10.25))
+    );
+    let (eur, pln): (Option<Decimal>, Option<Decimal>) = sqlx::query_as(
+        "select compensation_eur, compensation_pln from dunning_notice where number = 'NO/2025/10/000001'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((eur, pln), (None, None));
+
+    let mut conn = pool.acquire().await.unwrap();
+    let postings: Vec<(String, Decimal, Option<i64>)> = sqlx::query_as(
+        "select kind, amount, invoice_id from ledger_posting
+         where dunning_notice_id = $1",
+    )
+    .bind(n.dunning_notice_id)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        postings,
+        vec![("interest".into(), dec!(8.42), Some(inv.invoice_id))]
+    );
+    assert_eq!(ledger::balance(&mut conn, a).await.unwrap(), dec!(8.42));
+
+    // Idempotent: the batch finds nothing, the single call names the existing note.
+    let r = issue_interest_notes(&pool, &rates, &cfg, d("2025-10-20"), true)
+        .await
+        .unwrap();
+    assert_eq!((r.checked, r.issued.len()), (0, 0));
+    let mut tx = pool.begin().await.unwrap();
+    let again = interest_note(&mut tx, inv.invoice_id, &rates, &cfg, d("2025-10-20"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        NoteOutcome::AlreadyIssued("NO/2025/10/000001".into())
+    );
+    let none = interest_note(&mut tx, on_time.invoice_id, &rates, &cfg, d("2025-10-20"))
+        .await
+        .unwrap();
+    assert_eq!(none, NoteOutcome::NotLate);
+    drop(tx);
+
+    let doc = dunning::load(&mut conn, "NO/2025/10/000001").await.unwrap();
+    let pdf = dunning::render_dunning_pdf(&InvoicePdfRenderer::new().unwrap(), &doc).unwrap();
+    assert_contains(
+        &pdf_text("household-note", &pdf),
+        &[
+            "Nota odsetkowa nr NO/2025/10/000001",
+            "Łucja Żółkiewska",
+            "FW/2025/08/000001 (termin 2025-09-05)",
+            "1 000,00 zł",
+            "2025-09-06 – 2025-10-05",
+            "10,25%",
+            "30 dni, odsetki: 8,42 zł",
+            "Razem odsetki: 8,42 zł",
+            "Do zapłaty: 8,42 zł",
+            "Termin zapłaty: 2025-10-17",
+        ],
+    );
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_rate(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (b, _, kb) = customer(&mut tx, "4001", 1).await;
+    sqlx::query(
+        "update customer set kind = 'business', first_name = null, last_name = null,
+             company_name = 'Piekarnia Złoty Kłos Sp. z o.o.', nip = '5260250274'
+         where customer_id = $1",
+    )
+    .bind(b)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let inv = invoice(
+        &mut tx,
+        (b, kb),
+        dec!(925.93),
+        dec!(74.07),
+        "2025-08-22",
+        "2025-09-05",
+    )
+    .await;
+    tx.commit().await.unwrap();
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig::default();
+    // The note is dated Sunday 5 October; Saturday has no table, so Friday's rate applies.
+    let on = d("2025-10-05");
+
+    let r = issue_interest_notes(&pool, &rates, &cfg, on, true)
+        .await
+        .unwrap();
+    assert!(r.issued.is_empty());
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(
+        r.failed[0],
+        (
+            inv.invoice_id,
+            "exchange_rate EUR (NBP mid) for 2025-10-04 or the 6 days before not found".into()
+        )
+    );
+    let notices: i64 = sqlx::query_scalar("select count(*) from dunning_notice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notices, 0, "the failed note rolled back");
+
+    sqlx::query("insert into exchange_rate (currency, day, mid) values ('EUR', '2025-10-03', 4.2650), ('EUR', '2025-09-26', 4.2700)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = issue_interest_notes(&pool, &rates, &cfg, on, true)
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.issued.len(), 1);
+    let expected = interest(
+        &InterestInput {
+            debtor: Debtor::Business,
+            amount: dec!(1000.00),
+            due: d("2025-09-05"),
+            paid: on,
+        },
+        &rates,
+    )
+    .unwrap();
+    assert_eq!(expected.days, 30);
+    let n = &r.issued[0];
+    // 40 EUR × 4.2650 = 170.60 zł.
+    assert_eq!(
+        (n.principal, n.interest, n.compensation_pln, n.total),
+        (
+            dec!(1000.00),
+            expected.interest,
+            Some(dec!(170.60)),
+            expected.interest + dec!(170.60)
+        )
+    );
+    let (eur, pln): (Option<Decimal>, Option<Decimal>) = sqlx::query_as(
+        "select compensation_eur, compensation_pln from dunning_notice where number = $1",
+    )
+    .bind(&n.number)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((eur, pln), (Some(dec!(40)), Some(dec!(170.60))));
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        ledger::balance(&mut conn, b).await.unwrap(),
+        dec!(1000.00) + expected.interest + dec!(170.60)
+    );
+    let det = details(&pool, &n.number).await.2;
+    assert_eq!(det.eur_rate, Some((d("2025-10-03"), dec!(4.2650))));
+    assert_eq!(det.items[0].parts[0].paid_on, None);
+
+    let doc = dunning::load(&mut conn, &n.number).await.unwrap();
+    let pdf = dunning::render_dunning_pdf(&InvoicePdfRenderer::new().unwrap(), &doc).unwrap();
+    let rate = expected.segments[0]
+        .rate_percent
+        .to_string()
+        .replace('.', ",");
+    let interest_pl = expected.interest.to_string().replace('.', ",");
+    assert_contains(
+        &pdf_text("business-note", &pdf),
+        &[
+            "Nota odsetkowa nr NO/2025/10/000001",
+            "Piekarnia Złoty Kłos Sp. z o.o.",
+            "NIP: 5260250274",
+            "nie zapłacono",
+            &format!("{rate}%"),
+            &format!("Razem odsetki: {interest_pl} zł"),
+            "Rekompensata za koszty odzyskiwania należności 40 EUR (kurs średni NBP z 2025-10-03: 4,2650): 170,60 zł",
+        ],
+    );
+}

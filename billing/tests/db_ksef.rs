@@ -1,0 +1,199 @@
+//! KSeF FA(3) XML from invoices issued in a real PostgreSQL (a household VAT invoice, its KOR
+//! and a business invoice), each validated against the official schema with xmllint. Fails
+//! when xmllint is missing (Debian package libxml2-utils).
+
+mod db_fixtures;
+
+use db_fixtures::{base, customer, d};
+use ewoda_billing::consumption::{Read, VolumeSource};
+use ewoda_billing::invoice::correction::correct;
+use ewoda_billing::invoice::issue::{issue, InvoiceDraft};
+use ewoda_billing::ksef::from_invoice::{ksef_invoice, ksef_invoice_at, ksef_xml};
+use ewoda_billing::ksef::{BuyerId, InvoiceKind, VatRate};
+use ewoda_billing::quote::{quote, CustomerKind, Quote, QuoteInput};
+use ewoda_billing::tariff::{Fee, FeePer, Period, Tariff, TariffVersion};
+use ewoda_billing::virtual_accounts;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sqlx::PgPool;
+use std::path::PathBuf;
+use std::process::Command;
+
+const SCHEMA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/testdata/ksef/fa3.xsd"
+);
+
+fn xmllint(name: &str, xml: &str) {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("db-ksef-{name}.xml"));
+    std::fs::write(&path, xml).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema", SCHEMA])
+        .arg(&path)
+        .output()
+        .expect("xmllint must be installed (apt-get install -y libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{name} does not validate:\n{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn october() -> Period {
+    Period::new(d("2026-10-01"), d("2026-10-31")).unwrap()
+}
+
+fn priced(kind: CustomerKind, volume: Decimal) -> Quote {
+    let tariff = Tariff::new(vec![TariffVersion {
+        from: d("2025-01-01"),
+        to: None,
+        water_m3: dec!(6.95),
+        sewage_m3: dec!(12.35),
+        vat_percent: dec!(8),
+        fees: vec![Fee {
+            name: "abonament".into(),
+            amount: dec!(3.50),
+            per: FeePer::Month,
+        }],
+    }])
+    .unwrap();
+    quote(&QuoteInput {
+        customer_kind: kind,
+        period: october(),
+        tariff,
+        volume: VolumeSource::Reads {
+            reads: vec![
+                Read {
+                    date: d("2026-09-30"),
+                    value: dec!(100),
+                },
+                Read {
+                    date: d("2026-10-31"),
+                    value: dec!(100) + volume,
+                },
+            ],
+            register_digits: None,
+            replacements: vec![],
+        },
+        sub_meter_m3: None,
+        sewage: true,
+    })
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn issued_invoice_and_its_correction_validate_as_fa3(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5001", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let q = priced(CustomerKind::Household, dec!(10));
+    let draft = InvoiceDraft::from_quote(
+        cust,
+        Some(contract),
+        october(),
+        &q,
+        d("2026-11-02"),
+        d("2026-11-16"),
+    );
+    let inv = issue(&mut tx, &draft).await.unwrap();
+    let kor = correct(
+        &mut tx,
+        inv.invoice_id,
+        &priced(CustomerKind::Household, dec!(8)),
+        "błędny odczyt",
+        d("2026-11-20"),
+        d("2026-12-04"),
+    )
+    .await
+    .unwrap();
+
+    let k = ksef_invoice_at(
+        &mut tx,
+        inv.invoice_id,
+        "2026-11-02T08:00:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(k.number, inv.number);
+    assert_eq!(k.buyer.id, BuyerId::None);
+    assert_eq!(k.buyer.name, "Łucja Żółkiewska");
+    assert_eq!(k.buyer.customer_number.as_deref(), Some("5001"));
+    assert_eq!(k.seller.nip.len(), 10);
+    assert_eq!(k.total, q.gross);
+    assert_eq!(k.lines.len(), draft.lines.len());
+    assert!(k.lines.iter().all(|l| l.rate == VatRate::R8));
+    assert_eq!(k.vat_summary.len(), 1);
+    assert_eq!((k.vat_summary[0].net, k.vat_summary[0].vat), (q.net, q.vat));
+    assert_eq!(k.kind, InvoiceKind::Vat);
+    let payment = k.payment.clone().unwrap();
+    let iban: String =
+        sqlx::query_scalar("select iban from virtual_account where customer_id = $1")
+            .bind(cust)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(payment.due_date, d("2026-11-16"));
+    assert_eq!(payment.accounts[0].number, iban);
+    let xml = ksef_xml(&mut tx, inv.invoice_id).await.unwrap();
+    assert!(xml.contains(&format!("<P_2>{}</P_2>", inv.number)));
+    assert!(xml.contains("<BrakID>1</BrakID>"));
+    xmllint("vat", &xml);
+
+    let kk = ksef_invoice(&mut tx, kor.invoice_id).await.unwrap();
+    match &kk.kind {
+        InvoiceKind::Correction(c) => {
+            assert_eq!(c.reason.as_deref(), Some("błędny odczyt"));
+            assert_eq!(c.corrected.len(), 1);
+            assert_eq!(c.corrected[0].number, inv.number);
+            assert_eq!(c.corrected[0].issue_date, d("2026-11-02"));
+        }
+        other => panic!("expected a correction, got {other:?}"),
+    }
+    assert!(kk.total < Decimal::ZERO);
+    assert!(kk.payment.is_none(), "a refund has no payment terms");
+    let xml = ksef_xml(&mut tx, kor.invoice_id).await.unwrap();
+    assert!(xml.contains("<RodzajFaktury>KOR</RodzajFaktury>"));
+    assert!(xml.contains(&format!(
+        "<NrFaKorygowanej>{}</NrFaKorygowanej>",
+        inv.number
+    )));
+    xmllint("kor", &xml);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn business_buyer_carries_its_nip(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5002", 1).await;
+    sqlx::query(
+        "update customer set kind = 'business', first_name = null, last_name = null,
+             company_name = 'Piekarnia \"Złoty Kłos\" & Syn', nip = '5260250274'
+         where customer_id = $1",
+    )
+    .bind(cust)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let q = priced(CustomerKind::Business, dec!(42.5));
+    let inv = issue(
+        &mut tx,
+        &InvoiceDraft::from_quote(
+            cust,
+            Some(contract),
+            october(),
+            &q,
+            d("2026-11-02"),
+            d("2026-11-16"),
+        ),
+    )
+    .await
+    .unwrap();
+    let k = ksef_invoice(&mut tx, inv.invoice_id).await.unwrap();
+    assert_eq!(k.buyer.id, BuyerId::Nip("5260250274".into()));
+    let xml = ksef_xml(&mut tx, inv.invoice_id).await.unwrap();
+    assert!(xml.contains("<NIP>5260250274</NIP>"));
+    assert!(xml.contains("Piekarnia &quot;Złoty Kłos&quot; &amp; Syn"));
+    xmllint("business", &xml);
+}
