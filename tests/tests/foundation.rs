@@ -478,5 +478,38 @@ async fn the_demo_town_can_be_billed_from_its_readings() {
         gross, charged,
         "every invoice is charged to the ledger once"
     );
+
+    // A household's invoice renders as a PDF whose Polish text reads back.
+    let (invoice_id, number, customer_gross): (i64, String, rust_decimal::Decimal) = sqlx::query_as(
+        "select i.invoice_id, i.number, i.gross from invoice i join customer c using (customer_id)
+         where c.kind = 'household' order by i.invoice_id limit 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let doc = ewoda_billing::invoice::document::load(&mut conn, invoice_id)
+        .await
+        .unwrap();
+    drop(conn);
+    let pdf = ewoda_billing::invoice::pdf::render_invoice_pdf(&doc).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let dir = ewoda_tests::Scratch::new("pdf");
+    let path = dir.0.join("invoice.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Zakład Wodociągów i Kanalizacji w Przykładowie"),
+        "{text}"
+    );
+    assert!(text.contains(&number), "{text}");
+    let gross_pl = customer_gross.to_string().replace('.', ",");
+    assert!(text.contains(&gross_pl), "gross {gross_pl} in {text}");
     db.drop_db().await;
 }
