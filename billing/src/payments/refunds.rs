@@ -16,6 +16,7 @@ use super::PaymentError;
 const LINE_CHARS: usize = 35;
 
 /// Books a refund of `amount` of the customer's credit to `payee_iban`; returns the refund id.
+/// `payee_name` is the payee's name and address, one line per `\n` (the transfer's lines).
 /// Refused (nothing stored) when the amount is not positive, has more than two decimals or is
 /// more than the credit (−balance) at that moment.
 pub async fn refund_overpayment(
@@ -114,11 +115,8 @@ pub async fn export_refunds(
             ordering_account: ordering_account.to_string(),
             ordering_party: ordering_party.to_vec(),
             beneficiary_account: iban,
-            beneficiary: wrap(&name),
-            title: vec![
-                "ZWROT NADPLATY".to_string(),
-                format!("KLIENT {number} ZWROT {refund_id}"),
-            ],
+            beneficiary: name.lines().flat_map(wrap).collect(),
+            title: vec!["Zwrot nadpłaty".to_string(), format!("klient {number}")],
         });
     }
     let file = elixir::refund_file(&refunds)?;
