@@ -35,6 +35,11 @@ enum Command {
     },
     /// Billing run for a month (preview, or --issue).
     Bill(cmd::bill::Args),
+    /// Bank statements, the unmatched-payment queue and refund export (DATABASE_URL).
+    Payments {
+        #[command(subcommand)]
+        command: cmd::payments::Command,
+    },
     /// Benchmarks; each prints its figure as its last line.
     Bench {
         #[command(subcommand)]
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Billing { command } => cmd::billing::run(command),
         Command::Bill(args) => cmd::bill::run(args),
         Command::Bench { command } => cmd::bench::run(command),
+        Command::Payments { command } => cmd::payments::run(command),
     }
 }
 

@@ -130,6 +130,25 @@ pub async fn export_refunds(
     Ok(file)
 }
 
+/// The utility as the ordering party of refunds: its collection account and its short name,
+/// street and postcode with city (from the first `utility` row).
+pub async fn utility_ordering(pool: &PgPool) -> Result<(String, Vec<String>), PaymentError> {
+    let row = sqlx::query(
+        "select collection_iban, short_name, street, postcode || ' ' || city
+         from utility order by utility_id limit 1",
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| PaymentError::NotFound {
+        what: "utility".to_string(),
+    })?;
+    let account: String = row.try_get(0)?;
+    let mut party = wrap(row.try_get(1)?);
+    party.extend(wrap(row.try_get(2)?));
+    party.extend(wrap(row.try_get(3)?));
+    Ok((account, party))
+}
+
 /// Splits a name into lines of at most 35 characters at spaces where possible.
 fn wrap(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
