@@ -336,10 +336,13 @@ async fn unknown_account_without_invoice_number_queues_for_a_clerk(pool: PgPool)
         String,
         serde_json::Value,
         serde_json::Value,
-    ) = sqlx::query_as("select actor, action, entity, entity_id, before, after from audit_log")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
+    ) = sqlx::query_as(
+        "select actor, action, entity, entity_id, before, after from audit_log
+             where action = 'update'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
     assert_eq!(
         audit,
         (
@@ -404,4 +407,40 @@ async fn malformed_statement_posts_nothing_and_names_the_fault(pool: PgPool) {
         "{err}"
     );
     assert_eq!(counts(&pool).await, (0, 0, 0));
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn every_imported_payment_is_audited(pool: PgPool) {
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    let report = import_statement(&pool, MT940.as_bytes(), &StatementFormat::Mt940(TILDE))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, String, serde_json::Value)> = sqlx::query_as(
+        "select actor, action, entity_id, after from audit_log where entity = 'payment'
+         order by audit_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "import:mt940".into(),
+                "insert".into(),
+                report.imported[0].payment_id.to_string(),
+                serde_json::json!({"source": "mt940", "bank_reference": "2605051234567",
+                    "amount": "267.41", "booked_on": "2026-05-05", "customer_id": w.c4711,
+                    "matched_by": "virtual_account"})
+            ),
+            (
+                "import:mt940".into(),
+                "insert".into(),
+                report.imported[1].payment_id.to_string(),
+                serde_json::json!({"source": "mt940", "bank_reference": "2605051234568",
+                    "amount": "300.00", "booked_on": "2026-05-05", "customer_id": w.c4712,
+                    "matched_by": "virtual_account"})
+            ),
+        ]
+    );
 }

@@ -193,6 +193,20 @@ async fn import_line(
     .bind(matched_by.map(MatchedBy::as_str))
     .fetch_one(&mut *conn)
     .await?;
+    audit_insert(
+        &mut *conn,
+        &format!("import:{source}"),
+        payment_id,
+        serde_json::json!({
+            "source": source,
+            "bank_reference": line.bank_reference,
+            "amount": line.amount.to_string(),
+            "booked_on": line.booked_on,
+            "customer_id": customer,
+            "matched_by": matched_by.map(MatchedBy::as_str),
+        }),
+    )
+    .await?;
     let allocations = match customer {
         Some(c) => {
             post_and_allocate(
@@ -216,6 +230,25 @@ async fn import_line(
         matched_by,
         allocations,
     }))
+}
+
+/// Records a new payment in the audit log (who, when, the row as stored).
+pub(crate) async fn audit_insert(
+    conn: &mut PgConnection,
+    actor: &str,
+    payment_id: i64,
+    after: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into audit_log (actor, action, entity, entity_id, after)
+         values ($1, 'insert', 'payment', $2, $3)",
+    )
+    .bind(actor)
+    .bind(payment_id.to_string())
+    .bind(after)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 fn payment_description(reference: &str) -> String {

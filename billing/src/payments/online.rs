@@ -489,9 +489,24 @@ pub async fn handle_notification<O: PaymentOperator>(
         })?;
         return Ok(OnlineOutcome::AlreadyPosted { payment_id });
     };
-    let booked_on = sqlx::query_scalar("select current_date")
+    let booked_on: chrono::NaiveDate = sqlx::query_scalar("select current_date")
         .fetch_one(&mut *tx)
         .await?;
+    super::import::audit_insert(
+        &mut tx,
+        "online:operator",
+        payment_id,
+        serde_json::json!({
+            "source": "online",
+            "bank_reference": reference,
+            "amount": registered.amount.to_string(),
+            "booked_on": booked_on,
+            "customer_id": registered.customer_id,
+            "matched_by": MatchedBy::Online.as_str(),
+            "session_id": n.session_id,
+        }),
+    )
+    .await?;
     let allocations = post_and_allocate(
         &mut tx,
         payment_id,
