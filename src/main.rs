@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::dunning::Command,
     },
+    /// Bank statements, the unmatched-payment queue and refund export (DATABASE_URL).
+    Payments {
+        #[command(subcommand)]
+        command: cmd::payments::Command,
+    },
     /// Benchmarks; each prints its figure as its last line.
     Bench {
         #[command(subcommand)]
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
         Command::Bill(args) => cmd::bill::run(args),
         Command::Dunning { command } => cmd::dunning::run(command),
         Command::Bench { command } => cmd::bench::run(command),
+        Command::Payments { command } => cmd::payments::run(command),
     }
 }
 

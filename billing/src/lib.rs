@@ -11,6 +11,7 @@ pub mod interest;
 pub mod invoice;
 pub mod ksef;
 pub mod ledger;
+pub mod payments;
 pub mod quote;
 pub mod readings;
 pub mod run;

@@ -7,6 +7,7 @@ pub mod collect;
 pub mod decode;
 pub mod demo;
 pub mod dunning;
+pub mod payments;
 
 /// Prints an error as one line and maps it to the exit code.
 pub fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {

@@ -1,0 +1,154 @@
+//! Overpayment refunds: never more than the credit, a `refund` posting that uses the credit up,
+//! and the Elixir-0 export of unexported refunds (byte for byte the shared sample), once.
+
+mod db_payments_fixtures;
+
+use db_payments_fixtures::{d, world};
+use ewoda_billing::account::Iban;
+use ewoda_billing::ledger;
+use ewoda_billing::payments::{
+    export_refunds, import_statement, refund_overpayment, PaymentError, StatementFormat,
+};
+use ewoda_billing::statement::csv::BANK_CSV;
+use rust_decimal_macros::dec;
+use sqlx::PgPool;
+
+const CSV: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/testdata/billing/bank_csv_sample.csv"
+));
+const ELIXIR: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/testdata/billing/elixir0_refund.txt"
+));
+
+fn party() -> Vec<String> {
+    ["Gmina Przykładowo", "ul. Rynek 1", "00-001 Przykładowo"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn invalid_field(r: &Result<i64, PaymentError>) -> Option<&str> {
+    match r {
+        Err(PaymentError::Invalid { field, .. }) => Some(field),
+        _ => None,
+    }
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn refund_uses_credit_and_exports_once(pool: PgPool) {
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    import_statement(&pool, CSV.as_bytes(), &StatementFormat::Csv(BANK_CSV))
+        .await
+        .unwrap();
+    let anna = Iban::parse("PL35114020040000999900001234").unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        ledger::balance(&mut conn, w.c4712).await.unwrap(),
+        dec!(-130.00)
+    );
+
+    let id = refund_overpayment(
+        &pool,
+        w.c4712,
+        dec!(50.00),
+        &anna,
+        "Anna Nowak\nul. Polna 3",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ledger::balance(&mut conn, w.c4712).await.unwrap(),
+        dec!(-80.00)
+    );
+    let posting: (String, rust_decimal::Decimal, Option<i64>, i64) = sqlx::query_as(
+        "select kind, amount, refund_id, customer_id from ledger_posting where kind = 'refund'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(posting, ("refund".into(), dec!(50.00), Some(id), w.c4712));
+
+    // More than the credit, nothing, fractions of a grosz, a debtor, a stranger: refused.
+    let too_much = refund_overpayment(&pool, w.c4712, dec!(80.01), &anna, "Anna Nowak").await;
+    assert_eq!(invalid_field(&too_much), Some("amount"), "{too_much:?}");
+    let msg = too_much.unwrap_err().to_string();
+    assert!(msg.contains("credit of 80.00"), "{msg}");
+    for amount in [dec!(0), dec!(-5), dec!(1.001)] {
+        let r = refund_overpayment(&pool, w.c4712, amount, &anna, "Anna Nowak").await;
+        assert_eq!(invalid_field(&r), Some("amount"), "{amount}: {r:?}");
+    }
+    let debtor = refund_overpayment(&pool, w.c4711, dec!(1), &anna, "Jan Kowalski").await;
+    assert_eq!(invalid_field(&debtor), Some("amount"));
+    let blank = refund_overpayment(&pool, w.c4712, dec!(1), &anna, "  ").await;
+    assert_eq!(invalid_field(&blank), Some("payee_name"));
+    assert!(matches!(
+        refund_overpayment(&pool, 999, dec!(1), &anna, "X").await,
+        Err(PaymentError::NotFound { .. })
+    ));
+    let refunds: i64 = sqlx::query_scalar("select count(*) from refund")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(refunds, 1);
+
+    let file = export_refunds(
+        &pool,
+        "61109010140000071219812874",
+        &party(),
+        d("2026-05-06"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(file, ELIXIR);
+    let exported: bool = sqlx::query_scalar("select exported_at is not null from refund")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert!(exported);
+    let again = export_refunds(
+        &pool,
+        "61109010140000071219812874",
+        &party(),
+        d("2026-05-07"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, "");
+
+    // The rest of the credit can still be refunded, exactly.
+    refund_overpayment(&pool, w.c4712, dec!(80.00), &anna, "Anna Nowak")
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger::balance(&mut conn, w.c4712).await.unwrap(),
+        dec!(0.00)
+    );
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_bad_export_marks_nothing(pool: PgPool) {
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    import_statement(&pool, CSV.as_bytes(), &StatementFormat::Csv(BANK_CSV))
+        .await
+        .unwrap();
+    let anna = Iban::parse("PL35114020040000999900001234").unwrap();
+    refund_overpayment(&pool, w.c4712, dec!(10.00), &anna, "Anna Nowak")
+        .await
+        .unwrap();
+    let err = export_refunds(
+        &pool,
+        "61109010140000071219812875",
+        &party(),
+        d("2026-05-06"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("ordering_account"), "{err}");
+    let unexported: i64 =
+        sqlx::query_scalar("select count(*) from refund where exported_at is null")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(unexported, 1);
+}
