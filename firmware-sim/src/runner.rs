@@ -405,10 +405,42 @@ pub struct RunningSim {
     servers: Vec<JoinHandle<Result<(), SimError>>>,
     /// Collector ends held open for another process (see [`run`]).
     held: Vec<SerialStream>,
+    drains: Vec<Drain>,
 }
 
-fn pair() -> Result<(SerialStream, SerialStream), SimError> {
-    SerialStream::pair().map_err(|e| SimError::Io(std::io::Error::other(format!("pty pair: {e}"))))
+/// Extra handles on a pty pair so that stopping does not discard what the host has not read
+/// yet: closing the master hangs the slave up, which flushes its input.
+struct Drain {
+    _master: serialport::TTYPort,
+    slave: serialport::TTYPort,
+}
+
+fn pair(drains: &mut Vec<Drain>) -> Result<(SerialStream, SerialStream), SimError> {
+    let io = |e: serialport::Error| SimError::Io(std::io::Error::other(format!("pty pair: {e}")));
+    let (master, slave) = serialport::TTYPort::pair().map_err(io)?;
+    drains.push(Drain {
+        _master: master.try_clone_native().map_err(io)?,
+        slave: slave.try_clone_native().map_err(io)?,
+    });
+    Ok((
+        SerialStream::try_from(master).map_err(io)?,
+        SerialStream::try_from(slave).map_err(io)?,
+    ))
+}
+
+/// Waits (at most `limit`) until the hosts have read everything written to them. The kernel
+/// moves written bytes to the slave's input asynchronously, so the queue must be seen empty
+/// twice, a little apart.
+async fn drain(drains: Vec<Drain>, limit: std::time::Duration) {
+    let until = tokio::time::Instant::now() + limit;
+    let mut empty_checks = 0;
+    while empty_checks < 2 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        let empty = drains
+            .iter()
+            .all(|d| d.slave.bytes_to_read().map(|n| n == 0).unwrap_or(true));
+        empty_checks = if empty { empty_checks + 1 } else { 0 };
+    }
 }
 
 /// Starts every configured device and returns the collector's ends.
@@ -430,6 +462,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
     let (stop, stop_rx) = watch::channel(false);
     let counters = Arc::new(Counters::default());
     let mut graceful = Vec::new();
+    let mut drains = Vec::new();
     let mut servers = Vec::new();
     let mut endpoints = Endpoints {
         dongle: None,
@@ -443,7 +476,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
     };
 
     if cfg.dongle {
-        let (sim_end, host) = pair()?;
+        let (sim_end, host) = pair(&mut drains)?;
         endpoints.dongle = Some(host);
         let handle = Dongle::spawn(sim_end, DeviceInfo::default());
         graceful.push(tokio::spawn(stream_dongle(
@@ -457,7 +490,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
         )));
     }
     let walk_dongle = if cfg.walkby {
-        let (sim_end, host) = pair()?;
+        let (sim_end, host) = pair(&mut drains)?;
         endpoints.walkby = Some(host);
         Some(Dongle::spawn(
             sim_end,
@@ -487,7 +520,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
         )));
     }
     if !layout.mbus.is_empty() {
-        let (sim_end, host) = pair()?;
+        let (sim_end, host) = pair(&mut drains)?;
         endpoints.mbus = Some(host);
         servers.push(tokio::spawn(mbus::serve(
             sim_end,
@@ -513,7 +546,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
             servers.push(tokio::spawn(sim.clone().serve_tcp(listener)));
         }
         if cfg.modbus_rtu {
-            let (sim_end, host) = pair()?;
+            let (sim_end, host) = pair(&mut drains)?;
             endpoints.modbus_rtu = Some(host);
             servers.push(tokio::spawn(sim.serve_rtu(sim_end)));
         }
@@ -559,6 +592,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
             mqtt,
             servers,
             held: Vec::new(),
+            drains,
         },
         endpoints,
     ))
@@ -670,6 +704,7 @@ impl RunningSim {
         for s in &self.servers {
             s.abort();
         }
+        drain(self.drains, std::time::Duration::from_secs(1)).await;
         drop(self.held);
         // Every message sent so far was read at or before now.
         let end = self.clock.now();
