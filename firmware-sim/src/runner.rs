@@ -672,14 +672,18 @@ impl RunningSim {
     pub async fn stop(self) -> Result<RunReport, SimError> {
         let _ = self.stop.send(true);
         let mut first_error: Option<SimError> = None;
-        for task in self.graceful {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
+        for mut task in self.graceful {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
                     first_error.get_or_insert(e);
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     first_error.get_or_insert(SimError::Io(std::io::Error::other(e.to_string())));
+                }
+                Err(_) => {
+                    task.abort();
+                    tracing::warn!("a device task did not stop within 5 s; aborted");
                 }
             }
         }
@@ -833,6 +837,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
     Ok(())
 }
 
+/// Closes a dongle after what is queued is written, unless the host does not read: a pty
+/// nobody reads blocks writes for ever, and then the unread telegrams are abandoned.
+async fn close_dongle(dongle: DongleHandle) -> Result<(), SimError> {
+    match tokio::time::timeout(std::time::Duration::from_secs(1), dongle.close()).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!("dongle host is not reading; unread telegrams abandoned");
+            Ok(())
+        }
+    }
+}
+
 /// Waits for simulated instant `t`; false if the sim is stopping.
 async fn wait_until(clock: &SimClock, t: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> bool {
     if *stop.borrow() {
@@ -882,7 +898,7 @@ async fn stream_dongle(
     let mut sent: u64 = 0;
     if n == 0 {
         let _ = stop.wait_for(|s| *s).await;
-        return dongle.close().await;
+        return close_dongle(dongle).await;
     }
     'outer: loop {
         for (k, &meter) in radio.iter().enumerate() {
@@ -914,7 +930,7 @@ async fn stream_dongle(
             next[k] = t + interval;
         }
     }
-    dongle.close().await
+    close_dongle(dongle).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -934,7 +950,7 @@ async fn walk_and_export(
     if routes.is_empty() {
         let _ = stop.wait_for(|s| *s).await;
         return match dongle {
-            Some(d) => d.close().await,
+            Some(d) => close_dongle(d).await,
             None => Ok(()),
         };
     }
@@ -982,7 +998,7 @@ async fn walk_and_export(
         walk_start += every;
     }
     match dongle {
-        Some(d) => d.close().await,
+        Some(d) => close_dongle(d).await,
         None => Ok(()),
     }
 }

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod collect;
 pub mod decode;
 pub mod demo;
+pub mod sim;
 
 /// Prints an error as one line and maps it to the exit code.
 pub fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {
