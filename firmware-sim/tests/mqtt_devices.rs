@@ -435,3 +435,136 @@ async fn nothing_is_lost_when_the_connection_drops_mid_stream() {
     }
     assert_eq!(got, expected);
 }
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    pause: Option<Arc<AtomicBool>>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while pause.as_ref().is_some_and(|p| p.load(Ordering::SeqCst)) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A TCP relay to the broker that can hold the broker's packets (`pause`) and cut every
+/// connection (`cut`, dropping what it holds).
+async fn pausing_relay(
+    upstream: (String, u16),
+    cut: Arc<AtomicBool>,
+    pause: Arc<AtomicBool>,
+) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((down, _)) = listener.accept().await else {
+                return;
+            };
+            let (cut, pause, upstream) = (cut.clone(), pause.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(up) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (ur, uw) = up.into_split();
+                let (dr, dw) = down.into_split();
+                let watch = async {
+                    while !cut.load(Ordering::SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = pump(dr, uw, None) => {}
+                    _ = pump(ur, dw, Some(pause)) => {}
+                    _ = watch => {}
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Takes a client's session over with a clean session, which kicks the client off and makes
+/// the broker forget its session (and every message in flight on it).
+async fn steal_session(url: &str, client_id: &str) {
+    let (host, port) = parse_url(url).unwrap();
+    let mut opts = MqttOptions::new(client_id, host, port);
+    opts.set_clean_session(true);
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    loop {
+        match eventloop.poll().await.expect("thief connects") {
+            Event::Incoming(Packet::ConnAck(_)) => break,
+            _ => continue,
+        }
+    }
+    client.disconnect().await.unwrap();
+    while eventloop.poll().await.is_ok() {}
+}
+
+#[tokio::test]
+async fn a_lost_session_is_published_again() {
+    let url = broker_url();
+    let prefix = format!("{}/v1", unique("lost"));
+    let mut rx = subscribe(&url, &format!("{prefix}/meters/+/+")).await;
+    let fleet = Arc::new(Fleet::generate_at(31, 60, start()));
+    let client_id = unique("pub");
+    let (cut, pause) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let port = pausing_relay(parse_url(&url).unwrap(), cut.clone(), pause.clone()).await;
+    let mut publisher = Publisher::connect(&format!("mqtt://127.0.0.1:{port}"), &client_id)
+        .await
+        .unwrap();
+    let messages: Vec<Message> = (0..4000)
+        .map(|k| {
+            let t = start() + Duration::minutes(k);
+            ewoda_sim::mqtt::reading_message(&fleet, &prefix, (k % 50) as usize, t).unwrap()
+        })
+        .collect();
+    let all = messages.clone();
+    let publishing = tokio::spawn(async move {
+        publisher.publish_all(&all).await.unwrap();
+        publisher.close().await
+    });
+    // Hold the broker's PUBACKs so a window is surely in flight, take the session away, drop
+    // the held PUBACKs with the connection, then let the publisher reconnect.
+    let first = receive(&mut rx, 500).await;
+    pause.store(true, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    steal_session(&url, &client_id).await;
+    cut.store(true, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    pause.store(false, Ordering::SeqCst);
+    cut.store(false, Ordering::SeqCst);
+    let stats = tokio::time::timeout(std::time::Duration::from_secs(30), publishing)
+        .await
+        .expect("publishing finishes after the session loss")
+        .unwrap();
+    assert!(stats.connects >= 2, "{stats:?}");
+    assert!(stats.republished > 0, "{stats:?}");
+    assert_eq!(stats.published, 4000);
+    let mut got: BTreeSet<String> = first.into_iter().map(|(t, v)| format!("{t} {v}")).collect();
+    let expected: BTreeSet<String> = messages
+        .iter()
+        .map(|m| {
+            let v: Value = serde_json::from_str(&m.payload).unwrap();
+            format!("{} {v}", m.topic)
+        })
+        .collect();
+    while got.len() < expected.len() {
+        let (t, v) = receive(&mut rx, 1).await.remove(0);
+        got.insert(format!("{t} {v}"));
+    }
+    assert_eq!(got, expected);
+}
