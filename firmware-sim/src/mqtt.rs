@@ -347,6 +347,8 @@ pub struct Publisher {
     driver: tokio::task::JoinHandle<()>,
     published: u64,
     republished: u64,
+    /// Where to connect again to forget the session when done.
+    options: MqttOptions,
 }
 
 impl Publisher {
@@ -358,6 +360,7 @@ impl Publisher {
         opts.set_clean_session(false)
             .set_keep_alive(std::time::Duration::from_secs(15))
             .set_inflight(WINDOW as u16);
+        let options = opts.clone();
         let (client, mut eventloop) = AsyncClient::new(opts, 2 * WINDOW);
         let (link_tx, mut link) = watch::channel(Link::default());
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -415,6 +418,7 @@ impl Publisher {
             driver,
             published: 0,
             republished: 0,
+            options,
         })
     }
 
@@ -467,7 +471,8 @@ impl Publisher {
         }
     }
 
-    /// Disconnects cleanly and returns the final counts.
+    /// Disconnects cleanly, lets the broker forget the session (everything in it is
+    /// acknowledged) and returns the final counts.
     pub async fn close(mut self) -> MqttStats {
         let stats = self.stats();
         if self.client.disconnect().await.is_ok() {
@@ -477,6 +482,21 @@ impl Publisher {
             let _ = stop.send(());
         }
         self.driver.abort();
+        let mut opts = self.options.clone();
+        opts.set_clean_session(true);
+        let forget = async move {
+            let (client, mut eventloop) = AsyncClient::new(opts, 1);
+            while let Ok(ev) = eventloop.poll().await {
+                match ev {
+                    Event::Incoming(Packet::ConnAck(_)) => {
+                        let _ = client.disconnect().await;
+                    }
+                    Event::Outgoing(Outgoing::Disconnect) => break,
+                    _ => {}
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), forget).await;
         stats
     }
 }
