@@ -28,6 +28,8 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Run the collector (sources → validation → storage) or import a reading-set file.
     Collect(cmd::collect::Args),
+    /// Run the simulated fleet on its transports (ptys, Modbus, MQTT, files) until stopped.
+    Sim(cmd::sim::Args),
     /// Billing calculations without a database.
     Billing {
         #[command(subcommand)]
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Setup => cmd::demo::setup(),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Collect(args) => cmd::collect::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
         Command::Billing { command } => cmd::billing::run(command),
         Command::Bill(args) => cmd::bill::run(args),
         Command::Dunning { command } => cmd::dunning::run(command),

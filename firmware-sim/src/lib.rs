@@ -11,6 +11,8 @@
 //! - [`reading_set`]: the handheld reading application's TXT/CSV export.
 //! - [`mbus`]: wired M-Bus slaves (SND_NKE → E5, REQ_UD2 → RSP_UD) on a serial stream.
 //! - [`modbus`]: district bulk meters as Modbus TCP and RTU servers.
+//! - [`mqtt`]: telemetry devices publishing readings and alarms (QoS 1, schema v1).
+//! - [`runner`]: the whole simulated fleet on its transports as one long-running process.
 //!
 //! This crate shares no protocol code with ewoda-collector, by design (SPEC §2).
 
@@ -20,8 +22,10 @@ pub mod fleet;
 pub mod im871a;
 pub mod mbus;
 pub mod modbus;
+pub mod mqtt;
 pub mod profile;
 pub mod reading_set;
+pub mod runner;
 pub mod truth;
 pub mod wmbus;
 
