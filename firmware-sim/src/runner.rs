@@ -102,6 +102,9 @@ pub struct SimConfig {
     pub meters: usize,
     /// Start of simulated time (the fleet's epoch, truncated to the hour).
     pub start: DateTime<Utc>,
+    /// Simulated time at which the run begins (default `start`): lets a run continue a fleet
+    /// whose history (from `start`) is already stored, as the demo does.
+    pub resume_at: Option<DateTime<Utc>>,
     /// Simulated seconds per wall second (3600: an hour a second).
     pub speed: u32,
     /// Continuous radio stream through an emulated dongle on a pty.
@@ -143,6 +146,7 @@ impl Default for SimConfig {
             seed: 1,
             meters: crate::DEFAULT_FLEET_SIZE,
             start: default_epoch(),
+            resume_at: None,
             speed: 60,
             dongle: true,
             dongle_rate: 200,
@@ -458,7 +462,7 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
     }
     let layout = Layout::plan(&fleet, &cfg)?;
     let fleet = Arc::new(fleet);
-    let clock = SimClock::new(start, cfg.speed);
+    let clock = SimClock::new(cfg.resume_at.unwrap_or(start).max(start), cfg.speed);
     let (stop, stop_rx) = watch::channel(false);
     let counters = Arc::new(Counters::default());
     let mut graceful = Vec::new();

@@ -5,4 +5,6 @@ mod run;
 pub mod seed;
 
 pub use run::{run, DemoError, DemoOptions};
-pub use seed::{demo_fleet, seed, SeedError, SeedOptions, SeedSummary, DEMO_LOGINS, DEMO_PASSWORD};
+pub use seed::{
+    demo_fleet, seed, DemoFleet, SeedError, SeedOptions, SeedSummary, DEMO_LOGINS, DEMO_PASSWORD,
+};

@@ -182,12 +182,20 @@ fn sim_error(e: ewoda_sim::SimError) -> SeedError {
     SeedError::Sim(e.to_string())
 }
 
-/// Leaking meters (fleet index) and since when.
-pub type Leaks = Vec<(usize, DateTime<Utc>)>;
+/// The demo's fleet and what was done to it.
+pub struct DemoFleet {
+    pub fleet: Fleet,
+    /// The fleet's epoch: the first instant of the stored history.
+    pub epoch: DateTime<Utc>,
+    /// Every injected event (meter index, fault), to replay on another instance of the fleet.
+    pub faults: Vec<(usize, Fault)>,
+    /// Leaking meters and since when.
+    pub leaks: Vec<(usize, DateTime<Utc>)>,
+}
 
 /// The demo's simulated fleet with the year's events injected: the seed writes its history,
 /// and the live simulation of `ewoda demo` continues it. Returns the leaking meters too.
-pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Leaks), SeedError> {
+pub fn demo_fleet(opts: &SeedOptions) -> Result<DemoFleet, SeedError> {
     if opts.meters < 20 {
         return Err(SeedError::Options("meters must be at least 20"));
     }
@@ -202,6 +210,7 @@ pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Leaks), SeedError> {
     // low batteries for the operators' console.
     let mut rng = Rng::new(opts.seed ^ 0xFA_0175);
     let mut leaks = Vec::new();
+    let mut faults = Vec::new();
     for i in 0..fleet.len() {
         let kind = fleet.meter(i).map_err(sim_error)?.kind();
         if matches!(kind, MeterKind::Bulk | MeterKind::Garden) {
@@ -229,6 +238,7 @@ pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Leaks), SeedError> {
             continue;
         };
         fleet.inject(i, fault).map_err(sim_error)?;
+        faults.push((i, fault));
     }
     // However small the town, the console has a leak to show.
     if leaks.is_empty() {
@@ -245,11 +255,25 @@ pub fn demo_fleet(opts: &SeedOptions) -> Result<(Fleet, Leaks), SeedError> {
                     ),
                 )
                 .map_err(sim_error)?;
+            faults.push((
+                i,
+                Fault::new(
+                    FaultKind::Leak {
+                        litres_per_hour: 12,
+                    },
+                    at,
+                ),
+            ));
             leaks.push((i, at));
         }
     }
 
-    Ok((fleet, leaks))
+    Ok(DemoFleet {
+        fleet,
+        epoch,
+        faults,
+        leaks,
+    })
 }
 
 /// First day of the history and its length in days.
@@ -262,7 +286,7 @@ fn history(opts: &SeedOptions) -> Result<(NaiveDate, usize), SeedError> {
 }
 
 fn build(opts: &SeedOptions) -> Result<Town, SeedError> {
-    let (fleet, leaks) = demo_fleet(opts)?;
+    let DemoFleet { fleet, leaks, .. } = demo_fleet(opts)?;
     let (start, days) = history(opts)?;
     let epoch = day_start(start);
     let mut rng = Rng::new(opts.seed ^ 0x70_0E5);
