@@ -185,6 +185,7 @@ fn config(prefix: &str, dir: &std::path::Path, mqtt_meters: Vec<usize>) -> SimCo
         seed: 41,
         meters: 40,
         start: start(),
+        resume_at: None,
         speed: 7200,
         dongle: true,
         dongle_rate: 400,
