@@ -423,6 +423,7 @@ pub fn frame_to_item(frame: &[u8], keys: &dyn KeyLookup, at: DateTime<Utc>) -> I
             format!("{meter}: volume {m3} m3 is negative or not exact in ml"),
         );
     };
+    let at = crate::radio::whole_seconds(at);
     // A wired meter is read on request: its clock is trusted when close to ours.
     let read_at = meter_time(&t)
         .filter(|m| (*m - at).num_seconds().abs() <= 300)

@@ -14,7 +14,7 @@ pub fn sample_to_item(s: ModbusSample) -> Item {
     match s.meter_serial {
         Some(serial) => Item::Reading(MeterReading {
             meter: MeterRef::Serial(serial),
-            read_at: s.read_at,
+            read_at: crate::radio::whole_seconds(s.read_at),
             volume: s.volume,
             status: Vec::new(),
             source: Source::Modbus,

@@ -228,6 +228,7 @@ impl TelegramMapper {
                 class: "malformed",
                 reason: format!("{meter}: volume {m3} m3 is negative or not exact in ml"),
             })?;
+        let reference = whole_seconds(reference);
         let read_at = meter_time(&t)
             .filter(|m| {
                 self.meter_clock_tolerance_secs > 0
@@ -283,6 +284,13 @@ pub fn alarm_kind(a: Alarm) -> Option<AlarmKind> {
         Alarm::BatteryLow => AlarmKind::BatteryLow,
         _ => return None,
     })
+}
+
+/// `t` without its fraction of a second. Reading times are kept to whole seconds: the
+/// database keeps microseconds only, and the writer matches stored rows by exact time, so a
+/// nanosecond clock value would not find its own row again.
+pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
 /// The meter's current date-time record (local time, Europe/Warsaw) as UTC.
