@@ -1,5 +1,6 @@
 //! Wired M-Bus master (EN 13757-2) over a serial line at 2400 baud 8E1: for each configured
-//! primary address SND_NKE (expects `E5`), then REQ_UD2 with alternating FCB, reads the
+//! primary address SND_NKE (expects `E5`) on first contact and after any failed exchange,
+//! then REQ_UD2 with the FCB alternating from one request to the next, reads the
 //! RSP_UD long frame within a timeout, checks it and decodes it with [`wmbus::decode`].
 //! Each address gets retries with backoff; a silent slave is a counted, typed error and the
 //! others are still read. Readings go straight to the pipeline (a slave can be asked again,
@@ -321,6 +322,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MbusMaster<S> {
                     self.fcb.insert(address, !fcb);
                     return Ok(buf[start..end].to_vec());
                 }
+                // A whole frame arrived damaged: no use waiting, the caller retries.
+                Scan::Bad {
+                    error: e @ MbusError::Checksum { .. },
+                    ..
+                } => return Err(e),
                 Scan::Bad { skip, error } => {
                     buf.drain(..skip.min(buf.len()));
                     last_bad = Some(error);
@@ -360,15 +366,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MbusMaster<S> {
         }
     }
 
-    /// SND_NKE + REQ_UD2 with retries and backoff; the RSP_UD frame.
+    /// (SND_NKE +) REQ_UD2 with retries and backoff; the RSP_UD frame.
     pub async fn read_address(&mut self, address: u8) -> Result<Vec<u8>, MbusError> {
         let mut backoff = self.backoff;
         let mut attempt = 0;
         loop {
-            let r = match self.reset(address).await {
+            // SND_NKE on first contact and after a failure; later rounds only toggle the FCB,
+            // which tells the slave its previous answer arrived.
+            let reset = if self.fcb.contains_key(&address) {
+                Ok(())
+            } else {
+                self.reset(address).await
+            };
+            let r = match reset {
                 Ok(()) => self.request_ud2(address).await,
                 Err(e) => Err(e),
             };
+            if r.is_err() {
+                self.fcb.remove(&address);
+            }
             match r {
                 Ok(f) => {
                     self.stats.frames.fetch_add(1, Ordering::Relaxed);

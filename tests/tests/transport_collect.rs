@@ -77,13 +77,16 @@ async fn collect_runs_radio_mbus_and_modbus_sources_from_one_toml() {
     // Wired M-Bus: two slaves.
     let (bus_end, bus_slave) = SerialStream::pair().expect("pty pair");
     let bus_path = bus_slave.name().expect("pty name");
-    let wired = [Slave {
-        primary_address: 7,
-        meter: 10,
-    }, Slave {
-        primary_address: 8,
-        meter: 11,
-    }];
+    let wired = [
+        Slave {
+            primary_address: 7,
+            meter: 10,
+        },
+        Slave {
+            primary_address: 8,
+            meter: 11,
+        },
+    ];
     tokio::spawn(ewoda_sim::mbus::serve(
         bus_end,
         fleet.clone(),
@@ -200,7 +203,11 @@ interval_ms = 3600000
     let rows = stored(&db.pool).await;
     let truth = |i: usize| fleet.register_at(i, t).unwrap().ml() / 1000 * 1000;
     for &i in &radio_meters {
-        assert_eq!(rows[&serials[i]], vec![("wmbus".to_string(), truth(i))], "radio meter {i}");
+        assert_eq!(
+            rows[&serials[i]],
+            vec![("wmbus".to_string(), truth(i))],
+            "radio meter {i}"
+        );
     }
     for s in &wired {
         assert_eq!(
@@ -213,7 +220,10 @@ interval_ms = 3600000
     for b in &bulk {
         assert_eq!(
             rows[&serials[b.meter]],
-            vec![("modbus".to_string(), fleet.register_at(b.meter, t).unwrap().ml())],
+            vec![(
+                "modbus".to_string(),
+                fleet.register_at(b.meter, t).unwrap().ml()
+            )],
             "bulk meter {}",
             b.meter
         );
