@@ -317,6 +317,102 @@ mod tests {
     }
 
     #[test]
+    fn parses_serial_and_modbus_sources() {
+        let cfg = CollectConfig::parse(
+            r#"
+            master_key_file = "/etc/ewoda/master.key"
+
+            [[sources]]
+            kind = "radio_serial"
+            path = "/dev/ttyUSB0"
+
+            [[sources]]
+            kind = "radio_serial"
+            path = "/dev/ttyACM0"
+            baud = 115200
+            framing = "hex_lines"
+            status_profile = "none"
+            handheld = true
+            clock = "dongle_unix"
+
+            [[sources]]
+            kind = "mbus_serial"
+            path = "/dev/ttyUSB1"
+            addresses = [1, 2, 250]
+            retries = 3
+
+            [[sources]]
+            kind = "modbus"
+            [sources.models.A]
+            address = 0
+            count = 2
+            data_type = "u32"
+            unit = "l"
+            [[sources.devices]]
+            link = { transport = "tcp", endpoint = "10.0.0.5:502" }
+            [[sources.devices.units]]
+            unit = 1
+            model = "A"
+            meter_serial = "INLET-1"
+            "#,
+            "test",
+        )
+        .unwrap();
+        let mut radio = RadioSerialConfig::new("/dev/ttyUSB0");
+        assert_eq!(cfg.sources[0], SourceConfig::RadioSerial(radio.clone()));
+        radio.path = "/dev/ttyACM0".into();
+        radio.baud = 115200;
+        radio.framing = crate::radio::Framing::HexLines;
+        radio.status_profile = "none".into();
+        radio.handheld = true;
+        radio.clock = crate::radio::ReadClock::DongleUnix;
+        assert_eq!(cfg.sources[1], SourceConfig::RadioSerial(radio));
+        let mut bus = MbusSerialConfig::new("/dev/ttyUSB1", vec![1, 2, 250]);
+        bus.retries = 3;
+        assert_eq!(cfg.sources[2], SourceConfig::MbusSerial(bus));
+        let SourceConfig::Modbus(m) = &cfg.sources[3] else {
+            panic!("{:?}", cfg.sources[3])
+        };
+        assert_eq!(
+            m.devices[0].units[0].meter_serial.as_deref(),
+            Some("INLET-1")
+        );
+        assert_eq!(
+            cfg.master_key_file,
+            Some(PathBuf::from("/etc/ewoda/master.key"))
+        );
+    }
+
+    #[test]
+    fn serial_source_errors_name_the_field() {
+        let cases = [
+            (
+                "[[sources]]\nkind = \"radio_serial\"\npath = \"/dev/a\"\nstatus_profile = \"x\"\n",
+                "config sources[0].status_profile: unknown profile \"x\" (known: water-flags, none)",
+            ),
+            (
+                "[[sources]]\nkind = \"mbus_serial\"\npath = \"/dev/a\"\naddresses = [0]\n",
+                "config sources[0].addresses: 0 is not a primary address (1–250)",
+            ),
+            (
+                "[[sources]]\nkind = \"radio_serial\"\npath = \"/dev/a\"\n[[sources]]\nkind = \"mbus_serial\"\npath = \"/dev/a\"\naddresses = [1]\n",
+                "config sources[1].path: is used by two sources",
+            ),
+            (
+                "[[sources]]\nkind = \"modbus\"\n[sources.models.A]\naddress = 0\ncount = 2\ndata_type = \"u32\"\nunit = \"l\"\n[[sources.devices]]\nlink = { transport = \"tcp\", endpoint = \"h:502\" }\n[[sources.devices.units]]\nunit = 1\nmodel = \"A\"\n",
+                "config sources[0].devices[0].units[0].meter_serial: is needed to store the unit's readings",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = CollectConfig::parse(text, "c.toml").unwrap_err();
+            assert_eq!(e.to_string(), want);
+        }
+        let e =
+            CollectConfig::parse("[[sources]]\nkind = \"radio_serial\"\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("missing field `path`"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let e = CollectConfig::parse("[[sources]]\nkind = \"serial\"\n", "c.toml").unwrap_err();
         assert!(e.to_string().contains("unknown variant `serial`"), "{e}");
