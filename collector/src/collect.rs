@@ -5,11 +5,13 @@
 use crate::alarms;
 use crate::config::{CollectConfig, ReadingSetWatch, SourceConfig};
 use crate::error::Error;
+use crate::keystore::KeyStore;
 use crate::metrics::Metrics;
-use crate::mqtt;
 use crate::pipeline::vee::VeeConfig;
 use crate::pipeline::{self, writer, BatchReport};
 use crate::reading_set::{self, ImportError};
+use crate::wmbus::{KeyLookup, NoKeys};
+use crate::{mbus_master, modbus_source, mqtt, radio};
 use sqlx::PgPool;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -71,9 +73,59 @@ pub async fn run(
 
     let pipe = pipeline::spawn(pool.clone(), cfg.writer.clone(), metrics.clone());
     let drain = Duration::from_secs(cfg.drain_secs);
+    let needs_keys = cfg
+        .sources
+        .iter()
+        .any(|s| matches!(s, SourceConfig::RadioSerial(_)));
+    let keys = if needs_keys {
+        let store = KeyStore::load(pool.clone(), cfg.master_key()?).await?;
+        tracing::info!(meters = store.len(), "meter keys loaded");
+        background.push(tokio::spawn(
+            store
+                .clone()
+                .refresh_every(Duration::from_secs(cfg.key_refresh_secs)),
+        ));
+        Some(store)
+    } else {
+        None
+    };
     let mut sources = Vec::new();
-    for source in &cfg.sources {
+    for (i, source) in cfg.sources.iter().enumerate() {
         match source {
+            SourceConfig::RadioSerial(r) => {
+                let Some(keys) = keys.clone() else {
+                    continue;
+                };
+                let spill_path = cfg.spill_dir.join(format!("radio-{i}.spill"));
+                let ctx = radio::RadioContext::new(
+                    r,
+                    keys,
+                    &spill_path,
+                    pipe.sender(),
+                    metrics.clone(),
+                    drain,
+                )?;
+                sources.push(tokio::spawn(radio::run(r.clone(), ctx, stop_rx.clone())));
+            }
+            SourceConfig::MbusSerial(m) => {
+                let lookup: Arc<dyn KeyLookup + Send + Sync> = match &keys {
+                    Some(k) => Arc::new(k.clone()),
+                    None => Arc::new(NoKeys),
+                };
+                sources.push(tokio::spawn(mbus_master::run(
+                    m.clone(),
+                    lookup,
+                    pipe.sender(),
+                    stop_rx.clone(),
+                )));
+            }
+            SourceConfig::Modbus(m) => {
+                sources.push(tokio::spawn(modbus_source::run(
+                    m.clone(),
+                    pipe.sender(),
+                    stop_rx.clone(),
+                )));
+            }
             SourceConfig::Mqtt(m) => {
                 let url = mqtt_url.clone().unwrap_or_default();
                 sources.push(tokio::spawn(mqtt::run(

@@ -3,8 +3,11 @@
 
 use crate::alarms::RuleConfig;
 use crate::error::Error;
+use crate::mbus_master::MbusSerialConfig;
+use crate::modbus::ModbusConfig;
 use crate::mqtt::MqttSourceConfig;
 use crate::pipeline::WriterConfig;
+use crate::radio::RadioSerialConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +22,13 @@ pub struct CollectConfig {
     pub metrics_port: u16,
     #[serde(default = "default_metrics_host")]
     pub metrics_host: String,
+    /// File holding the 64-hex-digit master key that seals meter AES keys, used when
+    /// `EWODA_MASTER_KEY` is not set (radio sources need it).
+    #[serde(default)]
+    pub master_key_file: Option<PathBuf>,
+    /// Seconds between reloads of the meter keys (a miss also reloads, rate-limited).
+    #[serde(default = "default_key_refresh_secs")]
+    pub key_refresh_secs: u64,
     /// Where sources that cannot be re-asked spill their backlog.
     #[serde(default = "default_spill_dir")]
     pub spill_dir: PathBuf,
@@ -45,6 +55,9 @@ fn default_spill_dir() -> PathBuf {
 fn default_drain_secs() -> u64 {
     10
 }
+fn default_key_refresh_secs() -> u64 {
+    300
+}
 
 /// The series rules and how often they run.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,8 +78,7 @@ impl Default for RulesSchedule {
     }
 }
 
-/// One input of the collector. Serial radio, wired M-Bus and Modbus sources join as further
-/// variants with their own settings.
+/// One input of the collector.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceConfig {
@@ -74,6 +86,12 @@ pub enum SourceConfig {
     Mqtt(MqttSourceConfig),
     /// Reading-set export files dropped into a directory.
     ReadingSet(ReadingSetWatch),
+    /// A wM-Bus receiver (iM871A dongle or hex lines) or a handheld set on a serial port.
+    RadioSerial(RadioSerialConfig),
+    /// A wired M-Bus master on a serial port.
+    MbusSerial(MbusSerialConfig),
+    /// Modbus TCP/RTU bulk meters.
+    Modbus(ModbusConfig),
 }
 
 /// A directory watched for reading-set files (`*.txt`, `*.csv`): imported files move to
@@ -117,6 +135,8 @@ impl CollectConfig {
             mqtt_url: None,
             metrics_port: default_metrics_port(),
             metrics_host: default_metrics_host(),
+            master_key_file: None,
+            key_refresh_secs: default_key_refresh_secs(),
             spill_dir: default_spill_dir(),
             drain_secs: default_drain_secs(),
             writer: WriterConfig::default(),
@@ -139,16 +159,55 @@ impl CollectConfig {
             return bad("writer.channel_capacity", "must be at least 1");
         }
         let mut ids = std::collections::HashSet::new();
+        let mut ports = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
-            if let SourceConfig::Mqtt(m) = s {
-                if m.client_id.trim().is_empty() {
-                    return bad(&format!("sources[{i}].client_id"), "must not be empty");
+            match s {
+                SourceConfig::Mqtt(m) => {
+                    if m.client_id.trim().is_empty() {
+                        return bad(&format!("sources[{i}].client_id"), "must not be empty");
+                    }
+                    if !ids.insert(m.client_id.clone()) {
+                        return bad(
+                            &format!("sources[{i}].client_id"),
+                            "is used twice: each MQTT source needs its own persistent session",
+                        );
+                    }
                 }
-                if !ids.insert(m.client_id.clone()) {
-                    return bad(
-                        &format!("sources[{i}].client_id"),
-                        "is used twice: each MQTT source needs its own persistent session",
-                    );
+                SourceConfig::ReadingSet(_) => {}
+                SourceConfig::RadioSerial(r) => {
+                    if !ports.insert(r.path.clone()) {
+                        return bad(&format!("sources[{i}].path"), "is used by two sources");
+                    }
+                    if let Err(Error::Config { message, .. }) = r.profile() {
+                        return bad(&format!("sources[{i}].status_profile"), &message);
+                    }
+                    if r.baud == 0 {
+                        return bad(&format!("sources[{i}].baud"), "must be positive");
+                    }
+                }
+                SourceConfig::MbusSerial(m) => {
+                    if !ports.insert(m.path.clone()) {
+                        return bad(&format!("sources[{i}].path"), "is used by two sources");
+                    }
+                    if let Err(e) = m.validate() {
+                        let (field, message) = e.split_once(": ").unwrap_or(("", &e));
+                        return bad(&format!("sources[{i}].{field}"), message);
+                    }
+                }
+                SourceConfig::Modbus(m) => {
+                    if let Err(e) = m.validate() {
+                        return bad(&format!("sources[{i}]"), &e.to_string());
+                    }
+                    for (d, dev) in m.devices.iter().enumerate() {
+                        for (u, unit) in dev.units.iter().enumerate() {
+                            if unit.meter_serial.as_deref().is_none_or(str::is_empty) {
+                                return bad(
+                                    &format!("sources[{i}].devices[{d}].units[{u}].meter_serial"),
+                                    "is needed to store the unit's readings",
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -165,6 +224,27 @@ impl CollectConfig {
                 field: "database_url".into(),
                 message: "not set: put database_url in the config file or set DATABASE_URL".into(),
             })
+    }
+
+    /// The master key from `EWODA_MASTER_KEY` or `master_key_file`.
+    pub fn master_key(&self) -> Result<ewoda_common::crypto::MasterKey, Error> {
+        if let Some(k) = std::env::var("EWODA_MASTER_KEY")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            return Ok(ewoda_common::crypto::MasterKey::from_hex(&k)?);
+        }
+        let Some(path) = &self.master_key_file else {
+            return Err(Error::Config {
+                field: "master_key_file".into(),
+                message: "not set: radio sources need the master key; set EWODA_MASTER_KEY or master_key_file".into(),
+            });
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(ewoda_common::crypto::MasterKey::from_hex(&text)?)
     }
 
     /// The broker URL from the file or `MQTT_URL`.
@@ -234,6 +314,102 @@ mod tests {
             CollectConfig::parse("", "empty").unwrap(),
             CollectConfig::empty()
         );
+    }
+
+    #[test]
+    fn parses_serial_and_modbus_sources() {
+        let cfg = CollectConfig::parse(
+            r#"
+            master_key_file = "/etc/ewoda/master.key"
+
+            [[sources]]
+            kind = "radio_serial"
+            path = "/dev/ttyUSB0"
+
+            [[sources]]
+            kind = "radio_serial"
+            path = "/dev/ttyACM0"
+            baud = 115200
+            framing = "hex_lines"
+            status_profile = "none"
+            handheld = true
+            clock = "dongle_unix"
+
+            [[sources]]
+            kind = "mbus_serial"
+            path = "/dev/ttyUSB1"
+            addresses = [1, 2, 250]
+            retries = 3
+
+            [[sources]]
+            kind = "modbus"
+            [sources.models.A]
+            address = 0
+            count = 2
+            data_type = "u32"
+            unit = "l"
+            [[sources.devices]]
+            link = { transport = "tcp", endpoint = "10.0.0.5:502" }
+            [[sources.devices.units]]
+            unit = 1
+            model = "A"
+            meter_serial = "INLET-1"
+            "#,
+            "test",
+        )
+        .unwrap();
+        let mut radio = RadioSerialConfig::new("/dev/ttyUSB0");
+        assert_eq!(cfg.sources[0], SourceConfig::RadioSerial(radio.clone()));
+        radio.path = "/dev/ttyACM0".into();
+        radio.baud = 115200;
+        radio.framing = crate::radio::Framing::HexLines;
+        radio.status_profile = "none".into();
+        radio.handheld = true;
+        radio.clock = crate::radio::ReadClock::DongleUnix;
+        assert_eq!(cfg.sources[1], SourceConfig::RadioSerial(radio));
+        let mut bus = MbusSerialConfig::new("/dev/ttyUSB1", vec![1, 2, 250]);
+        bus.retries = 3;
+        assert_eq!(cfg.sources[2], SourceConfig::MbusSerial(bus));
+        let SourceConfig::Modbus(m) = &cfg.sources[3] else {
+            panic!("{:?}", cfg.sources[3])
+        };
+        assert_eq!(
+            m.devices[0].units[0].meter_serial.as_deref(),
+            Some("INLET-1")
+        );
+        assert_eq!(
+            cfg.master_key_file,
+            Some(PathBuf::from("/etc/ewoda/master.key"))
+        );
+    }
+
+    #[test]
+    fn serial_source_errors_name_the_field() {
+        let cases = [
+            (
+                "[[sources]]\nkind = \"radio_serial\"\npath = \"/dev/a\"\nstatus_profile = \"x\"\n",
+                "config sources[0].status_profile: unknown profile \"x\" (known: water-flags, none)",
+            ),
+            (
+                "[[sources]]\nkind = \"mbus_serial\"\npath = \"/dev/a\"\naddresses = [0]\n",
+                "config sources[0].addresses: 0 is not a primary address (1–250)",
+            ),
+            (
+                "[[sources]]\nkind = \"radio_serial\"\npath = \"/dev/a\"\n[[sources]]\nkind = \"mbus_serial\"\npath = \"/dev/a\"\naddresses = [1]\n",
+                "config sources[1].path: is used by two sources",
+            ),
+            (
+                "[[sources]]\nkind = \"modbus\"\n[sources.models.A]\naddress = 0\ncount = 2\ndata_type = \"u32\"\nunit = \"l\"\n[[sources.devices]]\nlink = { transport = \"tcp\", endpoint = \"h:502\" }\n[[sources.devices.units]]\nunit = 1\nmodel = \"A\"\n",
+                "config sources[0].devices[0].units[0].meter_serial: is needed to store the unit's readings",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = CollectConfig::parse(text, "c.toml").unwrap_err();
+            assert_eq!(e.to_string(), want);
+        }
+        let e =
+            CollectConfig::parse("[[sources]]\nkind = \"radio_serial\"\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("missing field `path`"), "{e}");
     }
 
     #[test]

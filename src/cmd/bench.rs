@@ -13,6 +13,12 @@ pub enum Command {
     },
     /// Invoice PDF render time.
     Pdf,
+    /// End-to-end ingest rate (MQTT → collector → PostgreSQL) against raw COPY.
+    Ingest {
+        /// PostgreSQL URL; when unset, a private cluster is started.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
 }
 
 pub fn run(command: Command) -> ExitCode {
@@ -29,5 +35,25 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Billing { customers } => super::bill::bench_billing(customers),
         Command::Pdf => super::bill::bench_pdf(),
+        Command::Ingest { database_url } => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("ewoda bench ingest: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let mut out = std::io::stdout();
+            match rt.block_on(ewoda_collector::bench_ingest::run(&mut out, database_url)) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ewoda bench ingest: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
