@@ -8,6 +8,7 @@
 
 use crate::Error;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -394,7 +395,10 @@ impl PrivateMosquitto {
         let log_path = self.dir.join("mosquitto.log");
         let log = std::fs::File::create(&log_path)
             .map_err(Error::io(format!("creating {}", log_path.display())))?;
+        // Its own process group: a Ctrl-C in the terminal reaches ewoda, which drains its
+        // clients and then stops the broker, rather than the broker dying first.
         let child = Command::new(&self.binary)
+            .process_group(0)
             .arg("-c")
             .arg(&conf)
             .stdin(Stdio::null())

@@ -1,5 +1,6 @@
 //! The demo utility and the `ewoda demo` runtime.
 
+pub mod live;
 mod names;
 mod run;
 pub mod seed;

@@ -94,11 +94,36 @@ async fn serve(
     for (login, _, what) in DEMO_LOGINS {
         println!("    {login:<11} {what}");
     }
+    let today = time::local_day(chrono::Utc::now());
+    let live = match super::live::start(
+        &pool,
+        &SeedOptions::demo(today),
+        &services.database_url,
+        &services.mqtt_url,
+        &opts.common.data_dir,
+    )
+    .await
+    {
+        Ok(live) => {
+            println!("  live meter feed (simulated fleet → collector → database):");
+            for line in live.devices.lines() {
+                println!("    {line}");
+            }
+            Some(live)
+        }
+        Err(e) => {
+            eprintln!("The live meter feed did not start: {e}");
+            None
+        }
+    };
     println!("Press Ctrl-C to stop.");
 
     let served = server
         .await
         .map_err(|e| DemoError::Serve(std::io::Error::other(e.to_string())))?;
+    if let Some(live) = live {
+        live.stop().await;
+    }
     pool.close().await;
     served.map_err(DemoError::Serve)
 }
