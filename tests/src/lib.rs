@@ -138,3 +138,33 @@ pub async fn table_digest(pool: &PgPool, table: &str) -> String {
         .await
         .expect("digest query")
 }
+
+/// Inserts every meter of a simulated fleet (the generation installed at `at`) with its AES
+/// key sealed under `key`; returns the serials by fleet index.
+pub async fn insert_fleet(
+    pool: &PgPool,
+    fleet: &ewoda_sim::Fleet,
+    at: chrono::DateTime<chrono::Utc>,
+    key: &ewoda_common::crypto::MasterKey,
+) -> Vec<String> {
+    let mut serials = Vec::new();
+    for i in 0..fleet.len() {
+        let g = fleet.generation_at(i, at).expect("meter index in range");
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        sqlx::query(
+            "insert into meter (serial, manufacturer, model, radio_id, aes_key_enc, register_digits)
+             values ($1, $2, 'SIM-WATER', $3, $4, $5)",
+        )
+        .bind(&g.serial)
+        .bind(g.address.manufacturer.to_string())
+        .bind(g.address.id.as_str().to_ascii_uppercase())
+        .bind(key.seal(&g.key, nonce))
+        .bind(i16::from(fleet.meter(i).expect("meter").register_digits()))
+        .execute(pool)
+        .await
+        .expect("insert meter");
+        serials.push(g.serial.clone());
+    }
+    serials
+}

@@ -3,7 +3,7 @@
 //! deployment opens /dev/ttyUSB0) and Modbus TCP bulk meters on loopback, all into one fresh
 //! PostgreSQL database. Stored values must equal the simulator's registers.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use ewoda_collector::collect;
 use ewoda_collector::config::CollectConfig;
 use ewoda_common::crypto::MasterKey;
@@ -12,38 +12,13 @@ use ewoda_sim::mbus::{Slave, TimeSource};
 use ewoda_sim::modbus::{BulkModel, BulkUnit, ModbusSim};
 use ewoda_sim::wmbus::FrameFormat;
 use ewoda_sim::Fleet;
-use ewoda_tests::{Scratch, TestDb};
+use ewoda_tests::{insert_fleet, Scratch, TestDb};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_serial::{SerialPort, SerialStream};
 
 const MASTER_HEX: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
-
-/// Inserts every fleet meter with its sealed key; returns serials by fleet index.
-async fn insert_fleet(pool: &PgPool, fleet: &Fleet, at: DateTime<Utc>) -> Vec<String> {
-    let key = MasterKey::from_hex(MASTER_HEX).unwrap();
-    let mut serials = Vec::new();
-    for i in 0..fleet.len() {
-        let g = fleet.generation_at(i, at).unwrap();
-        let mut nonce = [7u8; 12];
-        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        sqlx::query(
-            "insert into meter (serial, manufacturer, model, radio_id, aes_key_enc, register_digits)
-             values ($1, $2, 'SIM-WATER', $3, $4, $5)",
-        )
-        .bind(&g.serial)
-        .bind(g.address.manufacturer.to_string())
-        .bind(g.address.id.as_str().to_ascii_uppercase())
-        .bind(key.seal(&g.key, nonce))
-        .bind(i16::from(fleet.meter(i).unwrap().register_digits()))
-        .execute(pool)
-        .await
-        .unwrap();
-        serials.push(g.serial.clone());
-    }
-    serials
-}
 
 /// serial → (source, volume_ml) of every stored reading.
 async fn stored(pool: &PgPool) -> BTreeMap<String, Vec<(String, i64)>> {
@@ -66,7 +41,13 @@ async fn collect_runs_radio_mbus_and_modbus_sources_from_one_toml() {
     // A whole hour: model A registers are whole litres, equal to the fleet's register.
     let t = Utc.with_ymd_and_hms(2026, 2, 3, 10, 0, 0).unwrap() + Duration::days(7);
     let db = TestDb::new("collect_serial").await;
-    let serials = insert_fleet(&db.pool, &fleet, t).await;
+    let serials = insert_fleet(
+        &db.pool,
+        &fleet,
+        t,
+        &MasterKey::from_hex(MASTER_HEX).unwrap(),
+    )
+    .await;
     let scratch = Scratch::new("collect-serial");
     std::fs::write(scratch.0.join("master.key"), MASTER_HEX).unwrap();
 

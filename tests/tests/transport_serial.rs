@@ -18,7 +18,7 @@ use ewoda_sim::im871a::{DeviceInfo, Dongle, RxOptions, WalkBy};
 use ewoda_sim::mbus::{Slave, TimeSource};
 use ewoda_sim::wmbus::FrameFormat;
 use ewoda_sim::{Fault, FaultKind, Fleet};
-use ewoda_tests::{Scratch, TestDb};
+use ewoda_tests::{insert_fleet, Scratch, TestDb};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -33,32 +33,6 @@ fn master() -> MasterKey {
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-}
-
-/// Inserts every fleet meter (its generation at `at`) with its sealed key; returns the
-/// serials by fleet index.
-async fn insert_fleet(pool: &PgPool, fleet: &Fleet, at: DateTime<Utc>) -> Vec<String> {
-    let key = master();
-    let mut serials = Vec::new();
-    for i in 0..fleet.len() {
-        let g = fleet.generation_at(i, at).unwrap();
-        let mut nonce = [0u8; 12];
-        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        sqlx::query(
-            "insert into meter (serial, manufacturer, model, radio_id, aes_key_enc, register_digits)
-             values ($1, $2, 'SIM-WATER', $3, $4, $5)",
-        )
-        .bind(&g.serial)
-        .bind(g.address.manufacturer.to_string())
-        .bind(g.address.id.as_str().to_ascii_uppercase())
-        .bind(key.seal(&g.key, nonce))
-        .bind(i16::from(fleet.meter(i).unwrap().register_digits()))
-        .execute(pool)
-        .await
-        .unwrap();
-        serials.push(g.serial.clone());
-    }
-    serials
 }
 
 /// Stored readings as serial → [(read_at, volume_ml, source)].
@@ -172,7 +146,7 @@ async fn dongle_telegrams_are_stored_as_the_truth_with_their_alarms() {
             .unwrap();
     }
     let db = TestDb::new("radio").await;
-    let serials = insert_fleet(&db.pool, &fleet, at).await;
+    let serials = insert_fleet(&db.pool, &fleet, at, &master()).await;
 
     let (sim_end, host) = SerialStream::pair().expect("pty pair");
     let dongle = Dongle::spawn(sim_end, DeviceInfo::default());
@@ -231,7 +205,7 @@ async fn a_walk_by_session_stores_each_reading_once() {
     let fleet = Fleet::generate(11, 40);
     let walk_start = start() + Duration::days(20) + Duration::hours(9);
     let db = TestDb::new("walkby").await;
-    let serials = insert_fleet(&db.pool, &fleet, walk_start).await;
+    let serials = insert_fleet(&db.pool, &fleet, walk_start, &master()).await;
     let walk = WalkBy {
         route: fleet.route_by_address(None),
         start: walk_start,
@@ -285,7 +259,7 @@ async fn garbage_and_a_corrupt_frame_become_counts_and_a_dead_letter() {
     let fleet = Fleet::generate(13, 12);
     let at = start() + Duration::days(33);
     let db = TestDb::new("garbage").await;
-    let serials = insert_fleet(&db.pool, &fleet, at).await;
+    let serials = insert_fleet(&db.pool, &fleet, at, &master()).await;
     let (sim_end, host) = SerialStream::pair().expect("pty pair");
     let dongle = Dongle::spawn(sim_end, DeviceInfo::default());
     let rig = RadioRig::start(&db, host, RadioSerialConfig::new("pty-noisy")).await;
@@ -365,7 +339,7 @@ async fn a_hex_line_receiver_is_read_too() {
     let fleet = Fleet::generate(17, 8);
     let at = start() + Duration::days(12);
     let db = TestDb::new("hexlines").await;
-    let serials = insert_fleet(&db.pool, &fleet, at).await;
+    let serials = insert_fleet(&db.pool, &fleet, at, &master()).await;
     let (mut sim_end, host) = SerialStream::pair().expect("pty pair");
     let mut cfg = RadioSerialConfig::new("pty-hex");
     cfg.framing = Framing::HexLines;
@@ -404,7 +378,7 @@ async fn wired_mbus_slaves_are_read_and_a_silent_one_does_not_block_the_others()
     let fleet = Arc::new(Fleet::generate(19, 20));
     let t = start() + Duration::days(50) + Duration::hours(7);
     let db = TestDb::new("mbus").await;
-    let serials = insert_fleet(&db.pool, &fleet, t).await;
+    let serials = insert_fleet(&db.pool, &fleet, t, &master()).await;
     let slaves: Vec<Slave> = (0..5)
         .map(|k| Slave {
             primary_address: 1 + k as u8,
