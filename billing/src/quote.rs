@@ -40,7 +40,13 @@ pub struct QuoteInput {
     /// Whether the premises discharge to the sewer (sewage lines are billed).
     #[serde(default = "default_true")]
     pub sewage: bool,
+    /// The customer receives e-invoices: the tariff's e-invoice discount applies.
+    #[serde(default)]
+    pub einvoice: bool,
 }
+
+/// Item name of the e-invoice discount line.
+pub const EINVOICE_DISCOUNT_ITEM: &str = "rabat za e-fakturę";
 
 fn default_true() -> bool {
     true
@@ -150,6 +156,25 @@ pub fn quote(input: &QuoteInput) -> Result<Quote, QuoteError> {
             fee.amount,
             last_day_version,
         ));
+    }
+    // The e-invoice discount: once per invoice, at the version in force on the last day.
+    if input.einvoice {
+        let discount = last_day_version.einvoice_discount;
+        if discount < Decimal::ZERO {
+            return Err(CalcError::invalid(
+                "tariff.einvoice_discount",
+                format!("{discount} is negative"),
+            ));
+        }
+        if discount > Decimal::ZERO {
+            lines.push(fee_line(
+                EINVOICE_DISCOUNT_ITEM,
+                period,
+                LineUnit::Period,
+                -discount,
+                last_day_version,
+            ));
+        }
     }
     for month in period.months() {
         let version = version_on(&input.tariff, month.from())?;
@@ -265,6 +290,7 @@ mod tests {
             water_m3: water,
             sewage_m3: dec!(12.35),
             vat_percent: dec!(8),
+            einvoice_discount: rust_decimal::Decimal::ZERO,
             fees: vec![Fee {
                 name: "abonament".into(),
                 amount: fee,
@@ -294,7 +320,34 @@ mod tests {
             },
             sub_meter_m3: None,
             sewage: true,
+            einvoice: false,
         }
+    }
+
+    #[test]
+    fn einvoice_customers_get_the_discount_once_per_invoice() {
+        let mut v = version("2025-01-01", dec!(6.95), dec!(3.50), FeePer::Month);
+        v.einvoice_discount = dec!(0.50);
+        let paper = quote(&input(vec![v.clone()], "2026-01-01", "2026-02-28")).unwrap();
+        assert!(paper.lines.iter().all(|l| l.item != EINVOICE_DISCOUNT_ITEM));
+        let mut e = input(vec![v.clone()], "2026-01-01", "2026-02-28");
+        e.einvoice = true;
+        let q = quote(&e).unwrap();
+        let discounts: Vec<&QuoteLine> = q
+            .lines
+            .iter()
+            .filter(|l| l.item == EINVOICE_DISCOUNT_ITEM)
+            .collect();
+        assert_eq!(discounts.len(), 1);
+        assert_eq!(
+            (discounts[0].net, discounts[0].unit),
+            (dec!(-0.50), LineUnit::Period)
+        );
+        assert_eq!(q.net, paper.net - dec!(0.50));
+        v.einvoice_discount = dec!(-1);
+        let mut bad = input(vec![v], "2026-01-01", "2026-02-28");
+        bad.einvoice = true;
+        assert_eq!(quote(&bad).unwrap_err().field(), "tariff.einvoice_discount");
     }
 
     #[test]

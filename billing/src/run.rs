@@ -226,6 +226,7 @@ struct ContractRow {
     valid_to: Option<NaiveDate>,
     household: bool,
     persons: Option<i16>,
+    einvoice: bool,
 }
 
 /// Which contracts to load.
@@ -260,7 +261,7 @@ async fn load_contracts(
     let rows = sqlx::query(
         "select c.contract_id, c.number, c.customer_id, c.premises_id, c.tariff_group_id, c.water,
                 c.sewage, c.billing_months, c.valid_from, c.valid_to, cu.kind = 'household',
-                p.persons
+                p.persons, cu.einvoice
          from contract c
          join customer cu using (customer_id)
          join premises p using (premises_id)
@@ -291,6 +292,7 @@ async fn load_contracts(
                 valid_to: r.try_get(9)?,
                 household: r.try_get(10)?,
                 persons: r.try_get(11)?,
+                einvoice: r.try_get(12)?,
             })
         })
         .collect()
@@ -336,7 +338,7 @@ async fn load_tariffs(conn: &mut PgConnection) -> Result<Tariffs, StoreError> {
     }
     let rows = sqlx::query(
         "select tariff_version_id, tariff_group_id, valid_from, valid_to, water_m3, sewage_m3,
-                vat_percent, norm_m3_per_person_month
+                vat_percent, norm_m3_per_person_month, einvoice_discount
          from tariff_version order by tariff_group_id, valid_from",
     )
     .fetch_all(&mut *conn)
@@ -361,6 +363,7 @@ async fn load_tariffs(conn: &mut PgConnection) -> Result<Tariffs, StoreError> {
             sewage_m3: r.try_get::<Decimal, _>(5)?.normalize(),
             vat_percent: r.try_get::<Decimal, _>(6)?.normalize(),
             fees: fees.remove(&id).unwrap_or_default(),
+            einvoice_discount: r.try_get::<Decimal, _>(8)?.normalize(),
         });
     }
     Ok(Tariffs {
@@ -750,6 +753,7 @@ fn price(
         volume,
         sub_meter_m3,
         sewage: c.sewage,
+        einvoice: c.einvoice,
     };
     let q = match quote(&input) {
         Ok(q) => q,

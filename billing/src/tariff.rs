@@ -125,6 +125,9 @@ pub struct TariffVersion {
     /// Fixed fees.
     #[serde(default)]
     pub fees: Vec<Fee>,
+    /// Net discount per invoice for customers who receive e-invoices (0: none).
+    #[serde(default)]
+    pub einvoice_discount: Decimal,
 }
 
 /// Validated tariff: versions sorted by `from`, none overlapping, each `to` filled in except
@@ -274,6 +277,7 @@ mod tests {
             water_m3: dec!(6.95),
             sewage_m3: dec!(12.35),
             vat_percent: dec!(8),
+            einvoice_discount: rust_decimal::Decimal::ZERO,
             fees: vec![],
         }
     }

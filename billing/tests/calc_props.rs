@@ -133,7 +133,7 @@ proptest! {
         let end = start.checked_add_days(Days::new(89)).unwrap();
         let version = |from: NaiveDate, water: i64| TariffVersion {
             from, to: None, water_m3: Decimal::new(water, 2), sewage_m3: Decimal::new(water * 2, 2),
-            vat_percent: Decimal::from(8), fees: vec![],
+            vat_percent: Decimal::from(8), fees: vec![], einvoice_discount: Decimal::ZERO,
         };
         let volume = Decimal::new(mills, 3);
         let input = QuoteInput {
@@ -146,6 +146,7 @@ proptest! {
             },
             sub_meter_m3: Some((volume * Decimal::from(sub_share) / Decimal::ONE_HUNDRED).round_dp(3)),
             sewage: true,
+            einvoice: false,
         };
         let q = quote(&input).unwrap();
         let water: Decimal = q.lines.iter().filter(|l| l.item == "water").map(|l| l.quantity).sum();

@@ -28,6 +28,7 @@ fn priced(volume_to: Decimal, estimated: bool) -> Quote {
         water_m3: dec!(6.95),
         sewage_m3: dec!(12.35),
         vat_percent: dec!(8),
+        einvoice_discount: rust_decimal::Decimal::ZERO,
         fees: vec![Fee {
             name: "abonament".into(),
             amount: dec!(3.50),
@@ -63,6 +64,7 @@ fn priced(volume_to: Decimal, estimated: bool) -> Quote {
         volume,
         sub_meter_m3: None,
         sewage: true,
+        einvoice: false,
     })
     .unwrap()
 }

@@ -44,12 +44,17 @@ fn october() -> Period {
 }
 
 fn priced(kind: CustomerKind, volume: Decimal) -> Quote {
+    priced_with(kind, volume, false)
+}
+
+fn priced_with(kind: CustomerKind, volume: Decimal, einvoice: bool) -> Quote {
     let tariff = Tariff::new(vec![TariffVersion {
         from: d("2025-01-01"),
         to: None,
         water_m3: dec!(6.95),
         sewage_m3: dec!(12.35),
         vat_percent: dec!(8),
+        einvoice_discount: dec!(0.50),
         fees: vec![Fee {
             name: "abonament".into(),
             amount: dec!(3.50),
@@ -77,6 +82,7 @@ fn priced(kind: CustomerKind, volume: Decimal) -> Quote {
         },
         sub_meter_m3: None,
         sewage: true,
+        einvoice,
     })
     .unwrap()
 }
@@ -196,4 +202,31 @@ async fn business_buyer_carries_its_nip(pool: PgPool) {
     assert!(xml.contains("<NIP>5260250274</NIP>"));
     assert!(xml.contains("Piekarnia &quot;Złoty Kłos&quot; &amp; Syn"));
     xmllint("business", &xml);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn an_einvoice_discount_line_validates_as_fa3(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5003", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let q = priced_with(CustomerKind::Household, dec!(10), true);
+    let discount = q
+        .lines
+        .iter()
+        .find(|l| l.item == ewoda_billing::quote::EINVOICE_DISCOUNT_ITEM)
+        .expect("a discount line");
+    assert_eq!(discount.net, dec!(-0.50));
+    let draft = InvoiceDraft::from_quote(
+        cust,
+        Some(contract),
+        october(),
+        &q,
+        d("2026-11-02"),
+        d("2026-11-16"),
+    );
+    let inv = issue(&mut tx, &draft).await.unwrap();
+    let xml = ksef_xml(&mut tx, inv.invoice_id).await.unwrap();
+    assert!(xml.contains("rabat za e-fakturę"));
+    xmllint("einvoice-discount", &xml);
 }
