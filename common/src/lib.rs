@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod rng;
 pub mod services;
+pub mod shutdown;
 pub mod time;
 pub mod units;
 

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> ExitCode {
         };
     }
     super::finish(
-        rt.block_on(collect::run(cfg, shutdown_signal()))
+        rt.block_on(collect::run(cfg, ewoda_common::shutdown::signal()))
             .map(|totals| {
                 eprintln!(
                     "collector stopped: {} readings stored, {} duplicates, {} dead letters",
@@ -62,25 +62,4 @@ pub fn run(args: Args) -> ExitCode {
             })
             .map_err(Into::into),
     )
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }

@@ -137,7 +137,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return super::finish(Err(e.into())),
     };
     super::finish(
-        rt.block_on(runner::run(cfg, shutdown_signal()))
+        rt.block_on(runner::run(cfg, ewoda_common::shutdown::signal()))
             .map(|r| {
                 eprintln!(
                     "sim stopped at {}: {} telegrams ({} missed, {} unread), {} walk-by, {} files, \
@@ -156,25 +156,4 @@ pub fn run(args: Args) -> ExitCode {
             })
             .map_err(Into::into),
     )
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
