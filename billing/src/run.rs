@@ -1086,21 +1086,62 @@ pub async fn reconcile_estimate(
     }
 }
 
+/// What [`bill_period`] did.
+#[derive(Debug, Clone)]
+pub struct BillOutcome {
+    /// Customers who got their virtual account now.
+    pub accounts_assigned: u64,
+    /// The run.
+    pub summary: RunSummary,
+    /// Earlier estimated invoices reconciled by a correction now that readings exist.
+    pub reconciled: Vec<IssuedInvoice>,
+}
+
 /// A whole run without a clerk in between: gives every customer a virtual account (invoices
-/// print it), creates the run, approves and issues it. What `ewoda bill --issue` and the demo
-/// do; returns the number of accounts assigned and the run's summary.
+/// print it), creates the run, approves and issues it, then reconciles earlier estimated
+/// invoices whose real readings have arrived since (a KOR each). What `ewoda bill --issue`
+/// and the demo do.
 pub async fn bill_period(
     pool: &PgPool,
     opts: &RunOptions,
     progress: &mut (dyn FnMut(usize, usize) + Send),
-) -> Result<(u64, RunSummary), StoreError> {
+) -> Result<BillOutcome, StoreError> {
     let mut conn = pool.acquire().await?;
-    let assigned = crate::virtual_accounts::assign_all(&mut conn).await?;
+    let accounts_assigned = crate::virtual_accounts::assign_all(&mut conn).await?;
     drop(conn);
     let run_id = create_run(pool, opts).await?;
     approve(pool, run_id).await?;
     let summary = issue(pool, run_id, opts, progress).await?;
-    Ok((assigned, summary))
+    let reconciled = reconcile_estimates(pool, opts).await?;
+    Ok(BillOutcome {
+        accounts_assigned,
+        summary,
+        reconciled,
+    })
+}
+
+/// Reconciles every estimated invoice of a period before the run's month that a correction
+/// has not yet settled, each in its own transaction; ones still without readings stay.
+pub async fn reconcile_estimates(
+    pool: &PgPool,
+    opts: &RunOptions,
+) -> Result<Vec<IssuedInvoice>, StoreError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "select invoice_id from invoice
+         where kind = 'VAT' and estimated and period_to < $1 order by invoice_id",
+    )
+    .bind(opts.month_period().from())
+    .fetch_all(pool)
+    .await?;
+    let mut done = Vec::new();
+    for id in ids {
+        let mut tx = pool.begin().await?;
+        if let Some(kor) = reconcile_estimate(&mut tx, id, opts).await? {
+            done.push(kor);
+        }
+        tx.commit().await?;
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

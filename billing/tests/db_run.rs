@@ -258,3 +258,43 @@ async fn unknown_area_is_an_error(pool: PgPool) {
     let err = run::preview(&pool, &opts(Some("X9"))).await.unwrap_err();
     assert_eq!(err.to_string(), "area: no district with code \"X9\"");
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn the_next_run_reconciles_estimates_whose_readings_arrived(pool: PgPool) {
+    let t = town(&pool).await;
+    let october = run::bill_period(&pool, &opts(None), &mut |_, _| {})
+        .await
+        .unwrap();
+    assert!(october.summary.issued > 0);
+    assert!(october.reconciled.is_empty(), "nothing to reconcile yet");
+    // The estimated meter's real readings arrive: 300 → 311 m³.
+    let mut tx = pool.begin().await.unwrap();
+    let m3: i64 = sqlx::query_scalar("select meter_id from meter where serial = 'M3'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    read(&mut tx, m3, "2026-09-30", 300 * M3).await;
+    read(&mut tx, m3, "2026-10-31", 311 * M3).await;
+    tx.commit().await.unwrap();
+    let november = RunOptions {
+        issued_on: d("2026-12-01"),
+        ..RunOptions::for_month("2026-11", d("2026-12-01")).unwrap()
+    };
+    let outcome = run::bill_period(&pool, &november, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.reconciled.len(), 1);
+    assert_eq!(outcome.reconciled[0].gross, dec!(41.68));
+    let est_invoice: i64 = sqlx::query_scalar(
+        "select count(*) from invoice where kind = 'KOR' and corrects_invoice_id in
+           (select invoice_id from invoice where contract_id = $1 and kind = 'VAT')",
+    )
+    .bind(t["estimated"].1)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(est_invoice, 1);
+    // A third run finds nothing more to reconcile.
+    let again = run::reconcile_estimates(&pool, &november).await.unwrap();
+    assert!(again.is_empty());
+}

@@ -66,14 +66,21 @@ async fn bill(args: Args) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let progress_bar = bar.clone();
-        let (assigned, summary) = run::bill_period(&pool, &opts, &mut move |done, total| {
+        let outcome = run::bill_period(&pool, &opts, &mut move |done, total| {
             progress_bar.set_length(total as u64);
             progress_bar.set_position(done as u64);
         })
         .await?;
         bar.finish_and_clear();
-        if assigned > 0 {
-            println!("assigned {assigned} virtual accounts");
+        let summary = outcome.summary;
+        if outcome.accounts_assigned > 0 {
+            println!("assigned {} virtual accounts", outcome.accounts_assigned);
+        }
+        if !outcome.reconciled.is_empty() {
+            println!(
+                "reconciled {} earlier estimated invoices with corrections",
+                outcome.reconciled.len()
+            );
         }
         print_plan(&summary.plan, args.show);
         println!(

@@ -452,9 +452,10 @@ async fn the_demo_town_can_be_billed_from_its_readings() {
         issued_on: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
         ..ewoda_billing::run::RunOptions::for_month("2026-10", opts.today).unwrap()
     };
-    let (accounts, summary) = ewoda_billing::run::bill_period(&db.pool, &run_opts, &mut |_, _| {})
+    let outcome = ewoda_billing::run::bill_period(&db.pool, &run_opts, &mut |_, _| {})
         .await
         .unwrap();
+    let (accounts, summary) = (outcome.accounts_assigned, outcome.summary);
     let customers: i64 = sqlx::query_scalar("select count(*) from customer")
         .fetch_one(&db.pool)
         .await

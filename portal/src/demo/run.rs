@@ -137,7 +137,9 @@ async fn bill_last_month(pool: &sqlx::PgPool, today: chrono::NaiveDate) -> Resul
         issued_on: last + chrono::Duration::days(1),
         ..ewoda_billing::run::RunOptions::for_month(&month, today)?
     };
-    let (_, summary) = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {}).await?;
+    let summary = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {})
+        .await?
+        .summary;
     eprintln!(
         "Billed {month}: {} invoices, gross {} PLN ({} held for a clerk).",
         summary.issued,
