@@ -4,9 +4,6 @@
 
 mod db_payments_fixtures;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -15,9 +12,10 @@ use db_payments_fixtures::{world, World};
 use ewoda_billing::ledger;
 use ewoda_billing::payments::fake_operator::FakeOperator;
 use ewoda_billing::payments::online::{
-    handle_notification, notification_sign, Notification, OnlineOrder, OnlineOutcome,
-    PaymentOperator, Przelewy24, RegisteredTransaction,
+    handle_notification, notification_sign, Notification, OnlineOrder, OnlineOutcome, Przelewy24,
+    RegisteredTransaction,
 };
+use ewoda_billing::payments::online_store;
 use ewoda_billing::payments::PaymentError;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -29,16 +27,12 @@ const CRC: &str = "a1b2c3d4e5f6a7b8";
 struct Shop {
     pool: PgPool,
     operator: Przelewy24,
-    registered: Arc<Mutex<HashMap<String, RegisteredTransaction>>>,
 }
 
-/// The shop's `urlStatus` endpoint: 200 when posted (now or before), 400 when rejected.
+/// The shop's `urlStatus` endpoint: 200 when posted (now or before), 400 when rejected. The
+/// registration is looked up in the database (`online_transaction`).
 async fn status(State(shop): State<Shop>, Json(n): Json<Notification>) -> StatusCode {
-    let registered = shop.registered.lock().unwrap().get(&n.session_id).cloned();
-    let Some(registered) = registered else {
-        return StatusCode::NOT_FOUND;
-    };
-    match handle_notification(&shop.pool, &shop.operator, &registered, &n).await {
+    match online_store::notify(&shop.pool, &shop.operator, &n).await {
         Ok(_) => StatusCode::OK,
         Err(PaymentError::Rejected(_)) => StatusCode::BAD_REQUEST,
         Err(_) => StatusCode::BAD_GATEWAY,
@@ -60,7 +54,6 @@ async fn setup(pool: &PgPool) -> Setup {
     let shop = Shop {
         pool: pool.clone(),
         operator: Przelewy24::new(fake.config()),
-        registered: Arc::default(),
     };
     let app = Router::new()
         .route("/p24/status", post(status))
@@ -88,14 +81,25 @@ async fn register(s: &Setup, session: &str) -> String {
         url_return: "http://127.0.0.1/ebok/platnosci".into(),
         url_status: s.status_url.clone(),
     };
-    let reg = s.shop.operator.register(&order).await.unwrap();
+    let reg = online_store::start_online_payment(&s.shop.pool, &s.shop.operator, &order)
+        .await
+        .unwrap();
+    let status: String =
+        sqlx::query_scalar("select status from online_transaction where session_id = $1")
+            .bind(session)
+            .fetch_one(&s.shop.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "registered");
+    assert!(
+        online_store::start_online_payment(&s.shop.pool, &s.shop.operator, &order)
+            .await
+            .is_err(),
+        "a session id is used once"
+    );
     assert_eq!(
         reg.redirect_url,
         format!("{}/trnRequest/{}", s.fake.base_url(), reg.token)
-    );
-    s.shop.registered.lock().unwrap().insert(
-        order.session_id.clone(),
-        RegisteredTransaction::from(&order),
     );
     reg.token
 }
@@ -241,13 +245,8 @@ async fn wrong_amount_or_currency_is_rejected(pool: PgPool) {
         ..good.clone()
     });
     assert_eq!(s.fake.deliver(&eur).await.unwrap(), 400);
-    let registered = s
-        .shop
-        .registered
-        .lock()
-        .unwrap()
-        .get("ewoda-4711-4")
-        .cloned()
+    let registered = online_store::registered(&pool, "ewoda-4711-4")
+        .await
         .unwrap();
     let err = handle_notification(&pool, &s.shop.operator, &registered, &less)
         .await

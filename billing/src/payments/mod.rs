@@ -8,6 +8,7 @@ pub mod fake_operator;
 pub mod import;
 pub mod matching;
 pub mod online;
+pub mod online_store;
 pub mod refunds;
 
 pub use self::allocation::{plan_allocation, Allocation};
