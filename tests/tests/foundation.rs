@@ -50,6 +50,7 @@ const DOMAIN_TABLES: &[&str] = &[
     "case_event",
     "attachment",
     "broadcast",
+    "online_transaction",
 ];
 
 #[tokio::test]
