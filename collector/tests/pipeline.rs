@@ -365,3 +365,54 @@ async fn a_batch_reaching_a_missing_month_creates_its_partition(pool: PgPool) {
     assert!(exists("reading_2021_03").await);
     assert_eq!(stored(&pool, m).await, vec![(old, 42_000, VALIDATED)]);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn nanosecond_times_are_stored_rolled_up_and_alarmed(pool: PgPool) {
+    let m = meter(&pool, "N1", None).await;
+    let cfg = VeeConfig::default();
+    let t = at(30) + chrono::Duration::nanoseconds(123_456_789);
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading("N1", at(0), 1_000_000),
+            reading_with("N1", t, 1_250_000, &[(AlarmKind::Leak, true)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.stored, r.alarms_opened), (2, 1));
+    let micros = at(30) + chrono::Duration::microseconds(123_456);
+    assert_eq!(
+        stored(&pool, m).await,
+        vec![
+            (at(0), 1_000_000, VALIDATED),
+            (micros, 1_250_000, VALIDATED)
+        ]
+    );
+    let rows = daily(&pool).await;
+    assert_eq!(
+        rows,
+        vec![(
+            m,
+            NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
+            1_000_000,
+            1_250_000,
+            250_000,
+            2,
+            VALIDATED
+        )]
+    );
+    let alarms: Vec<(String, String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select kind, state, opened_at from alarm where meter_id = $1")
+            .bind(m)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(alarms, vec![("leak".into(), "open".into(), micros)]);
+    // The same telegram again, nanoseconds and all: a duplicate, not a second reading.
+    let again = write_items(&pool, &cfg, &[reading("N1", t, 1_250_000)])
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+}

@@ -452,6 +452,42 @@ fn reading_payload(r: &MeterReading) -> Vec<u8> {
     serde_json::to_vec(r).unwrap_or_default()
 }
 
+/// `t` cut to whole microseconds, PostgreSQL's `timestamptz` precision.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let sub = t.timestamp_subsec_nanos() % 1_000;
+    t - Duration::nanoseconds(i64::from(sub))
+}
+
+/// The items with every time cut to microseconds: the writer matches stored keys
+/// (`returning read_at`) against the in-memory times, so they must be what the database keeps.
+fn to_micros(items: &[Item]) -> std::borrow::Cow<'_, [Item]> {
+    let exact = |t: DateTime<Utc>| t.timestamp_subsec_nanos() % 1_000 == 0;
+    let all_exact = items.iter().all(|i| match i {
+        Item::Reading(r) => exact(r.read_at),
+        Item::Alarm(a) => exact(a.at),
+        Item::DeadLetter(_) => true,
+    });
+    if all_exact {
+        return std::borrow::Cow::Borrowed(items);
+    }
+    std::borrow::Cow::Owned(
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Reading(r) => Item::Reading(MeterReading {
+                    read_at: micros(r.read_at),
+                    ..r.clone()
+                }),
+                Item::Alarm(a) => Item::Alarm(AlarmEvent {
+                    at: micros(a.at),
+                    ..a.clone()
+                }),
+                Item::DeadLetter(d) => Item::DeadLetter(d.clone()),
+            })
+            .collect(),
+    )
+}
+
 /// Validates and stores one batch in the caller's transaction. Returns the report and the
 /// month range whose partitions it ensured (to remember after the commit).
 pub async fn process_batch(
@@ -461,6 +497,8 @@ pub async fn process_batch(
     items: &[Item],
     now: DateTime<Utc>,
 ) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
+    let items = to_micros(items);
+    let items: &[Item] = &items;
     let mut report = BatchReport::default();
     let mut dead: Vec<(usize, Source, Vec<u8>, &'static str, String)> = Vec::new();
     let refs: HashSet<&MeterRef> = items
