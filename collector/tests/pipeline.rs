@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use common::*;
 use ewoda_collector::alarms::{self, AlarmKind, RuleConfig};
 use ewoda_collector::pipeline::vee::VeeConfig;
-use ewoda_collector::pipeline::{write_items, Item, MeterReading, MeterRef};
+use ewoda_collector::pipeline::writer::{process_batch_cached, MeterCache, PartitionCover};
+use ewoda_collector::pipeline::{write_items, BatchReport, Item, MeterReading, MeterRef};
 use ewoda_collector::quality::*;
 use ewoda_collector::store::{self, Source};
 use ewoda_common::Volume;
@@ -415,4 +416,71 @@ async fn nanosecond_times_are_stored_rolled_up_and_alarmed(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!((again.stored, again.duplicates), (0, 1));
+}
+
+/// One batch through the writer's core with the given meter cache, committed.
+async fn batch(pool: &PgPool, cache: &mut MeterCache, items: &[Item]) -> BatchReport {
+    let mut tx = pool.begin().await.unwrap();
+    let (r, _) = process_batch_cached(
+        &mut tx,
+        &VeeConfig::default(),
+        &PartitionCover::default(),
+        cache,
+        items,
+        at(0),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    r
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn meter_cache_serves_steady_batches_and_looks_up_misses(pool: PgPool) {
+    let a = meter(&pool, "CA", None).await;
+    let b = meter(&pool, "CB", Some("0000ABCD")).await;
+    let radio = |t, ml| {
+        Item::Reading(MeterReading {
+            meter: MeterRef::Radio {
+                manufacturer: "apa".into(),
+                id: "0000abcd".into(),
+            },
+            read_at: at(t),
+            volume: Volume::from_ml(ml),
+            status: vec![],
+            source: Source::Wmbus,
+        })
+    };
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(3600));
+    let r = batch(
+        &pool,
+        &mut cache,
+        &[reading("CA", at(0), 1_000), radio(0, 5_000)],
+    )
+    .await;
+    assert_eq!((r.stored, r.dead_letters), (2, 0));
+    // A meter created after the cache was filled is looked up on its first miss.
+    let new = meter(&pool, "CC", None).await;
+    let r = batch(&pool, &mut cache, &[reading("CC", at(0), 7_000)]).await;
+    assert_eq!((r.stored, r.dead_letters), (1, 0));
+    // Renamed in the database: the cache still resolves the old serial (no lookup) until it
+    // expires; a fresh cache no longer does.
+    sqlx::query("update meter set serial = 'CA-RENAMED' where meter_id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = batch(
+        &pool,
+        &mut cache,
+        &[reading("CA", at(15), 2_000), radio(15, 6_000)],
+    )
+    .await;
+    assert_eq!((r.stored, r.dead_letters), (2, 0));
+    let mut fresh = MeterCache::new(std::time::Duration::ZERO);
+    let r = batch(&pool, &mut fresh, &[reading("CA", at(30), 3_000)]).await;
+    assert_eq!((r.stored, r.dead_letters), (0, 1));
+    assert_eq!(stored(&pool, a).await.len(), 2);
+    assert_eq!(stored(&pool, b).await.len(), 2);
+    assert_eq!(stored(&pool, new).await.len(), 1);
 }

@@ -33,6 +33,8 @@ pub struct WriterConfig {
     pub channel_capacity: usize,
     /// Longest pause between retries while the database is unreachable.
     pub max_backoff_ms: u64,
+    /// Resolved meters and installations are reused for at most this long.
+    pub meter_cache_secs: u64,
     pub vee: VeeConfig,
 }
 
@@ -44,6 +46,7 @@ impl Default for WriterConfig {
             idle_ms: 5,
             channel_capacity: 4096,
             max_backoff_ms: 2000,
+            meter_cache_secs: 60,
             vee: VeeConfig::default(),
         }
     }
@@ -128,6 +131,7 @@ async fn run(
     mut rx: mpsc::Receiver<Input>,
 ) -> BatchReport {
     let mut cover = PartitionCover::default();
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(cfg.meter_cache_secs));
     let mut total = BatchReport::default();
     let linger = std::time::Duration::from_millis(cfg.linger_ms);
     while let Some(first) = rx.recv().await {
@@ -143,7 +147,7 @@ async fn run(
         let started = std::time::Instant::now();
         let (items, acks): (Vec<Item>, Vec<Option<Ack>>) =
             batch.into_iter().map(|i| (i.item, i.ack)).unzip();
-        let report = commit_with_retry(&pool, &cfg, &metrics, &mut cover, &items).await;
+        let report = commit_with_retry(&pool, &cfg, &metrics, &mut cover, &mut cache, &items).await;
         for ack in acks.into_iter().flatten() {
             ack.fire();
         }
@@ -201,16 +205,17 @@ async fn commit_with_retry(
     cfg: &WriterConfig,
     metrics: &Metrics,
     cover: &mut PartitionCover,
+    cache: &mut MeterCache,
     items: &[Item],
 ) -> BatchReport {
-    match commit_transient_retry(pool, cfg, metrics, cover, items).await {
+    match commit_transient_retry(pool, cfg, metrics, cover, cache, items).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, items = items.len(), "batch failed; retrying item by item");
             let mut total = BatchReport::default();
             for item in items {
                 let one = std::slice::from_ref(item);
-                match commit_transient_retry(pool, cfg, metrics, cover, one).await {
+                match commit_transient_retry(pool, cfg, metrics, cover, cache, one).await {
                     Ok(r) => total.add(&r),
                     Err(e) => {
                         let dl = Item::DeadLetter(DeadLetter {
@@ -219,7 +224,8 @@ async fn commit_with_retry(
                             class: "database_refused",
                             reason: format!("the database refused it: {e}"),
                         });
-                        match commit_transient_retry(pool, cfg, metrics, cover, &[dl]).await {
+                        match commit_transient_retry(pool, cfg, metrics, cover, cache, &[dl]).await
+                        {
                             Ok(r) => total.add(&r),
                             Err(e) => {
                                 tracing::error!(error = %e, "could not even store the dead letter")
@@ -246,6 +252,7 @@ async fn commit_transient_retry(
     cfg: &WriterConfig,
     metrics: &Metrics,
     cover: &mut PartitionCover,
+    cache: &mut MeterCache,
     items: &[Item],
 ) -> Result<BatchReport, sqlx::Error> {
     let mut backoff = 50u64;
@@ -253,7 +260,7 @@ async fn commit_transient_retry(
         let attempt = async {
             let mut tx = pool.begin().await?;
             let (report, range) =
-                process_batch(&mut tx, &cfg.vee, cover, items, Utc::now()).await?;
+                process_batch_cached(&mut tx, &cfg.vee, cover, cache, items, Utc::now()).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>((report, range))
         }
@@ -327,9 +334,24 @@ struct Candidate<'a> {
     replaced_another: bool,
 }
 
+/// The key a reference is cached under (radio identities are upper case in `meter`).
+fn normal_ref(r: &MeterRef) -> MeterRef {
+    match r {
+        MeterRef::Serial(_) => r.clone(),
+        MeterRef::Radio { manufacturer, id } => MeterRef::Radio {
+            manufacturer: manufacturer.to_ascii_uppercase(),
+            id: id.to_ascii_uppercase(),
+        },
+    }
+}
+
+type MeterDbRow = (i64, String, String, Option<String>, i16, String);
+
+/// Looks the references up with two index lookups: by `serial`, and by
+/// `(manufacturer, radio_id)` joined from the arrays (an `or` of both would scan `meter`).
 async fn resolve_meters(
     conn: &mut PgConnection,
-    refs: &HashSet<&MeterRef>,
+    refs: &[MeterRef],
 ) -> Result<HashMap<MeterRef, MeterRow>, sqlx::Error> {
     let mut serials = Vec::new();
     let (mut mans, mut ids) = (Vec::new(), Vec::new());
@@ -342,18 +364,32 @@ async fn resolve_meters(
             }
         }
     }
-    let rows: Vec<(i64, String, String, Option<String>, i16, String)> = sqlx::query_as(
-        "select meter_id, serial, manufacturer::text, radio_id::text, register_digits, role
-         from meter
-         where serial = any($1)
-            or (manufacturer::text, radio_id::text) in
-               (select * from unnest($2::text[], $3::text[]))",
-    )
-    .bind(&serials)
-    .bind(&mans)
-    .bind(&ids)
-    .fetch_all(conn)
-    .await?;
+    let mut rows: Vec<MeterDbRow> = Vec::new();
+    if !serials.is_empty() {
+        rows.extend(
+            sqlx::query_as::<_, MeterDbRow>(
+                "select meter_id, serial, manufacturer::text, radio_id::text, register_digits, role
+                 from meter where serial = any($1)",
+            )
+            .bind(&serials)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
+    if !mans.is_empty() {
+        rows.extend(
+            sqlx::query_as::<_, MeterDbRow>(
+                "select m.meter_id, m.serial, m.manufacturer::text, m.radio_id::text,
+                        m.register_digits, m.role
+                 from unnest($1::text[], $2::text[]) as u(man, rid)
+                 join meter m on m.manufacturer = u.man::char(3) and m.radio_id = u.rid::char(8)",
+            )
+            .bind(&mans)
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
     let mut out = HashMap::new();
     for (meter_id, serial, man, radio, digits, role) in rows {
         let row = MeterRow {
@@ -376,13 +412,73 @@ async fn resolve_meters(
     Ok(out)
 }
 
+/// Meters and their installation history as the writer resolved them, kept across batches so
+/// steady-state batches look nothing up. A reference not cached is looked up (unknown meters
+/// are not remembered, so a meter added later is found at once); the whole cache is dropped
+/// every `ttl` so changed meters and installations are seen within that time.
+#[derive(Debug)]
+pub struct MeterCache {
+    meters: HashMap<MeterRef, MeterRow>,
+    installs: HashMap<i64, Vec<Installation>>,
+    filled_at: std::time::Instant,
+    ttl: std::time::Duration,
+}
+
+impl MeterCache {
+    /// An empty cache whose entries live at most `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        MeterCache {
+            meters: HashMap::new(),
+            installs: HashMap::new(),
+            filled_at: std::time::Instant::now(),
+            ttl,
+        }
+    }
+
+    /// Makes sure every reference (and the installations of every meter found) is cached.
+    async fn resolve(
+        &mut self,
+        conn: &mut PgConnection,
+        refs: &HashSet<&MeterRef>,
+    ) -> Result<(), sqlx::Error> {
+        if self.filled_at.elapsed() > self.ttl {
+            self.meters.clear();
+            self.installs.clear();
+            self.filled_at = std::time::Instant::now();
+        }
+        let missing: Vec<MeterRef> = refs
+            .iter()
+            .map(|r| normal_ref(r))
+            .filter(|r| !self.meters.contains_key(r))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = resolve_meters(conn, &missing).await?;
+        let new_ids: Vec<i64> = {
+            let set: HashSet<i64> = found
+                .values()
+                .map(|m| m.meter_id)
+                .filter(|id| !self.installs.contains_key(id))
+                .collect();
+            set.into_iter().collect()
+        };
+        if !new_ids.is_empty() {
+            let mut inst = installations(conn, &new_ids).await?;
+            for id in new_ids {
+                self.installs
+                    .insert(id, inst.remove(&id).unwrap_or_default());
+            }
+        }
+        self.meters.extend(found);
+        Ok(())
+    }
+}
+
 fn lookup<'m>(meters: &'m HashMap<MeterRef, MeterRow>, r: &MeterRef) -> Option<&'m MeterRow> {
     match r {
         MeterRef::Serial(_) => meters.get(r),
-        MeterRef::Radio { manufacturer, id } => meters.get(&MeterRef::Radio {
-            manufacturer: manufacturer.to_ascii_uppercase(),
-            id: id.to_ascii_uppercase(),
-        }),
+        MeterRef::Radio { .. } => meters.get(&normal_ref(r)),
     }
 }
 
@@ -497,6 +593,19 @@ pub async fn process_batch(
     items: &[Item],
     now: DateTime<Utc>,
 ) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
+    let mut cache = MeterCache::new(std::time::Duration::ZERO);
+    process_batch_cached(conn, vee_cfg, cover, &mut cache, items, now).await
+}
+
+/// [`process_batch`] resolving meters through a cache the caller keeps across batches.
+pub async fn process_batch_cached(
+    conn: &mut PgConnection,
+    vee_cfg: &VeeConfig,
+    cover: &PartitionCover,
+    cache: &mut MeterCache,
+    items: &[Item],
+    now: DateTime<Utc>,
+) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
     let items = to_micros(items);
     let items: &[Item] = &items;
     let mut report = BatchReport::default();
@@ -509,20 +618,10 @@ pub async fn process_batch(
             Item::DeadLetter(_) => None,
         })
         .collect();
-    let meters = if refs.is_empty() {
-        HashMap::new()
-    } else {
-        resolve_meters(conn, &refs).await?
-    };
-    let ids: Vec<i64> = {
-        let set: HashSet<i64> = meters.values().map(|m| m.meter_id).collect();
-        set.into_iter().collect()
-    };
-    let installs = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        installations(conn, &ids).await?
-    };
+    if !refs.is_empty() {
+        cache.resolve(conn, &refs).await?;
+    }
+    let (meters, installs) = (&cache.meters, &cache.installs);
 
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut events: Vec<(&AlarmEvent, i64)> = Vec::new();
@@ -533,7 +632,7 @@ pub async fn process_batch(
             }
             Item::Reading(r) => {
                 report.readings += 1;
-                let Some(m) = lookup(&meters, &r.meter) else {
+                let Some(m) = lookup(meters, &r.meter) else {
                     dead.push((
                         pos,
                         r.source,
@@ -556,7 +655,7 @@ pub async fn process_batch(
                     }
                 }
             }
-            Item::Alarm(a) => match lookup(&meters, &a.meter) {
+            Item::Alarm(a) => match lookup(meters, &a.meter) {
                 Some(m) => events.push((a, m.meter_id)),
                 None => dead.push((
                     pos,
