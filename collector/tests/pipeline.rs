@@ -484,3 +484,62 @@ async fn meter_cache_serves_steady_batches_and_looks_up_misses(pool: PgPool) {
     assert_eq!(stored(&pool, b).await.len(), 2);
     assert_eq!(stored(&pool, new).await.len(), 1);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn in_order_batches_roll_up_from_the_batch_alone(pool: PgPool) {
+    let r1 = meter(&pool, "IO1", None).await;
+    meter(&pool, "IO2", None).await;
+    sqlx::query("update meter set register_digits = 4 where meter_id = $1")
+        .bind(r1)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Five days of 2-hourly readings; IO1 wraps its 4-digit register on day 3, IO2 has a
+    // stuck day and a reverse-flow dip.
+    let mut all = Vec::new();
+    for k in 0..60i64 {
+        let io1 = (9_990_000_000 + k * 25_000_000) % 10_000_000_000;
+        all.push(reading("IO1", at(k * 120 + 5), io1));
+        let io2 = match k {
+            20..=31 => 3_000_000,
+            40 => 4_000_000,
+            _ => 1_000_000 + k * 50_000,
+        };
+        all.push(reading("IO2", at(k * 120 + 11), io2));
+    }
+    let cfg = VeeConfig::default();
+    // In time order, in batches whose boundaries fall inside and across days.
+    for batch in all.chunks(17) {
+        let r = write_items(&pool, &cfg, batch).await.unwrap();
+        assert_eq!(r.rollup_recomputed, 0);
+        assert!(r.rollup_rows > 0);
+    }
+    let incremental = daily(&pool).await;
+    assert_eq!(incremental.len(), 2 * 6);
+    // A late reading (between stored ones) takes the full recompute of its day.
+    let late = write_items(&pool, &cfg, &[reading("IO2", at(61), 1_025_000)])
+        .await
+        .unwrap();
+    assert_eq!((late.stored, late.rollup_recomputed), (1, 1));
+    let after_late = daily(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, after_late);
+    let io1_total: i64 = after_late.iter().filter(|d| d.0 == r1).map(|d| d.4).sum();
+    assert_eq!(io1_total, 59 * 25_000_000);
+    // The late reading changed only its own day's count.
+    let changed: Vec<_> = incremental
+        .iter()
+        .zip(&after_late)
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].1 .5, changed[0].0 .5 + 1);
+}

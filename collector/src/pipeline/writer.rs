@@ -9,7 +9,7 @@ use super::{rollup, Ack, AlarmEvent, DeadLetter, Input, Item, MeterReading, Mete
 use crate::alarms::{self, AlarmKind, Raised};
 use crate::metrics::Metrics;
 use crate::store::{self, NewReading, Source};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
@@ -65,6 +65,8 @@ pub struct BatchReport {
     pub alarms_repeated: u64,
     pub alarms_cleared: u64,
     pub rollup_rows: u64,
+    /// (meter, day) rollups recomputed in full (late or out-of-order readings).
+    pub rollup_recomputed: u64,
     /// Dead letters by reason class.
     pub dead_by_class: Vec<(&'static str, u64)>,
     /// Items that became dead letters: (position in the batch, reason).
@@ -82,6 +84,7 @@ impl BatchReport {
         self.alarms_repeated += o.alarms_repeated;
         self.alarms_cleared += o.alarms_cleared;
         self.rollup_rows += o.rollup_rows;
+        self.rollup_recomputed += o.rollup_recomputed;
         for (c, n) in &o.dead_by_class {
             match self.dead_by_class.iter_mut().find(|(k, _)| k == c) {
                 Some(e) => e.1 += n,
@@ -782,6 +785,15 @@ pub async fn process_batch_cached(
         }
     }
 
+    // Each meter's first accepted reading: the rollup's stored neighbours, read before insert.
+    let mut firsts: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    for (_, r, _) in &accepted {
+        let e = firsts.entry(r.meter_id).or_insert(r.read_at);
+        *e = (*e).min(r.read_at);
+    }
+    let firsts: Vec<(i64, DateTime<Utc>)> = firsts.into_iter().collect();
+    let neighbours = rollup::neighbours(conn, &firsts).await?;
+
     let rows: Vec<NewReading> = accepted.iter().map(|a| a.1.clone()).collect();
     let stored: HashSet<(i64, DateTime<Utc>)> = store::insert_readings(conn, &rows)
         .await?
@@ -790,14 +802,26 @@ pub async fn process_batch_cached(
     report.stored = stored.len() as u64;
     report.duplicates += rows.len() as u64 - report.stored;
 
-    let mut pairs: HashSet<(i64, NaiveDate)> = HashSet::new();
+    let mut batch_rows: Vec<rollup::BatchRow> = Vec::new();
+    let mut wraps: HashMap<i64, i64> = HashMap::new();
+    // A reading lost to a concurrent writer: this batch is no append for that meter.
+    let mut recompute: HashSet<i64> = HashSet::new();
     for (i, r, (reverse, zero)) in &accepted {
         if !stored.contains(&(r.meter_id, r.read_at)) {
+            recompute.insert(r.meter_id);
             continue;
         }
         report.zero_use += u64::from(*zero);
-        pairs.insert((r.meter_id, ewoda_common::time::local_day(r.read_at)));
+        batch_rows.push(rollup::BatchRow {
+            meter_id: r.meter_id,
+            read_at: r.read_at,
+            volume_ml: r.volume_ml,
+            quality: r.quality,
+        });
         let c = &candidates[*i];
+        if let Some(w) = rollup::wrap_ml(c.meter.register_digits) {
+            wraps.insert(r.meter_id, w);
+        }
         let src = r.source.as_str();
         // Status flags of repeats were applied with the first copy.
         for f in &c.reading.status {
@@ -831,9 +855,10 @@ pub async fn process_batch_cached(
             );
         }
     }
-    if !pairs.is_empty() {
-        let (m, d): (Vec<i64>, Vec<NaiveDate>) = pairs.into_iter().unzip();
-        report.rollup_rows = rollup::rollup_pairs(conn, &m, &d).await?;
+    if !batch_rows.is_empty() {
+        let done = rollup::rollup_batch(conn, &batch_rows, &wraps, &neighbours, &recompute).await?;
+        report.rollup_rows = done.rows;
+        report.rollup_recomputed = done.recomputed_pairs;
     }
 
     for (a, meter_id) in events {
