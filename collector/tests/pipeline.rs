@@ -543,3 +543,75 @@ async fn in_order_batches_roll_up_from_the_batch_alone(pool: PgPool) {
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0].1 .5, changed[0].0 .5 + 1);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn alarm_clears_of_a_batch_act_as_if_one_by_one(pool: PgPool) {
+    let b1 = meter(&pool, "B1", None).await;
+    let b2 = meter(&pool, "B2", None).await;
+    let cfg = VeeConfig::default();
+    let (leak, battery) = (AlarmKind::Leak, AlarmKind::BatteryLow);
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("B1", at(0), 1_000, &[(leak, true), (battery, true)]),
+            reading_with("B2", at(0), 1_000, &[(leak, true)]),
+            reading_with("B2", at(60), 2_000, &[(leak, true)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.alarms_opened, r.alarms_repeated), (3, 1));
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("B1", at(15), 1_100, &[(leak, false)]),
+            reading_with("B1", at(30), 1_200, &[(leak, false), (battery, false)]),
+            // Older than the alarm's last sighting: a stale clear.
+            reading_with("B2", at(30), 1_500, &[(leak, false)]),
+            reading_with("B2", at(75), 2_100, &[(leak, false)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.alarms_cleared, 3);
+    // Raised and cleared in one batch: still in time order.
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("B1", at(45), 1_300, &[(leak, true)]),
+            reading_with("B1", at(50), 1_400, &[(leak, false)]),
+            reading_with("B1", at(55), 1_500, &[(leak, true)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.alarms_opened, r.alarms_cleared), (2, 1));
+    let rows: Vec<(i64, String, String, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+        "select meter_id, kind, state, cleared_at from alarm
+             where meter_id in ($1, $2) order by alarm_id",
+    )
+    .bind(b1)
+    .bind(b2)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (b1, "leak".into(), "cleared".into(), Some(at(15))),
+            (b1, "battery_low".into(), "cleared".into(), Some(at(30))),
+            (b2, "leak".into(), "cleared".into(), Some(at(75))),
+            (b1, "leak".into(), "cleared".into(), Some(at(50))),
+            (b1, "leak".into(), "open".into(), None),
+        ]
+    );
+    let cleared_notices = outbox(&pool)
+        .await
+        .into_iter()
+        .filter(|o| o.1 == "alarm_cleared")
+        .count();
+    assert_eq!(cleared_notices, 4);
+}

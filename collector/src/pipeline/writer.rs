@@ -806,6 +806,21 @@ pub async fn process_batch_cached(
     let mut wraps: HashMap<i64, i64> = HashMap::new();
     // A reading lost to a concurrent writer: this batch is no append for that meter.
     let mut recompute: HashSet<i64> = HashSet::new();
+    // Alarms this batch raises: their clears keep their place in time order among the raises;
+    // every other clear goes into one statement.
+    let raised: HashSet<(i64, AlarmKind)> = accepted
+        .iter()
+        .filter(|(_, r, _)| stored.contains(&(r.meter_id, r.read_at)))
+        .flat_map(|(i, r, (reverse, _))| {
+            let flags = candidates[*i].reading.status.iter();
+            flags
+                .filter(|f| f.active)
+                .map(|f| (r.meter_id, f.kind))
+                .chain(reverse.then_some((r.meter_id, AlarmKind::ReverseFlow)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut clears: Vec<(i64, AlarmKind, DateTime<Utc>)> = Vec::new();
     for (i, r, (reverse, zero)) in &accepted {
         if !stored.contains(&(r.meter_id, r.read_at)) {
             recompute.insert(r.meter_id);
@@ -831,6 +846,8 @@ pub async fn process_batch_cached(
                     &mut report,
                     alarms::raise(conn, r.meter_id, f.kind, r.read_at, src, &details).await?,
                 );
+            } else if !raised.contains(&(r.meter_id, f.kind)) {
+                clears.push((r.meter_id, f.kind, r.read_at));
             } else if alarms::clear(conn, r.meter_id, f.kind, r.read_at)
                 .await?
                 .is_some()
@@ -855,6 +872,7 @@ pub async fn process_batch_cached(
             );
         }
     }
+    report.alarms_cleared += alarms::clear_many(conn, &clears).await?.len() as u64;
     if !batch_rows.is_empty() {
         let done = rollup::rollup_batch(conn, &batch_rows, &wraps, &neighbours, &recompute).await?;
         report.rollup_rows = done.rows;
