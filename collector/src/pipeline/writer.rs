@@ -684,12 +684,12 @@ pub async fn process_batch_cached(
     } else {
         sqlx::query_as(
             "select u.i, p.read_at, p.volume_ml,
+                    -- One index range: a same-time copy lies inside the window too.
                     exists (select 1 from reading r
                             where r.meter_id = u.meter_id
-                              and (r.read_at = u.read_at
-                                   or (r.volume_ml = u.volume_ml
-                                       and r.read_at between u.read_at - $5 * interval '1 second'
-                                                         and u.read_at + $5 * interval '1 second')))
+                              and r.read_at between u.read_at - $5 * interval '1 second'
+                                                and u.read_at + $5 * interval '1 second'
+                              and (r.read_at = u.read_at or r.volume_ml = u.volume_ml))
              from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[], $6::timestamptz[])
                   as u(i, meter_id, read_at, volume_ml, floor)
              left join lateral (
@@ -702,7 +702,7 @@ pub async fn process_batch_cached(
         .bind(&mids)
         .bind(&ats)
         .bind(&vols)
-        .bind(window as f64)
+        .bind(window.max(0) as f64)
         .bind(&floors)
         .fetch_all(&mut *conn)
         .await?
