@@ -148,6 +148,46 @@ pub async fn clear(
     Ok(id)
 }
 
+/// [`clear`] for many (meter, kind, at) in one statement: each open alarm is cleared at the
+/// earliest of its `at`s not before its last_seen_at (what clearing them one by one in time
+/// order does). Returns the cleared alarms' ids.
+pub async fn clear_many(
+    conn: &mut PgConnection,
+    clears: &[(i64, AlarmKind, DateTime<Utc>)],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if clears.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = clears.iter().map(|c| c.0).collect();
+    let kinds: Vec<&str> = clears.iter().map(|c| c.1.as_str()).collect();
+    let ats: Vec<DateTime<Utc>> = clears.iter().map(|c| c.2).collect();
+    let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+        "with c as (
+             select a.alarm_id, min(u.at) as at
+             from unnest($1::bigint[], $2::text[], $3::timestamptz[]) as u(meter_id, kind, at)
+             join alarm a on a.meter_id = u.meter_id and a.kind = u.kind
+              and a.state in ('open', 'acknowledged', 'assigned') and a.last_seen_at <= u.at
+             group by a.alarm_id)
+         update alarm a set state = 'cleared', cleared_at = c.at
+         from c where a.alarm_id = c.alarm_id
+         returning a.alarm_id, a.meter_id, a.kind, c.at",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&ats)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, meter_id, kind, at) in rows {
+        let Some(kind) = AlarmKind::parse(&kind) else {
+            continue;
+        };
+        notify(conn, id, meter_id, kind, "cleared", at).await?;
+        out.push(id);
+    }
+    Ok(out)
+}
+
 /// Writes the outbox rows of an alarm change: one for the operator console and, when the
 /// customer supplied by the meter has granted `alarm_notifications`, one per contact channel
 /// (email, SMS). `dedup_key` makes a retried transaction write nothing twice.

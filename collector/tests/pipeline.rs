@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use common::*;
 use ewoda_collector::alarms::{self, AlarmKind, RuleConfig};
 use ewoda_collector::pipeline::vee::VeeConfig;
-use ewoda_collector::pipeline::{write_items, Item, MeterReading, MeterRef};
+use ewoda_collector::pipeline::writer::{process_batch_cached, MeterCache, PartitionCover};
+use ewoda_collector::pipeline::{write_items, BatchReport, Item, MeterReading, MeterRef};
 use ewoda_collector::quality::*;
 use ewoda_collector::store::{self, Source};
 use ewoda_common::Volume;
@@ -364,4 +365,253 @@ async fn a_batch_reaching_a_missing_month_creates_its_partition(pool: PgPool) {
     assert_eq!(r.stored, 1);
     assert!(exists("reading_2021_03").await);
     assert_eq!(stored(&pool, m).await, vec![(old, 42_000, VALIDATED)]);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn nanosecond_times_are_stored_rolled_up_and_alarmed(pool: PgPool) {
+    let m = meter(&pool, "N1", None).await;
+    let cfg = VeeConfig::default();
+    let t = at(30) + chrono::Duration::nanoseconds(123_456_789);
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading("N1", at(0), 1_000_000),
+            reading_with("N1", t, 1_250_000, &[(AlarmKind::Leak, true)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.stored, r.alarms_opened), (2, 1));
+    let micros = at(30) + chrono::Duration::microseconds(123_456);
+    assert_eq!(
+        stored(&pool, m).await,
+        vec![
+            (at(0), 1_000_000, VALIDATED),
+            (micros, 1_250_000, VALIDATED)
+        ]
+    );
+    let rows = daily(&pool).await;
+    assert_eq!(
+        rows,
+        vec![(
+            m,
+            NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
+            1_000_000,
+            1_250_000,
+            250_000,
+            2,
+            VALIDATED
+        )]
+    );
+    let alarms: Vec<(String, String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select kind, state, opened_at from alarm where meter_id = $1")
+            .bind(m)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(alarms, vec![("leak".into(), "open".into(), micros)]);
+    // The same telegram again, nanoseconds and all: a duplicate, not a second reading.
+    let again = write_items(&pool, &cfg, &[reading("N1", t, 1_250_000)])
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+}
+
+/// One batch through the writer's core with the given meter cache, committed.
+async fn batch(pool: &PgPool, cache: &mut MeterCache, items: &[Item]) -> BatchReport {
+    let mut tx = pool.begin().await.unwrap();
+    let (r, _) = process_batch_cached(
+        &mut tx,
+        &VeeConfig::default(),
+        &PartitionCover::default(),
+        cache,
+        items,
+        at(0),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    r
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn meter_cache_serves_steady_batches_and_looks_up_misses(pool: PgPool) {
+    let a = meter(&pool, "CA", None).await;
+    let b = meter(&pool, "CB", Some("0000ABCD")).await;
+    let radio = |t, ml| {
+        Item::Reading(MeterReading {
+            meter: MeterRef::Radio {
+                manufacturer: "apa".into(),
+                id: "0000abcd".into(),
+            },
+            read_at: at(t),
+            volume: Volume::from_ml(ml),
+            status: vec![],
+            source: Source::Wmbus,
+        })
+    };
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(3600));
+    let r = batch(
+        &pool,
+        &mut cache,
+        &[reading("CA", at(0), 1_000), radio(0, 5_000)],
+    )
+    .await;
+    assert_eq!((r.stored, r.dead_letters), (2, 0));
+    // A meter created after the cache was filled is looked up on its first miss.
+    let new = meter(&pool, "CC", None).await;
+    let r = batch(&pool, &mut cache, &[reading("CC", at(0), 7_000)]).await;
+    assert_eq!((r.stored, r.dead_letters), (1, 0));
+    // Renamed in the database: the cache still resolves the old serial (no lookup) until it
+    // expires; a fresh cache no longer does.
+    sqlx::query("update meter set serial = 'CA-RENAMED' where meter_id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = batch(
+        &pool,
+        &mut cache,
+        &[reading("CA", at(15), 2_000), radio(15, 6_000)],
+    )
+    .await;
+    assert_eq!((r.stored, r.dead_letters), (2, 0));
+    let mut fresh = MeterCache::new(std::time::Duration::ZERO);
+    let r = batch(&pool, &mut fresh, &[reading("CA", at(30), 3_000)]).await;
+    assert_eq!((r.stored, r.dead_letters), (0, 1));
+    assert_eq!(stored(&pool, a).await.len(), 2);
+    assert_eq!(stored(&pool, b).await.len(), 2);
+    assert_eq!(stored(&pool, new).await.len(), 1);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn in_order_batches_roll_up_from_the_batch_alone(pool: PgPool) {
+    let r1 = meter(&pool, "IO1", None).await;
+    meter(&pool, "IO2", None).await;
+    sqlx::query("update meter set register_digits = 4 where meter_id = $1")
+        .bind(r1)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Five days of 2-hourly readings; IO1 wraps its 4-digit register on day 3, IO2 has a
+    // stuck day and a reverse-flow dip.
+    let mut all = Vec::new();
+    for k in 0..60i64 {
+        let io1 = (9_990_000_000 + k * 25_000_000) % 10_000_000_000;
+        all.push(reading("IO1", at(k * 120 + 5), io1));
+        let io2 = match k {
+            20..=31 => 3_000_000,
+            40 => 4_000_000,
+            _ => 1_000_000 + k * 50_000,
+        };
+        all.push(reading("IO2", at(k * 120 + 11), io2));
+    }
+    let cfg = VeeConfig::default();
+    // In time order, in batches whose boundaries fall inside and across days.
+    for batch in all.chunks(17) {
+        let r = write_items(&pool, &cfg, batch).await.unwrap();
+        assert_eq!(r.rollup_recomputed, 0);
+        assert!(r.rollup_rows > 0);
+    }
+    let incremental = daily(&pool).await;
+    assert_eq!(incremental.len(), 2 * 6);
+    // A late reading (between stored ones) takes the full recompute of its day.
+    let late = write_items(&pool, &cfg, &[reading("IO2", at(61), 1_025_000)])
+        .await
+        .unwrap();
+    assert_eq!((late.stored, late.rollup_recomputed), (1, 1));
+    let after_late = daily(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, after_late);
+    let io1_total: i64 = after_late.iter().filter(|d| d.0 == r1).map(|d| d.4).sum();
+    assert_eq!(io1_total, 59 * 25_000_000);
+    // The late reading changed only its own day's count.
+    let changed: Vec<_> = incremental
+        .iter()
+        .zip(&after_late)
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].1 .5, changed[0].0 .5 + 1);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn alarm_clears_of_a_batch_act_as_if_one_by_one(pool: PgPool) {
+    let b1 = meter(&pool, "B1", None).await;
+    let b2 = meter(&pool, "B2", None).await;
+    let cfg = VeeConfig::default();
+    let (leak, battery) = (AlarmKind::Leak, AlarmKind::BatteryLow);
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("B1", at(0), 1_000, &[(leak, true), (battery, true)]),
+            reading_with("B2", at(0), 1_000, &[(leak, true)]),
+            reading_with("B2", at(60), 2_000, &[(leak, true)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.alarms_opened, r.alarms_repeated), (3, 1));
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("B1", at(15), 1_100, &[(leak, false)]),
+            reading_with("B1", at(30), 1_200, &[(leak, false), (battery, false)]),
+            // Older than the alarm's last sighting: a stale clear.
+            reading_with("B2", at(30), 1_500, &[(leak, false)]),
+            reading_with("B2", at(75), 2_100, &[(leak, false)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.alarms_cleared, 3);
+    // Raised and cleared in one batch: still in time order.
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("B1", at(45), 1_300, &[(leak, true)]),
+            reading_with("B1", at(50), 1_400, &[(leak, false)]),
+            reading_with("B1", at(55), 1_500, &[(leak, true)]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.alarms_opened, r.alarms_cleared), (2, 1));
+    let rows: Vec<(i64, String, String, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+        "select meter_id, kind, state, cleared_at from alarm
+             where meter_id in ($1, $2) order by alarm_id",
+    )
+    .bind(b1)
+    .bind(b2)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (b1, "leak".into(), "cleared".into(), Some(at(15))),
+            (b1, "battery_low".into(), "cleared".into(), Some(at(30))),
+            (b2, "leak".into(), "cleared".into(), Some(at(75))),
+            (b1, "leak".into(), "cleared".into(), Some(at(50))),
+            (b1, "leak".into(), "open".into(), None),
+        ]
+    );
+    let cleared_notices = outbox(&pool)
+        .await
+        .into_iter()
+        .filter(|o| o.1 == "alarm_cleared")
+        .count();
+    assert_eq!(cleared_notices, 4);
 }

@@ -9,7 +9,7 @@ use super::{rollup, Ack, AlarmEvent, DeadLetter, Input, Item, MeterReading, Mete
 use crate::alarms::{self, AlarmKind, Raised};
 use crate::metrics::Metrics;
 use crate::store::{self, NewReading, Source};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
@@ -33,6 +33,8 @@ pub struct WriterConfig {
     pub channel_capacity: usize,
     /// Longest pause between retries while the database is unreachable.
     pub max_backoff_ms: u64,
+    /// Resolved meters and installations are reused for at most this long.
+    pub meter_cache_secs: u64,
     pub vee: VeeConfig,
 }
 
@@ -44,6 +46,7 @@ impl Default for WriterConfig {
             idle_ms: 5,
             channel_capacity: 4096,
             max_backoff_ms: 2000,
+            meter_cache_secs: 60,
             vee: VeeConfig::default(),
         }
     }
@@ -62,6 +65,8 @@ pub struct BatchReport {
     pub alarms_repeated: u64,
     pub alarms_cleared: u64,
     pub rollup_rows: u64,
+    /// (meter, day) rollups recomputed in full (late or out-of-order readings).
+    pub rollup_recomputed: u64,
     /// Dead letters by reason class.
     pub dead_by_class: Vec<(&'static str, u64)>,
     /// Items that became dead letters: (position in the batch, reason).
@@ -79,6 +84,7 @@ impl BatchReport {
         self.alarms_repeated += o.alarms_repeated;
         self.alarms_cleared += o.alarms_cleared;
         self.rollup_rows += o.rollup_rows;
+        self.rollup_recomputed += o.rollup_recomputed;
         for (c, n) in &o.dead_by_class {
             match self.dead_by_class.iter_mut().find(|(k, _)| k == c) {
                 Some(e) => e.1 += n,
@@ -128,6 +134,7 @@ async fn run(
     mut rx: mpsc::Receiver<Input>,
 ) -> BatchReport {
     let mut cover = PartitionCover::default();
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(cfg.meter_cache_secs));
     let mut total = BatchReport::default();
     let linger = std::time::Duration::from_millis(cfg.linger_ms);
     while let Some(first) = rx.recv().await {
@@ -143,7 +150,7 @@ async fn run(
         let started = std::time::Instant::now();
         let (items, acks): (Vec<Item>, Vec<Option<Ack>>) =
             batch.into_iter().map(|i| (i.item, i.ack)).unzip();
-        let report = commit_with_retry(&pool, &cfg, &metrics, &mut cover, &items).await;
+        let report = commit_with_retry(&pool, &cfg, &metrics, &mut cover, &mut cache, &items).await;
         for ack in acks.into_iter().flatten() {
             ack.fire();
         }
@@ -201,16 +208,17 @@ async fn commit_with_retry(
     cfg: &WriterConfig,
     metrics: &Metrics,
     cover: &mut PartitionCover,
+    cache: &mut MeterCache,
     items: &[Item],
 ) -> BatchReport {
-    match commit_transient_retry(pool, cfg, metrics, cover, items).await {
+    match commit_transient_retry(pool, cfg, metrics, cover, cache, items).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, items = items.len(), "batch failed; retrying item by item");
             let mut total = BatchReport::default();
             for item in items {
                 let one = std::slice::from_ref(item);
-                match commit_transient_retry(pool, cfg, metrics, cover, one).await {
+                match commit_transient_retry(pool, cfg, metrics, cover, cache, one).await {
                     Ok(r) => total.add(&r),
                     Err(e) => {
                         let dl = Item::DeadLetter(DeadLetter {
@@ -219,7 +227,8 @@ async fn commit_with_retry(
                             class: "database_refused",
                             reason: format!("the database refused it: {e}"),
                         });
-                        match commit_transient_retry(pool, cfg, metrics, cover, &[dl]).await {
+                        match commit_transient_retry(pool, cfg, metrics, cover, cache, &[dl]).await
+                        {
                             Ok(r) => total.add(&r),
                             Err(e) => {
                                 tracing::error!(error = %e, "could not even store the dead letter")
@@ -246,6 +255,7 @@ async fn commit_transient_retry(
     cfg: &WriterConfig,
     metrics: &Metrics,
     cover: &mut PartitionCover,
+    cache: &mut MeterCache,
     items: &[Item],
 ) -> Result<BatchReport, sqlx::Error> {
     let mut backoff = 50u64;
@@ -253,7 +263,7 @@ async fn commit_transient_retry(
         let attempt = async {
             let mut tx = pool.begin().await?;
             let (report, range) =
-                process_batch(&mut tx, &cfg.vee, cover, items, Utc::now()).await?;
+                process_batch_cached(&mut tx, &cfg.vee, cover, cache, items, Utc::now()).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>((report, range))
         }
@@ -327,9 +337,24 @@ struct Candidate<'a> {
     replaced_another: bool,
 }
 
+/// The key a reference is cached under (radio identities are upper case in `meter`).
+fn normal_ref(r: &MeterRef) -> MeterRef {
+    match r {
+        MeterRef::Serial(_) => r.clone(),
+        MeterRef::Radio { manufacturer, id } => MeterRef::Radio {
+            manufacturer: manufacturer.to_ascii_uppercase(),
+            id: id.to_ascii_uppercase(),
+        },
+    }
+}
+
+type MeterDbRow = (i64, String, String, Option<String>, i16, String);
+
+/// Looks the references up with two index lookups: by `serial`, and by
+/// `(manufacturer, radio_id)` joined from the arrays (an `or` of both would scan `meter`).
 async fn resolve_meters(
     conn: &mut PgConnection,
-    refs: &HashSet<&MeterRef>,
+    refs: &[MeterRef],
 ) -> Result<HashMap<MeterRef, MeterRow>, sqlx::Error> {
     let mut serials = Vec::new();
     let (mut mans, mut ids) = (Vec::new(), Vec::new());
@@ -342,18 +367,32 @@ async fn resolve_meters(
             }
         }
     }
-    let rows: Vec<(i64, String, String, Option<String>, i16, String)> = sqlx::query_as(
-        "select meter_id, serial, manufacturer::text, radio_id::text, register_digits, role
-         from meter
-         where serial = any($1)
-            or (manufacturer::text, radio_id::text) in
-               (select * from unnest($2::text[], $3::text[]))",
-    )
-    .bind(&serials)
-    .bind(&mans)
-    .bind(&ids)
-    .fetch_all(conn)
-    .await?;
+    let mut rows: Vec<MeterDbRow> = Vec::new();
+    if !serials.is_empty() {
+        rows.extend(
+            sqlx::query_as::<_, MeterDbRow>(
+                "select meter_id, serial, manufacturer::text, radio_id::text, register_digits, role
+                 from meter where serial = any($1)",
+            )
+            .bind(&serials)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
+    if !mans.is_empty() {
+        rows.extend(
+            sqlx::query_as::<_, MeterDbRow>(
+                "select m.meter_id, m.serial, m.manufacturer::text, m.radio_id::text,
+                        m.register_digits, m.role
+                 from unnest($1::text[], $2::text[]) as u(man, rid)
+                 join meter m on m.manufacturer = u.man::char(3) and m.radio_id = u.rid::char(8)",
+            )
+            .bind(&mans)
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
     let mut out = HashMap::new();
     for (meter_id, serial, man, radio, digits, role) in rows {
         let row = MeterRow {
@@ -376,13 +415,73 @@ async fn resolve_meters(
     Ok(out)
 }
 
+/// Meters and their installation history as the writer resolved them, kept across batches so
+/// steady-state batches look nothing up. A reference not cached is looked up (unknown meters
+/// are not remembered, so a meter added later is found at once); the whole cache is dropped
+/// every `ttl` so changed meters and installations are seen within that time.
+#[derive(Debug)]
+pub struct MeterCache {
+    meters: HashMap<MeterRef, MeterRow>,
+    installs: HashMap<i64, Vec<Installation>>,
+    filled_at: std::time::Instant,
+    ttl: std::time::Duration,
+}
+
+impl MeterCache {
+    /// An empty cache whose entries live at most `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        MeterCache {
+            meters: HashMap::new(),
+            installs: HashMap::new(),
+            filled_at: std::time::Instant::now(),
+            ttl,
+        }
+    }
+
+    /// Makes sure every reference (and the installations of every meter found) is cached.
+    async fn resolve(
+        &mut self,
+        conn: &mut PgConnection,
+        refs: &HashSet<&MeterRef>,
+    ) -> Result<(), sqlx::Error> {
+        if self.filled_at.elapsed() > self.ttl {
+            self.meters.clear();
+            self.installs.clear();
+            self.filled_at = std::time::Instant::now();
+        }
+        let missing: Vec<MeterRef> = refs
+            .iter()
+            .map(|r| normal_ref(r))
+            .filter(|r| !self.meters.contains_key(r))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = resolve_meters(conn, &missing).await?;
+        let new_ids: Vec<i64> = {
+            let set: HashSet<i64> = found
+                .values()
+                .map(|m| m.meter_id)
+                .filter(|id| !self.installs.contains_key(id))
+                .collect();
+            set.into_iter().collect()
+        };
+        if !new_ids.is_empty() {
+            let mut inst = installations(conn, &new_ids).await?;
+            for id in new_ids {
+                self.installs
+                    .insert(id, inst.remove(&id).unwrap_or_default());
+            }
+        }
+        self.meters.extend(found);
+        Ok(())
+    }
+}
+
 fn lookup<'m>(meters: &'m HashMap<MeterRef, MeterRow>, r: &MeterRef) -> Option<&'m MeterRow> {
     match r {
         MeterRef::Serial(_) => meters.get(r),
-        MeterRef::Radio { manufacturer, id } => meters.get(&MeterRef::Radio {
-            manufacturer: manufacturer.to_ascii_uppercase(),
-            id: id.to_ascii_uppercase(),
-        }),
+        MeterRef::Radio { .. } => meters.get(&normal_ref(r)),
     }
 }
 
@@ -452,6 +551,42 @@ fn reading_payload(r: &MeterReading) -> Vec<u8> {
     serde_json::to_vec(r).unwrap_or_default()
 }
 
+/// `t` cut to whole microseconds, PostgreSQL's `timestamptz` precision.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let sub = t.timestamp_subsec_nanos() % 1_000;
+    t - Duration::nanoseconds(i64::from(sub))
+}
+
+/// The items with every time cut to microseconds: the writer matches stored keys
+/// (`returning read_at`) against the in-memory times, so they must be what the database keeps.
+fn to_micros(items: &[Item]) -> std::borrow::Cow<'_, [Item]> {
+    let exact = |t: DateTime<Utc>| t.timestamp_subsec_nanos() % 1_000 == 0;
+    let all_exact = items.iter().all(|i| match i {
+        Item::Reading(r) => exact(r.read_at),
+        Item::Alarm(a) => exact(a.at),
+        Item::DeadLetter(_) => true,
+    });
+    if all_exact {
+        return std::borrow::Cow::Borrowed(items);
+    }
+    std::borrow::Cow::Owned(
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Reading(r) => Item::Reading(MeterReading {
+                    read_at: micros(r.read_at),
+                    ..r.clone()
+                }),
+                Item::Alarm(a) => Item::Alarm(AlarmEvent {
+                    at: micros(a.at),
+                    ..a.clone()
+                }),
+                Item::DeadLetter(d) => Item::DeadLetter(d.clone()),
+            })
+            .collect(),
+    )
+}
+
 /// Validates and stores one batch in the caller's transaction. Returns the report and the
 /// month range whose partitions it ensured (to remember after the commit).
 pub async fn process_batch(
@@ -461,6 +596,21 @@ pub async fn process_batch(
     items: &[Item],
     now: DateTime<Utc>,
 ) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
+    let mut cache = MeterCache::new(std::time::Duration::ZERO);
+    process_batch_cached(conn, vee_cfg, cover, &mut cache, items, now).await
+}
+
+/// [`process_batch`] resolving meters through a cache the caller keeps across batches.
+pub async fn process_batch_cached(
+    conn: &mut PgConnection,
+    vee_cfg: &VeeConfig,
+    cover: &PartitionCover,
+    cache: &mut MeterCache,
+    items: &[Item],
+    now: DateTime<Utc>,
+) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
+    let items = to_micros(items);
+    let items: &[Item] = &items;
     let mut report = BatchReport::default();
     let mut dead: Vec<(usize, Source, Vec<u8>, &'static str, String)> = Vec::new();
     let refs: HashSet<&MeterRef> = items
@@ -471,20 +621,10 @@ pub async fn process_batch(
             Item::DeadLetter(_) => None,
         })
         .collect();
-    let meters = if refs.is_empty() {
-        HashMap::new()
-    } else {
-        resolve_meters(conn, &refs).await?
-    };
-    let ids: Vec<i64> = {
-        let set: HashSet<i64> = meters.values().map(|m| m.meter_id).collect();
-        set.into_iter().collect()
-    };
-    let installs = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        installations(conn, &ids).await?
-    };
+    if !refs.is_empty() {
+        cache.resolve(conn, &refs).await?;
+    }
+    let (meters, installs) = (&cache.meters, &cache.installs);
 
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut events: Vec<(&AlarmEvent, i64)> = Vec::new();
@@ -495,7 +635,7 @@ pub async fn process_batch(
             }
             Item::Reading(r) => {
                 report.readings += 1;
-                let Some(m) = lookup(&meters, &r.meter) else {
+                let Some(m) = lookup(meters, &r.meter) else {
                     dead.push((
                         pos,
                         r.source,
@@ -518,7 +658,7 @@ pub async fn process_batch(
                     }
                 }
             }
-            Item::Alarm(a) => match lookup(&meters, &a.meter) {
+            Item::Alarm(a) => match lookup(meters, &a.meter) {
                 Some(m) => events.push((a, m.meter_id)),
                 None => dead.push((
                     pos,
@@ -544,12 +684,12 @@ pub async fn process_batch(
     } else {
         sqlx::query_as(
             "select u.i, p.read_at, p.volume_ml,
+                    -- One index range: a same-time copy lies inside the window too.
                     exists (select 1 from reading r
                             where r.meter_id = u.meter_id
-                              and (r.read_at = u.read_at
-                                   or (r.volume_ml = u.volume_ml
-                                       and r.read_at between u.read_at - $5 * interval '1 second'
-                                                         and u.read_at + $5 * interval '1 second')))
+                              and r.read_at between u.read_at - $5 * interval '1 second'
+                                                and u.read_at + $5 * interval '1 second'
+                              and (r.read_at = u.read_at or r.volume_ml = u.volume_ml))
              from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[], $6::timestamptz[])
                   as u(i, meter_id, read_at, volume_ml, floor)
              left join lateral (
@@ -562,7 +702,7 @@ pub async fn process_batch(
         .bind(&mids)
         .bind(&ats)
         .bind(&vols)
-        .bind(window as f64)
+        .bind(window.max(0) as f64)
         .bind(&floors)
         .fetch_all(&mut *conn)
         .await?
@@ -645,6 +785,15 @@ pub async fn process_batch(
         }
     }
 
+    // Each meter's first accepted reading: the rollup's stored neighbours, read before insert.
+    let mut firsts: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    for (_, r, _) in &accepted {
+        let e = firsts.entry(r.meter_id).or_insert(r.read_at);
+        *e = (*e).min(r.read_at);
+    }
+    let firsts: Vec<(i64, DateTime<Utc>)> = firsts.into_iter().collect();
+    let neighbours = rollup::neighbours(conn, &firsts).await?;
+
     let rows: Vec<NewReading> = accepted.iter().map(|a| a.1.clone()).collect();
     let stored: HashSet<(i64, DateTime<Utc>)> = store::insert_readings(conn, &rows)
         .await?
@@ -653,14 +802,41 @@ pub async fn process_batch(
     report.stored = stored.len() as u64;
     report.duplicates += rows.len() as u64 - report.stored;
 
-    let mut pairs: HashSet<(i64, NaiveDate)> = HashSet::new();
+    let mut batch_rows: Vec<rollup::BatchRow> = Vec::new();
+    let mut wraps: HashMap<i64, i64> = HashMap::new();
+    // A reading lost to a concurrent writer: this batch is no append for that meter.
+    let mut recompute: HashSet<i64> = HashSet::new();
+    // Alarms this batch raises: their clears keep their place in time order among the raises;
+    // every other clear goes into one statement.
+    let raised: HashSet<(i64, AlarmKind)> = accepted
+        .iter()
+        .filter(|(_, r, _)| stored.contains(&(r.meter_id, r.read_at)))
+        .flat_map(|(i, r, (reverse, _))| {
+            let flags = candidates[*i].reading.status.iter();
+            flags
+                .filter(|f| f.active)
+                .map(|f| (r.meter_id, f.kind))
+                .chain(reverse.then_some((r.meter_id, AlarmKind::ReverseFlow)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut clears: Vec<(i64, AlarmKind, DateTime<Utc>)> = Vec::new();
     for (i, r, (reverse, zero)) in &accepted {
         if !stored.contains(&(r.meter_id, r.read_at)) {
+            recompute.insert(r.meter_id);
             continue;
         }
         report.zero_use += u64::from(*zero);
-        pairs.insert((r.meter_id, ewoda_common::time::local_day(r.read_at)));
+        batch_rows.push(rollup::BatchRow {
+            meter_id: r.meter_id,
+            read_at: r.read_at,
+            volume_ml: r.volume_ml,
+            quality: r.quality,
+        });
         let c = &candidates[*i];
+        if let Some(w) = rollup::wrap_ml(c.meter.register_digits) {
+            wraps.insert(r.meter_id, w);
+        }
         let src = r.source.as_str();
         // Status flags of repeats were applied with the first copy.
         for f in &c.reading.status {
@@ -670,6 +846,8 @@ pub async fn process_batch(
                     &mut report,
                     alarms::raise(conn, r.meter_id, f.kind, r.read_at, src, &details).await?,
                 );
+            } else if !raised.contains(&(r.meter_id, f.kind)) {
+                clears.push((r.meter_id, f.kind, r.read_at));
             } else if alarms::clear(conn, r.meter_id, f.kind, r.read_at)
                 .await?
                 .is_some()
@@ -694,9 +872,11 @@ pub async fn process_batch(
             );
         }
     }
-    if !pairs.is_empty() {
-        let (m, d): (Vec<i64>, Vec<NaiveDate>) = pairs.into_iter().unzip();
-        report.rollup_rows = rollup::rollup_pairs(conn, &m, &d).await?;
+    report.alarms_cleared += alarms::clear_many(conn, &clears).await?.len() as u64;
+    if !batch_rows.is_empty() {
+        let done = rollup::rollup_batch(conn, &batch_rows, &wraps, &neighbours, &recompute).await?;
+        report.rollup_rows = done.rows;
+        report.rollup_recomputed = done.recomputed_pairs;
     }
 
     for (a, meter_id) in events {
