@@ -91,6 +91,52 @@ pub async fn copy_readings(
     copy.finish().await
 }
 
+/// One `reading_daily` row, computed by the caller (bulk loads that know their series).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRollup {
+    pub meter_id: i64,
+    pub day: NaiveDate,
+    pub first_read_at: DateTime<Utc>,
+    pub last_read_at: DateTime<Utc>,
+    pub first_volume_ml: i64,
+    pub last_volume_ml: i64,
+    pub consumption_ml: i64,
+    pub reading_count: i32,
+    pub quality: i16,
+}
+
+/// Bulk-loads daily rollups with COPY; the rows must not exist yet. For history loads whose
+/// rollups are known as they are generated — cheaper than [`rollup_days`] over the same rows.
+pub async fn copy_daily(conn: &mut PgConnection, rows: &[DailyRollup]) -> Result<u64, sqlx::Error> {
+    let mut copy = conn
+        .copy_in_raw(
+            "copy reading_daily (meter_id, day, first_read_at, last_read_at, first_volume_ml,
+                                 last_volume_ml, consumption_ml, reading_count, quality) from stdin",
+        )
+        .await?;
+    let mut buf = String::with_capacity(128 * 8192);
+    for chunk in rows.chunks(8192) {
+        buf.clear();
+        for r in chunk {
+            let _ = writeln!(
+                buf,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                r.meter_id,
+                r.day,
+                r.first_read_at.format("%Y-%m-%d %H:%M:%S%.6f+00"),
+                r.last_read_at.format("%Y-%m-%d %H:%M:%S%.6f+00"),
+                r.first_volume_ml,
+                r.last_volume_ml,
+                r.consumption_ml,
+                r.reading_count,
+                r.quality
+            );
+        }
+        copy.send(buf.as_bytes()).await?;
+    }
+    copy.finish().await
+}
+
 /// Recomputes the daily rollups (Europe/Warsaw days) of every meter for `[from, to]`.
 /// Runs in the caller's transaction. Same SQL as the writer's incremental rollups.
 pub async fn rollup_days(

@@ -389,6 +389,18 @@ async fn seeded_readings_are_consistent() {
         mismatched, 0,
         "daily rollups must add up to the register span"
     );
+    // The seed's rollups (written with COPY) equal the collector's own recomputation.
+    let seeded = table_digest(&db.pool, "reading_daily").await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 10, 20).unwrap(),
+    );
+    ewoda_collector::store::rollup_days(&mut conn, from, to)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(seeded, table_digest(&db.pool, "reading_daily").await);
     // Bulk inlet meters measure more than the customers behind them (losses).
     let bulk_exceeds: bool = sqlx::query_scalar(
         "select bool_and(b.total > 0) from (select meter_id, max(volume_ml) - min(volume_ml) as total

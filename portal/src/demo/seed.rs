@@ -7,11 +7,12 @@
 
 use super::names::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use ewoda_collector::store::{self, NewReading, Source};
+use ewoda_collector::pipeline::rollup;
+use ewoda_collector::store::{self, DailyRollup, NewReading, Source};
 use ewoda_common::crypto::MasterKey;
 use ewoda_common::ids::{Nip, Pesel};
 use ewoda_common::rng::Rng;
-use ewoda_common::time::{day_start, local};
+use ewoda_common::time::{self, day_start, local};
 use ewoda_sim::{Fault, FaultKind, Fleet, MeterKind};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
@@ -546,7 +547,11 @@ pub async fn seed(
         rows_of[m.position].push(row);
     }
     let mut readings = 0u64;
+    let mut daily_rollups = 0u64;
     let mut batch = Vec::with_capacity(200 * town.days);
+    let mut daily = Vec::with_capacity(200 * town.days);
+    // The last register of each physical meter, for its next day's consumption.
+    let mut last_of: Vec<Option<i64>> = vec![None; town.meters.len()];
     let mut minute_rng = Rng::new(opts.seed ^ 0xAB_CDEF);
     for (position, rows) in rows_of.iter().enumerate() {
         // Each meter sends its daily reading at its own minute before midnight; registers
@@ -566,20 +571,38 @@ pub async fn seed(
                 .register_at(position, at)
                 .map_err(sim_error)?
                 .ml();
+            let volume_ml = register - register % 1000;
             batch.push(NewReading {
                 meter_id: row as i64 + 1,
                 read_at: at,
-                volume_ml: register - register % 1000,
+                volume_ml,
                 source: Source::Seed,
                 quality: 1,
             });
+            // One reading a day: the day's rollup follows from it and the day before, by the
+            // collector's own rule (a meter's first day counts nothing).
+            let start = last_of[row].unwrap_or(volume_ml);
+            let wrap = rollup::wrap_ml(town.meters[row].register_digits).unwrap_or(i64::MAX);
+            daily.push(DailyRollup {
+                meter_id: row as i64 + 1,
+                day: time::local_day(at),
+                first_read_at: at,
+                last_read_at: at,
+                first_volume_ml: volume_ml,
+                last_volume_ml: volume_ml,
+                consumption_ml: rollup::consumption(start, volume_ml, wrap),
+                reading_count: 1,
+                quality: 1,
+            });
+            last_of[row] = Some(volume_ml);
         }
         if batch.len() >= 150 * town.days || position + 1 == rows_of.len() {
             readings += store::copy_readings(&mut tx, &batch).await?;
+            daily_rollups += store::copy_daily(&mut tx, &daily).await?;
             batch.clear();
+            daily.clear();
         }
     }
-    let daily_rollups = store::rollup_days(&mut tx, town.start, opts.today).await?;
     write_alarms(&mut tx, &town).await?;
     tx.commit().await?;
     Ok(SeedSummary {
