@@ -312,7 +312,15 @@ impl PartitionCover {
 /// meter_id, installed_at, removed_at, replaced another meter.
 type InstallRow = (i64, DateTime<Utc>, Option<DateTime<Utc>>, bool);
 /// candidate index, previous read_at, previous volume, already stored.
-type PrevRow = (i32, Option<DateTime<Utc>>, Option<i64>, bool);
+/// (index, previous read_at, previous volume, stored duplicate, rollup `later`, rollup start).
+type PrevRow = (
+    i32,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    bool,
+    Option<bool>,
+    Option<i64>,
+);
 
 #[derive(Debug, Clone)]
 struct MeterRow {
@@ -679,6 +687,23 @@ pub async fn process_batch_cached(
     let ats: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.reading.read_at).collect();
     let vols: Vec<i64> = candidates.iter().map(|c| c.reading.volume.ml()).collect();
     let floors: Vec<Option<DateTime<Utc>>> = candidates.iter().map(|c| c.floor).collect();
+    // Each meter's earliest candidate also reads the rollup neighbours (valid when it is the
+    // meter's first accepted reading; otherwise they are read again after VEE).
+    let mut earliest: HashMap<i64, usize> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let e = earliest.entry(c.meter.meter_id).or_insert(i);
+        if c.reading.read_at < candidates[*e].reading.read_at {
+            *e = i;
+        }
+    }
+    let mut firsts_flag = vec![false; n];
+    for &i in earliest.values() {
+        firsts_flag[i] = true;
+    }
+    let days: Vec<chrono::NaiveDate> = ats
+        .iter()
+        .map(|t| ewoda_common::time::local_day(*t))
+        .collect();
     let looked: Vec<PrevRow> = if n == 0 {
         Vec::new()
     } else {
@@ -689,9 +714,31 @@ pub async fn process_batch_cached(
                             where r.meter_id = u.meter_id
                               and r.read_at between u.read_at - $5 * interval '1 second'
                                                 and u.read_at + $5 * interval '1 second'
-                              and (r.read_at = u.read_at or r.volume_ml = u.volume_ml))
-             from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[], $6::timestamptz[])
-                  as u(i, meter_id, read_at, volume_ml, floor)
+                              and (r.read_at = u.read_at or r.volume_ml = u.volume_ml)),
+                    -- Rollup neighbours (see rollup::neighbours), for each meter's earliest.
+                    case when u.first then
+                        exists (select 1 from reading r
+                                where r.meter_id = u.meter_id and r.read_at >= u.read_at)
+                    end,
+                    case when u.first then coalesce(
+                        -- Without a floor the previous reading is the last before the day
+                        -- whenever it lies before the day.
+                        case when u.floor is null
+                                  and p.read_at < u.day::timestamp at time zone 'Europe/Warsaw'
+                             then p.volume_ml
+                             else (select r.volume_ml from reading r
+                                   where r.meter_id = u.meter_id
+                                     and r.read_at < u.day::timestamp at time zone 'Europe/Warsaw'
+                                   order by r.read_at desc limit 1)
+                        end,
+                        (select r.volume_ml from reading r
+                         where r.meter_id = u.meter_id
+                           and r.read_at >= u.day::timestamp at time zone 'Europe/Warsaw'
+                         order by r.read_at limit 1))
+                    end
+             from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[],
+                         $6::timestamptz[], $7::bool[], $8::date[])
+                  as u(i, meter_id, read_at, volume_ml, floor, first, day)
              left join lateral (
                  select r.read_at, r.volume_ml from reading r
                  where r.meter_id = u.meter_id and r.read_at < u.read_at
@@ -704,16 +751,26 @@ pub async fn process_batch_cached(
         .bind(&vols)
         .bind(window.max(0) as f64)
         .bind(&floors)
+        .bind(&firsts_flag)
+        .bind(&days)
         .fetch_all(&mut *conn)
         .await?
     };
     let mut db_prev: Vec<Option<Prev>> = vec![None; n];
     let mut db_dup = vec![false; n];
-    for (i, at, vol, dup) in looked {
+    let mut early_nb: HashMap<i64, (DateTime<Utc>, rollup::Neighbours)> = HashMap::new();
+    for (i, at, vol, dup, later, start_ml) in looked {
         let Some(i) = usize::try_from(i).ok().filter(|i| *i < n) else {
             continue;
         };
         db_dup[i] = dup;
+        if let Some(later) = later {
+            let c = &candidates[i];
+            early_nb.insert(
+                c.meter.meter_id,
+                (c.reading.read_at, rollup::Neighbours { later, start_ml }),
+            );
+        }
         if let (Some(read_at), Some(volume_ml)) = (at, vol) {
             db_prev[i] = Some(Prev { read_at, volume_ml });
         }
@@ -791,8 +848,19 @@ pub async fn process_batch_cached(
         let e = firsts.entry(r.meter_id).or_insert(r.read_at);
         *e = (*e).min(r.read_at);
     }
-    let firsts: Vec<(i64, DateTime<Utc>)> = firsts.into_iter().collect();
-    let neighbours = rollup::neighbours(conn, &firsts).await?;
+    let mut neighbours: HashMap<i64, rollup::Neighbours> = HashMap::new();
+    let mut missing: Vec<(i64, DateTime<Utc>)> = Vec::new();
+    for (mid, t1) in firsts {
+        match early_nb.get(&mid) {
+            Some((at, nb)) if *at == t1 => {
+                neighbours.insert(mid, *nb);
+            }
+            _ => missing.push((mid, t1)),
+        }
+    }
+    if !missing.is_empty() {
+        neighbours.extend(rollup::neighbours(conn, &missing).await?);
+    }
 
     let rows: Vec<NewReading> = accepted.iter().map(|a| a.1.clone()).collect();
     let stored: HashSet<(i64, DateTime<Utc>)> = store::insert_readings(conn, &rows)
