@@ -30,8 +30,8 @@ pub struct IngestOptions {
     /// MQTT sources in one shared-subscription group (each holds the broker's in-flight
     /// window of unacknowledged messages, 20 by default in Mosquitto).
     pub subscribers: usize,
-    /// Collector pipelines (each a writer with its own transaction stream), as several
-    /// collector instances in one shared group would run; subscribers are spread over them.
+    /// Writers (each with its own transaction stream) of the one pipeline; each meter is
+    /// routed to one of them.
     pub writers: usize,
     pub writer: WriterConfig,
 }
@@ -165,16 +165,20 @@ async fn measure(
     .map_err(io_err("stdout"))?;
     writeln!(
         out,
-        "{n} readings of {} meters; {} MQTT subscribers in one shared group over {} pipelines; writer batch {} / idle {} ms",
+        "{n} readings of {} meters; {} MQTT subscribers in one shared group over {} writers of one pipeline; writer batch {} / idle {} ms",
         opts.meters, opts.subscribers, opts.writers.max(1), opts.writer.batch_size, opts.writer.idle_ms
     )
     .map_err(io_err("stdout"))?;
 
     // The collector side: one pipeline, several shared-subscription sources.
     let metrics = Arc::new(Metrics::default());
-    let pipes: Vec<_> = (0..opts.writers.max(1))
-        .map(|_| pipeline::spawn(pool.clone(), opts.writer.clone(), metrics.clone()))
-        .collect();
+    // One pipeline routing each meter to one of its writers, so a writer owns its meters.
+    let writer = WriterConfig {
+        writers: opts.writers.max(1),
+        owns_meters: true,
+        ..opts.writer.clone()
+    };
+    let pipes = [pipeline::spawn(pool.clone(), writer, metrics.clone())];
     let (stop, stop_rx) = watch::channel(false);
     let group = format!("bench{}", std::process::id());
     let topic_root = format!("ewoda-bench/{}", std::process::id());

@@ -615,3 +615,60 @@ async fn alarm_clears_of_a_batch_act_as_if_one_by_one(pool: PgPool) {
         .count();
     assert_eq!(cleared_notices, 4);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn routed_writers_with_last_reading_cache_roll_up_as_a_full_recompute(pool: PgPool) {
+    use ewoda_collector::metrics::Metrics;
+    use ewoda_collector::pipeline::{spawn, Input, WriterConfig};
+    for s in ["W1", "W2", "W3"] {
+        meter(&pool, s, None).await;
+    }
+    sqlx::query("update meter set register_digits = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Five days of 2-hourly readings (W2 wraps its register); in time order, then a few late.
+    let mut all = Vec::new();
+    for k in 0..60i64 {
+        all.push(reading("W1", at(k * 120 + 5), 1_000_000 + k * k * 7_000));
+        let w2 = (9_990_000_000 + k * 25_000_000) % 10_000_000_000;
+        all.push(reading("W2", at(k * 120 + 9), w2));
+        all.push(reading("W3", at(k * 120 + 13), 2_000_000 + k * 40_000));
+    }
+    all.push(reading("W1", at(61), 1_000_100));
+    all.push(reading("W3", at(3 * 120 + 50), 2_125_000));
+    let cfg = WriterConfig {
+        batch_size: 7,
+        writers: 2,
+        ..WriterConfig::default()
+    };
+    let pipe = spawn(pool.clone(), cfg, std::sync::Arc::new(Metrics::default()));
+    let tx = pipe.sender();
+    for chunk in all.chunks(11) {
+        for item in chunk {
+            tx.send(Input {
+                item: item.clone(),
+                ack: None,
+            })
+            .await
+            .unwrap();
+        }
+        // Lets each chunk commit before the next, so later batches hit the cache.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    drop(tx);
+    let report = pipe.finish().await;
+    assert_eq!((report.readings, report.stored), (182, 182));
+    let incremental = daily(&pool).await;
+    assert_eq!(incremental.len(), 3 * 6);
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, incremental);
+}

@@ -35,6 +35,13 @@ pub struct WriterConfig {
     pub max_backoff_ms: u64,
     /// Resolved meters and installations are reused for at most this long.
     pub meter_cache_secs: u64,
+    /// Writer tasks in the pipeline; each meter is routed to one of them (by a hash of its
+    /// reference), so a writer owns its meters' series.
+    pub writers: usize,
+    /// Nothing but this pipeline stores readings of the meters it is fed, so each writer may
+    /// trust its cache of every owned meter's last stored reading. Turn off when several
+    /// pipelines or processes write readings of the same meters.
+    pub owns_meters: bool,
     pub vee: VeeConfig,
 }
 
@@ -47,6 +54,8 @@ impl Default for WriterConfig {
             channel_capacity: 4096,
             max_backoff_ms: 2000,
             meter_cache_secs: 60,
+            writers: 1,
+            owns_meters: true,
             vee: VeeConfig::default(),
         }
     }
@@ -120,11 +129,57 @@ impl PipelineHandle {
     }
 }
 
-/// Starts the writer task.
+/// Starts the writer tasks (and, with several, the router feeding each its own meters).
 pub fn spawn(pool: PgPool, cfg: WriterConfig, metrics: Arc<Metrics>) -> PipelineHandle {
-    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
-    let join = tokio::spawn(run(pool, cfg, metrics, rx));
+    let cap = cfg.channel_capacity.max(1);
+    let (tx, rx) = mpsc::channel(cap);
+    let n = cfg.writers.max(1);
+    if n == 1 {
+        let join = tokio::spawn(run(pool, cfg, metrics, rx));
+        return PipelineHandle { tx, join };
+    }
+    let mut txs = Vec::with_capacity(n);
+    let mut joins = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (t, r) = mpsc::channel(cap);
+        joins.push(tokio::spawn(run(
+            pool.clone(),
+            cfg.clone(),
+            metrics.clone(),
+            r,
+        )));
+        txs.push(t);
+    }
+    let join = tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(input) = rx.recv().await {
+            let k = route(&input.item, n);
+            let Some(t) = txs.get(k) else { break };
+            if t.send(input).await.is_err() {
+                break;
+            }
+        }
+        drop(txs);
+        let mut total = BatchReport::default();
+        for j in joins {
+            total.add(&j.await.unwrap_or_default());
+        }
+        total
+    });
     PipelineHandle { tx, join }
+}
+
+/// The writer (of `n`) owning the item's meter; dead letters go to the first.
+fn route(item: &Item, n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let meter = match item {
+        Item::Reading(r) => &r.meter,
+        Item::Alarm(a) => &a.meter,
+        Item::DeadLetter(_) => return 0,
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    meter.hash(&mut h);
+    (h.finish() % n as u64) as usize
 }
 
 async fn run(
@@ -135,6 +190,7 @@ async fn run(
 ) -> BatchReport {
     let mut cover = PartitionCover::default();
     let mut cache = MeterCache::new(std::time::Duration::from_secs(cfg.meter_cache_secs));
+    cache.track_last = cfg.owns_meters;
     let mut total = BatchReport::default();
     let linger = std::time::Duration::from_millis(cfg.linger_ms);
     while let Some(first) = rx.recv().await {
@@ -270,6 +326,7 @@ async fn commit_transient_retry(
         .await;
         match attempt {
             Ok((report, range)) => {
+                cache.commit_pending();
                 if let Some((a, b)) = range {
                     cover.extend(a, b);
                 }
@@ -312,7 +369,15 @@ impl PartitionCover {
 /// meter_id, installed_at, removed_at, replaced another meter.
 type InstallRow = (i64, DateTime<Utc>, Option<DateTime<Utc>>, bool);
 /// candidate index, previous read_at, previous volume, already stored.
-type PrevRow = (i32, Option<DateTime<Utc>>, Option<i64>, bool);
+/// (index, previous read_at, previous volume, stored duplicate, rollup `later`, rollup start).
+type PrevRow = (
+    i32,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    bool,
+    Option<bool>,
+    Option<i64>,
+);
 
 #[derive(Debug, Clone)]
 struct MeterRow {
@@ -425,6 +490,21 @@ pub struct MeterCache {
     installs: HashMap<i64, Vec<Installation>>,
     filled_at: std::time::Instant,
     ttl: std::time::Duration,
+    /// Keep `last` (only sound when this writer alone stores its meters' readings).
+    track_last: bool,
+    /// Each owned meter's last stored reading, as of the last commit.
+    last: HashMap<i64, LastStored>,
+    /// What the batch in flight will make of `last` once it commits (None: forget).
+    pending: Vec<(i64, Option<LastStored>)>,
+}
+
+/// A meter's last stored reading and the register its local day's consumption starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LastStored {
+    read_at: DateTime<Utc>,
+    volume_ml: i64,
+    /// The last stored register before `read_at`'s local day, else that day's first.
+    day_start_ml: i64,
 }
 
 impl MeterCache {
@@ -435,7 +515,38 @@ impl MeterCache {
             installs: HashMap::new(),
             filled_at: std::time::Instant::now(),
             ttl,
+            track_last: false,
+            last: HashMap::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Applies the last-reading updates of the batch that just committed.
+    fn commit_pending(&mut self) {
+        for (m, l) in self.pending.drain(..) {
+            match l {
+                Some(l) => self.last.insert(m, l),
+                None => self.last.remove(&m),
+            };
+        }
+    }
+
+    /// The rollup neighbours of `meter` for a first reading at `t1`, when the cache knows them.
+    fn neighbours(&self, meter: i64, t1: DateTime<Utc>) -> Option<rollup::Neighbours> {
+        let l = self
+            .last
+            .get(&meter)
+            .filter(|l| self.track_last && t1 > l.read_at)?;
+        let same_day =
+            ewoda_common::time::local_day(t1) == ewoda_common::time::local_day(l.read_at);
+        Some(rollup::Neighbours {
+            later: false,
+            start_ml: Some(if same_day {
+                l.day_start_ml
+            } else {
+                l.volume_ml
+            }),
+        })
     }
 
     /// Makes sure every reference (and the installations of every meter found) is cached.
@@ -611,6 +722,7 @@ pub async fn process_batch_cached(
 ) -> Result<(BatchReport, Option<(DateTime<Utc>, DateTime<Utc>)>), sqlx::Error> {
     let items = to_micros(items);
     let items: &[Item] = &items;
+    cache.pending.clear();
     let mut report = BatchReport::default();
     let mut dead: Vec<(usize, Source, Vec<u8>, &'static str, String)> = Vec::new();
     let refs: HashSet<&MeterRef> = items
@@ -671,15 +783,54 @@ pub async fn process_batch_cached(
         }
     }
 
-    // Previous stored reading (within the current installation) and stored duplicates.
+    // Previous stored reading (within the current installation) and stored duplicates: from
+    // the cache when the reading is newer than the last stored one by more than the dedupe
+    // window, else looked up.
     let window = vee_cfg.dedupe_window_secs;
     let n = candidates.len();
-    let idx: Vec<i32> = (0..n as i32).collect();
-    let mids: Vec<i64> = candidates.iter().map(|c| c.meter.meter_id).collect();
-    let ats: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.reading.read_at).collect();
-    let vols: Vec<i64> = candidates.iter().map(|c| c.reading.volume.ml()).collect();
-    let floors: Vec<Option<DateTime<Utc>>> = candidates.iter().map(|c| c.floor).collect();
-    let looked: Vec<PrevRow> = if n == 0 {
+    let hits: Vec<Option<LastStored>> = candidates
+        .iter()
+        .map(|c| {
+            let l = cache
+                .last
+                .get(&c.meter.meter_id)
+                .filter(|_| cache.track_last)?;
+            let newer = c.reading.read_at - vee_cfg.dedupe_window() > l.read_at;
+            let in_install = c.floor.is_none_or(|f| l.read_at >= f);
+            (newer && in_install).then_some(*l)
+        })
+        .collect();
+    let miss: Vec<usize> = (0..n).filter(|&i| hits[i].is_none()).collect();
+    let idx: Vec<i32> = miss.iter().map(|&i| i as i32).collect();
+    let mids: Vec<i64> = miss.iter().map(|&i| candidates[i].meter.meter_id).collect();
+    let ats: Vec<DateTime<Utc>> = miss
+        .iter()
+        .map(|&i| candidates[i].reading.read_at)
+        .collect();
+    let vols: Vec<i64> = miss
+        .iter()
+        .map(|&i| candidates[i].reading.volume.ml())
+        .collect();
+    let floors: Vec<Option<DateTime<Utc>>> = miss.iter().map(|&i| candidates[i].floor).collect();
+    // Each meter's earliest candidate also reads the rollup neighbours (valid when it is the
+    // meter's first accepted reading; otherwise they are read again after VEE).
+    let mut earliest: HashMap<i64, usize> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let e = earliest.entry(c.meter.meter_id).or_insert(i);
+        if c.reading.read_at < candidates[*e].reading.read_at {
+            *e = i;
+        }
+    }
+    let mut is_first = vec![false; n];
+    for &i in earliest.values() {
+        is_first[i] = true;
+    }
+    let firsts_flag: Vec<bool> = miss.iter().map(|&i| is_first[i]).collect();
+    let days: Vec<chrono::NaiveDate> = ats
+        .iter()
+        .map(|t| ewoda_common::time::local_day(*t))
+        .collect();
+    let looked: Vec<PrevRow> = if miss.is_empty() {
         Vec::new()
     } else {
         sqlx::query_as(
@@ -689,9 +840,31 @@ pub async fn process_batch_cached(
                             where r.meter_id = u.meter_id
                               and r.read_at between u.read_at - $5 * interval '1 second'
                                                 and u.read_at + $5 * interval '1 second'
-                              and (r.read_at = u.read_at or r.volume_ml = u.volume_ml))
-             from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[], $6::timestamptz[])
-                  as u(i, meter_id, read_at, volume_ml, floor)
+                              and (r.read_at = u.read_at or r.volume_ml = u.volume_ml)),
+                    -- Rollup neighbours (see rollup::neighbours), for each meter's earliest.
+                    case when u.first then
+                        exists (select 1 from reading r
+                                where r.meter_id = u.meter_id and r.read_at >= u.read_at)
+                    end,
+                    case when u.first then coalesce(
+                        -- Without a floor the previous reading is the last before the day
+                        -- whenever it lies before the day.
+                        case when u.floor is null
+                                  and p.read_at < u.day::timestamp at time zone 'Europe/Warsaw'
+                             then p.volume_ml
+                             else (select r.volume_ml from reading r
+                                   where r.meter_id = u.meter_id
+                                     and r.read_at < u.day::timestamp at time zone 'Europe/Warsaw'
+                                   order by r.read_at desc limit 1)
+                        end,
+                        (select r.volume_ml from reading r
+                         where r.meter_id = u.meter_id
+                           and r.read_at >= u.day::timestamp at time zone 'Europe/Warsaw'
+                         order by r.read_at limit 1))
+                    end
+             from unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::bigint[],
+                         $6::timestamptz[], $7::bool[], $8::date[])
+                  as u(i, meter_id, read_at, volume_ml, floor, first, day)
              left join lateral (
                  select r.read_at, r.volume_ml from reading r
                  where r.meter_id = u.meter_id and r.read_at < u.read_at
@@ -704,16 +877,34 @@ pub async fn process_batch_cached(
         .bind(&vols)
         .bind(window.max(0) as f64)
         .bind(&floors)
+        .bind(&firsts_flag)
+        .bind(&days)
         .fetch_all(&mut *conn)
         .await?
     };
-    let mut db_prev: Vec<Option<Prev>> = vec![None; n];
+    let mut db_prev: Vec<Option<Prev>> = hits
+        .iter()
+        .map(|h| {
+            h.map(|l| Prev {
+                read_at: l.read_at,
+                volume_ml: l.volume_ml,
+            })
+        })
+        .collect();
     let mut db_dup = vec![false; n];
-    for (i, at, vol, dup) in looked {
+    let mut early_nb: HashMap<i64, (DateTime<Utc>, rollup::Neighbours)> = HashMap::new();
+    for (i, at, vol, dup, later, start_ml) in looked {
         let Some(i) = usize::try_from(i).ok().filter(|i| *i < n) else {
             continue;
         };
         db_dup[i] = dup;
+        if let Some(later) = later {
+            let c = &candidates[i];
+            early_nb.insert(
+                c.meter.meter_id,
+                (c.reading.read_at, rollup::Neighbours { later, start_ml }),
+            );
+        }
         if let (Some(read_at), Some(volume_ml)) = (at, vol) {
             db_prev[i] = Some(Prev { read_at, volume_ml });
         }
@@ -791,8 +982,23 @@ pub async fn process_batch_cached(
         let e = firsts.entry(r.meter_id).or_insert(r.read_at);
         *e = (*e).min(r.read_at);
     }
-    let firsts: Vec<(i64, DateTime<Utc>)> = firsts.into_iter().collect();
-    let neighbours = rollup::neighbours(conn, &firsts).await?;
+    let mut neighbours: HashMap<i64, rollup::Neighbours> = HashMap::new();
+    let mut missing: Vec<(i64, DateTime<Utc>)> = Vec::new();
+    for (mid, t1) in firsts {
+        if let Some(nb) = cache.neighbours(mid, t1) {
+            neighbours.insert(mid, nb);
+            continue;
+        }
+        match early_nb.get(&mid) {
+            Some((at, nb)) if *at == t1 => {
+                neighbours.insert(mid, *nb);
+            }
+            _ => missing.push((mid, t1)),
+        }
+    }
+    if !missing.is_empty() {
+        neighbours.extend(rollup::neighbours(conn, &missing).await?);
+    }
 
     let rows: Vec<NewReading> = accepted.iter().map(|a| a.1.clone()).collect();
     let stored: HashSet<(i64, DateTime<Utc>)> = store::insert_readings(conn, &rows)
@@ -873,6 +1079,9 @@ pub async fn process_batch_cached(
         }
     }
     report.alarms_cleared += alarms::clear_many(conn, &clears).await?.len() as u64;
+    if cache.track_last {
+        cache.pending = last_after(&batch_rows, &neighbours, &recompute);
+    }
     if !batch_rows.is_empty() {
         let done = rollup::rollup_batch(conn, &batch_rows, &wraps, &neighbours, &recompute).await?;
         report.rollup_rows = done.rows;
@@ -906,6 +1115,56 @@ pub async fn process_batch_cached(
         }
     }
     Ok((report, ensured))
+}
+
+/// Each stored meter's last reading after the batch (None where the batch was no plain append,
+/// so the cache forgets the meter and the next batch looks it up).
+fn last_after(
+    rows: &[rollup::BatchRow],
+    neighbours: &HashMap<i64, rollup::Neighbours>,
+    recompute: &HashSet<i64>,
+) -> Vec<(i64, Option<LastStored>)> {
+    let mut by_meter: HashMap<i64, Vec<&rollup::BatchRow>> = HashMap::new();
+    for r in rows {
+        by_meter.entry(r.meter_id).or_default().push(r);
+    }
+    by_meter
+        .into_iter()
+        .map(|(m, mut list)| {
+            list.sort_by_key(|r| r.read_at);
+            let nb = neighbours.get(&m).filter(|n| !n.later);
+            let last = match (nb, recompute.contains(&m)) {
+                (Some(nb), false) => {
+                    // The same walk over days as the incremental rollup.
+                    let mut start = nb.start_ml;
+                    let mut day_start = None;
+                    let mut day = None;
+                    let mut prev_ml = None;
+                    for r in &list {
+                        let d = ewoda_common::time::local_day(r.read_at);
+                        if day != Some(d) {
+                            if day.is_some() {
+                                start = prev_ml;
+                            }
+                            day = Some(d);
+                            day_start = Some(start.unwrap_or(r.volume_ml));
+                        }
+                        prev_ml = Some(r.volume_ml);
+                    }
+                    match (list.last(), day_start) {
+                        (Some(l), Some(ds)) => Some(LastStored {
+                            read_at: l.read_at,
+                            volume_ml: l.volume_ml,
+                            day_start_ml: ds,
+                        }),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            (m, last)
+        })
+        .collect()
 }
 
 fn count_raise(report: &mut BatchReport, r: Raised) {
