@@ -55,7 +55,9 @@ impl Default for WriterConfig {
             max_backoff_ms: 2000,
             meter_cache_secs: 60,
             writers: 1,
-            owns_meters: true,
+            // Safe by default: several collectors in one shared MQTT group, or a file import
+            // next to a running collector, write the same meters.
+            owns_meters: false,
             vee: VeeConfig::default(),
         }
     }
