@@ -5,7 +5,7 @@ use super::{LevelKind, NoticeDetails, NoticeKind};
 use crate::account::Iban;
 use crate::invoice::document::Party;
 use crate::invoice::pdf::{
-    decimal_pl, money, Canvas, InvoicePdfRenderer, PdfError, LEFT, PAGE_H, PAGE_W, RIGHT,
+    decimal_pl, money, Canvas, InvoicePdfRenderer, PdfError, LEFT, PAGE_H, RIGHT,
 };
 use crate::store_error::StoreError;
 use chrono::NaiveDate;
@@ -184,9 +184,6 @@ pub fn render_dunning_pdf(
     );
     c.down(24.0);
 
-    let top = c.y;
-    c.text(LEFT, top, 9.0, true, "Wierzyciel");
-    c.text(PAGE_W / 2.0, top, 9.0, true, "Dłużnik");
     let side = |p: &Party| {
         let mut v = vec![p.name.clone()];
         v.extend(p.address.iter().cloned());
@@ -196,17 +193,7 @@ pub fn render_dunning_pdf(
         v
     };
     let (left, right) = (side(&doc.seller), side(&doc.debtor));
-    let rows = left.len().max(right.len());
-    for i in 0..rows {
-        let y = top - 13.0 * (i as f32 + 1.0);
-        if let Some(t) = left.get(i) {
-            c.text(LEFT, y, 9.0, false, t);
-        }
-        if let Some(t) = right.get(i) {
-            c.text(PAGE_W / 2.0, y, 9.0, false, t);
-        }
-    }
-    c.down(13.0 * (rows as f32 + 2.0));
+    c.two_columns(["Wierzyciel", "Dłużnik"], &left, &right);
 
     match doc.kind {
         NoticeKind::Reminder => reminder_body(&mut c, doc),

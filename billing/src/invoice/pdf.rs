@@ -165,6 +165,25 @@ impl Canvas<'_> {
         });
     }
 
+    /// Two blocks side by side (seller and buyer, creditor and debtor) under their headings,
+    /// then moves below the longer one.
+    pub(crate) fn two_columns(&mut self, headings: [&str; 2], left: &[String], right: &[String]) {
+        let top = self.y;
+        self.text(LEFT, top, 9.0, true, headings[0]);
+        self.text(PAGE_W / 2.0, top, 9.0, true, headings[1]);
+        let rows = left.len().max(right.len());
+        for i in 0..rows {
+            let y = top - 13.0 * (i as f32 + 1.0);
+            if let Some(t) = left.get(i) {
+                self.text(LEFT, y, 9.0, false, t);
+            }
+            if let Some(t) = right.get(i) {
+                self.text(PAGE_W / 2.0, y, 9.0, false, t);
+            }
+        }
+        self.down(13.0 * (rows as f32 + 2.0));
+    }
+
     /// Moves down by `dy`, starting a new page when the bottom margin is reached.
     pub(crate) fn down(&mut self, dy: f32) {
         self.y -= dy;
@@ -252,9 +271,6 @@ impl InvoicePdfRenderer {
         c.down(26.0);
 
         // Seller and buyer side by side.
-        let top = c.y;
-        c.text(LEFT, top, 9.0, true, "Sprzedawca");
-        c.text(PAGE_W / 2.0, top, 9.0, true, "Nabywca");
         let mut left_lines = vec![doc.seller.name.clone()];
         left_lines.extend(doc.seller.address.iter().cloned());
         if let Some(nip) = &doc.seller.nip {
@@ -269,17 +285,7 @@ impl InvoicePdfRenderer {
         if let Some(k) = &doc.contract_number {
             right_lines.push(format!("Umowa: {k}"));
         }
-        let rows = left_lines.len().max(right_lines.len());
-        for i in 0..rows {
-            let y = top - 13.0 * (i as f32 + 1.0);
-            if let Some(t) = left_lines.get(i) {
-                c.text(LEFT, y, 9.0, false, t);
-            }
-            if let Some(t) = right_lines.get(i) {
-                c.text(PAGE_W / 2.0, y, 9.0, false, t);
-            }
-        }
-        c.down(13.0 * (rows as f32 + 2.0));
+        c.two_columns(["Sprzedawca", "Nabywca"], &left_lines, &right_lines);
 
         // Lines.
         for (x, h, right) in COLS {
