@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
-use common::proxy::Proxy;
+use common::proxy::pool_behind_proxy;
 use ewoda_collector::keystore::KeyStore;
 use ewoda_collector::metrics::Metrics;
 use ewoda_collector::pipeline::{self, WriterConfig};
@@ -14,7 +14,6 @@ use ewoda_common::crypto::MasterKey;
 use ewoda_sim::im871a::{DeviceInfo, Dongle, RxOptions};
 use ewoda_sim::wmbus::FrameFormat;
 use ewoda_sim::Fleet;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -43,18 +42,7 @@ async fn radio_readings_survive_a_database_outage(pool: PgPool) {
     let keys = KeyStore::load(pool.clone(), master).await.unwrap();
     assert_eq!(keys.len(), fleet.len());
 
-    let opts = pool.connect_options();
-    let db = opts.get_database().unwrap().to_string();
-    let proxy = Proxy::start(format!("127.0.0.1:{}", opts.get_port())).await;
-    let via_proxy = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_millis(500))
-        .connect(&format!(
-            "postgres://postgres@127.0.0.1:{}/{db}",
-            proxy.port
-        ))
-        .await
-        .unwrap();
+    let (proxy, via_proxy) = pool_behind_proxy(&pool).await;
     let metrics = Arc::new(Metrics::default());
     let writer = WriterConfig {
         channel_capacity: 4,

@@ -3,14 +3,13 @@
 
 mod common;
 
-use common::proxy::Proxy;
+use common::proxy::pool_behind_proxy;
 use common::*;
 use ewoda_collector::metrics::Metrics;
 use ewoda_collector::pipeline::{self, MeterReading, MeterRef, WriterConfig};
 use ewoda_collector::spill::{self, SpillQueue};
 use ewoda_collector::store::Source;
 use ewoda_common::Volume;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,18 +18,7 @@ use std::time::Duration;
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
 async fn radio_readings_spill_while_the_database_is_down(pool: PgPool) {
     let m = meter(&pool, "R1", Some("00112233")).await;
-    let opts = pool.connect_options();
-    let db = opts.get_database().unwrap().to_string();
-    let proxy = Proxy::start(format!("127.0.0.1:{}", opts.get_port())).await;
-    let via_proxy = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_millis(500))
-        .connect(&format!(
-            "postgres://postgres@127.0.0.1:{}/{db}",
-            proxy.port
-        ))
-        .await
-        .unwrap();
+    let (proxy, via_proxy) = pool_behind_proxy(&pool).await;
     let metrics = Arc::new(Metrics::default());
     let cfg = WriterConfig {
         channel_capacity: 8,

@@ -63,3 +63,21 @@ impl Drop for Proxy {
         self.down();
     }
 }
+
+/// A proxy in front of `pool`'s server and a small pool that connects through it, so a test
+/// can take PostgreSQL "down" for that pool alone.
+pub async fn pool_behind_proxy(pool: &sqlx::PgPool) -> (Proxy, sqlx::PgPool) {
+    let opts = pool.connect_options();
+    let db = opts.get_database().unwrap().to_string();
+    let proxy = Proxy::start(format!("127.0.0.1:{}", opts.get_port())).await;
+    let via_proxy = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect(&format!(
+            "postgres://postgres@127.0.0.1:{}/{db}",
+            proxy.port
+        ))
+        .await
+        .unwrap();
+    (proxy, via_proxy)
+}
