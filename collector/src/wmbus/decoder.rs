@@ -11,7 +11,7 @@ use super::keys::KeyLookup;
 use super::link::{self, FrameBuf, LinkFormat};
 use super::records::{self, RecordsEnd};
 use super::security;
-use super::telegram::{status_alarms, Alarm, Function, Quantity, Telegram, Value};
+use super::telegram::{status_alarms, Alarm, Function, Quantity, Telegram, Value, Warning};
 
 /// Manufacturer (2 bytes as sent) and address (id 4 bytes LE, version, device type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +71,54 @@ pub struct Ctx<'k> {
 /// Decodes a frame (hex already turned into bytes).
 pub fn decode(frame: &[u8], keys: &dyn KeyLookup) -> Result<Telegram, DecodeError> {
     let mut buf = FrameBuf::new();
-    let link = link::normalize(frame, &mut buf)?;
-    decode_normalized(&mut buf, link, keys)
+    match link::normalize(frame, &mut buf) {
+        Ok(link) => decode_normalized(&mut buf, link, keys),
+        Err(DecodeError::LengthMismatch { declared, actual }) if actual > declared => {
+            over_length(frame, declared, keys)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A frame longer than its L-field announces, in no CRC layout. Receivers append bytes (RSSI,
+/// a block CRC they did not strip), so the L-field's frame is tried first; when that ends
+/// mid-record but everything received decodes, the L-field itself is taken to be wrong. Either
+/// way the telegram says so in a warning; if neither decodes, the length mismatch is the error.
+fn over_length(
+    frame: &[u8],
+    declared: usize,
+    keys: &dyn KeyLookup,
+) -> Result<Telegram, DecodeError> {
+    let mismatch = DecodeError::LengthMismatch {
+        declared,
+        actual: frame.len(),
+    };
+    let attempt = |bytes: &[u8]| -> Option<Telegram> {
+        let mut buf = FrameBuf::new();
+        let link = link::normalize(bytes, &mut buf).ok()?;
+        decode_normalized(&mut buf, link, keys).ok()
+    };
+    let warn = |mut t: Telegram, decoded: usize| {
+        t.warnings.push(Warning::LengthField {
+            declared,
+            received: frame.len(),
+            decoded,
+        });
+        t
+    };
+    if let Some(t) = attempt(&frame[..declared]) {
+        return Ok(warn(t, declared));
+    }
+    let Ok(l) = u8::try_from(frame.len() - 1) else {
+        return Err(mismatch);
+    };
+    let mut patched = [0u8; 256];
+    patched[..frame.len()].copy_from_slice(frame);
+    patched[0] = l;
+    match attempt(&patched[..frame.len()]) {
+        Some(t) => Ok(warn(t, frame.len())),
+        None => Err(mismatch),
+    }
 }
 
 fn need(b: &[u8], pos: usize, n: usize, what: &'static str) -> Result<(), DecodeError> {
@@ -127,6 +173,7 @@ fn decode_normalized(
         records: Vec::new(),
         total_m3: None,
         alarms: Vec::new(),
+        warnings: Vec::new(),
     };
     let mut afl: Option<Afl> = None;
     let mut has_tpl_status = false;
@@ -217,7 +264,8 @@ fn decode_normalized(
             }
             0x79 if dll.is_some() => {
                 fill_identity(&mut t, &ctx);
-                compact::decode(&b[pos + 1..], pos + 1, &mut t.records)?;
+                t.warnings
+                    .extend(compact::decode(&b[pos + 1..], pos + 1, &mut t.records)?);
                 finish(&mut t, has_tpl_status);
                 drivers::post(&ctx, &[], &mut t);
                 return Ok(t);
@@ -235,12 +283,16 @@ fn decode_normalized(
     fill_identity(&mut t, &ctx);
     if compact_payload {
         let skip = b[pos..].iter().take_while(|&&x| x == 0x2F).count();
-        compact::decode(&b[pos + skip..], pos + skip, &mut t.records)?;
+        t.warnings.extend(compact::decode(
+            &b[pos + skip..],
+            pos + skip,
+            &mut t.records,
+        )?);
         finish(&mut t, has_tpl_status);
         drivers::post(&ctx, &[], &mut t);
         return Ok(t);
     }
-    if drivers::owns_tpl_payload(&ctx) {
+    if drivers::owns_tpl_payload(&ctx, t.security_mode) {
         drivers::tpl_payload(&b[pos..], pos, &ctx, &mut t)?;
         finish(&mut t, has_tpl_status);
         drivers::post(&ctx, &[], &mut t);
@@ -356,6 +408,7 @@ fn unsecure(
     match mode {
         0 => return Ok(pos),
         2 | 5 | 7 => {}
+        _ if drivers::proprietary_security(ctx, mode) => return Ok(pos),
         _ => {
             return Err(DecodeError::UnsupportedSecurity {
                 mode,

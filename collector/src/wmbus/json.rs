@@ -95,7 +95,19 @@ pub fn telegram_line(t: &Telegram) -> String {
         }
         push_str(&mut out, &a.name());
     }
-    out.push_str("],\"error\":null}");
+    out.push(']');
+    // Only present when a check disagreed, so ordinary lines keep the SPEC §5 shape.
+    if !t.warnings.is_empty() {
+        out.push_str(",\"warnings\":[");
+        for (i, w) in t.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str(&mut out, &w.to_string());
+        }
+        out.push(']');
+    }
+    out.push_str(",\"error\":null}");
     out
 }
 

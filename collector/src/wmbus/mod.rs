@@ -24,7 +24,7 @@ pub use decoder::Address;
 pub use error::DecodeError;
 pub use keys::{parse_key, KeyLookup, NoKeys};
 pub use link::{crc16, LinkFormat};
-pub use telegram::{device_type_name, Alarm, Function, Quantity, Record, Telegram, Value};
+pub use telegram::{device_type_name, Alarm, Function, Quantity, Record, Telegram, Value, Warning};
 
 /// Decodes one telegram (wireless with or without link CRCs, or a wired long frame).
 pub fn decode(frame: &[u8], keys: &dyn KeyLookup) -> Result<Telegram, DecodeError> {

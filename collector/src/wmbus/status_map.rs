@@ -105,6 +105,7 @@ mod tests {
             ci: 0x7A,
             records: Vec::new(),
             total_m3: None,
+            warnings: Vec::new(),
         };
         WATER_FLAGS.apply(&mut t);
         assert_eq!(

@@ -31,6 +31,43 @@ pub struct Telegram {
     pub total_m3: Option<Decimal>,
     /// Alarms from the status byte and manufacturer bits.
     pub alarms: Vec<Alarm>,
+    /// Checks that disagreed although the telegram still decoded (see [`Warning`]).
+    pub warnings: Vec<Warning>,
+}
+
+/// A check that did not agree in a telegram that still decoded. The values are what the meter
+/// sent, but a reading taken from such a telegram should be flagged, not trusted blindly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// More bytes arrived than the L-field announces; `decoded` of them were used (the
+    /// L-field's frame when it decodes on its own, else everything received).
+    LengthField {
+        declared: usize,
+        received: usize,
+        decoded: usize,
+    },
+    /// A compact frame's CRC of the full records disagrees with the records rebuilt from its
+    /// format and data (the format signature matched).
+    CompactDataCrc { expected: u16, computed: u16 },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::LengthField {
+                declared,
+                received,
+                decoded,
+            } => write!(
+                f,
+                "length field says {declared} bytes but {received} were received; decoded {decoded}"
+            ),
+            Warning::CompactDataCrc { expected, computed } => write!(
+                f,
+                "compact frame data CRC {expected:#06x} does not match its data ({computed:#06x})"
+            ),
+        }
+    }
 }
 
 impl Telegram {

@@ -3,6 +3,7 @@
 //! version, device type where one manufacturer has several formats).
 
 mod apator;
+mod bmt;
 mod diehl;
 mod kamstrup;
 mod others;
@@ -89,9 +90,16 @@ pub(crate) fn manufacturer_ci(
     }
 }
 
+/// Whether a TPL security mode outside OMS is a manufacturer's own scheme that its driver
+/// undoes (the payload is then handed to [`tpl_payload`] as it is).
+pub(crate) fn proprietary_security(ctx: &Ctx<'_>, mode: u8) -> bool {
+    ctx.addr.m_code() == BMT && bmt::is_rfmtx1(ctx, mode)
+}
+
 /// Whether a driver reads the whole (decrypted) TPL payload instead of DIF/VIF records.
-pub(crate) fn owns_tpl_payload(ctx: &Ctx<'_>) -> bool {
-    ctx.addr.m_code() == APA && ctx.addr.a[4] == 0x05 && ctx.addr.a[5] == 0x07
+pub(crate) fn owns_tpl_payload(ctx: &Ctx<'_>, security_mode: u8) -> bool {
+    (ctx.addr.m_code() == APA && ctx.addr.a[4] == 0x05 && ctx.addr.a[5] == 0x07)
+        || proprietary_security(ctx, security_mode)
 }
 
 /// Decodes a TPL payload claimed by [`owns_tpl_payload`] (`data` starts at frame `offset`).
@@ -101,6 +109,9 @@ pub(crate) fn tpl_payload(
     ctx: &Ctx<'_>,
     t: &mut Telegram,
 ) -> Result<(), DecodeError> {
+    if ctx.addr.m_code() == BMT {
+        return bmt::rfmtx1(data, offset, ctx, t);
+    }
     match data {
         [0x2F, 0x2F, rest @ ..] => apator::apator162(rest, offset + 2, ctx, t),
         _ => Err(unsupported(
@@ -132,7 +143,7 @@ pub(crate) fn post(ctx: &Ctx<'_>, _mfct: &[u8], t: &mut Telegram) {
         KAM | KAW => kamstrup::info_codes(t),
         QDS => others::qundis(t),
         DWZ => others::waterstarm(t),
-        BMT => claimed_status_bits = others::bmt_status(t),
+        BMT => claimed_status_bits = bmt::status(t),
         _ => {}
     }
     let rest = t.status & 0xE0 & !claimed_status_bits;

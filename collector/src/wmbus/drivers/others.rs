@@ -1,5 +1,5 @@
 //! Smaller drivers: Zenner (ZRI) manufacturer data, Qundis (QDS) walk-by record, Diehl
-//! (DWZ) status flags, BMT status bits.
+//! (DWZ) status flags.
 
 use super::litres;
 use crate::wmbus::error::DecodeError;
@@ -57,12 +57,4 @@ pub(super) fn waterstarm(t: &mut Telegram) {
     }
     t.alarms.retain(|a| *a != Alarm::ErrorFlags(0));
     t.alarms.extend(extra);
-}
-
-/// BMT (iwmtx5) uses TPL status bit 6 for tamper. Returns the status bits it claimed.
-pub(super) fn bmt_status(t: &mut Telegram) -> u8 {
-    if t.status & 0x40 != 0 {
-        t.alarms.push(Alarm::Tamper);
-    }
-    0x40
 }
