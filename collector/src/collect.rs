@@ -1,6 +1,7 @@
 //! `ewoda collect`: runs the configured sources into one pipeline, the periodic partition
-//! and series-rule tasks and the `/metrics` endpoint until shutdown, then drains: sources stop
-//! taking input, the writer commits what it holds, MQTT acks go out, and it returns.
+//! and rule tasks (series rules, night flow, alarm escalation) and the `/metrics` endpoint
+//! until shutdown, then drains: sources stop taking input, the writer commits what it holds,
+//! MQTT acks go out, and it returns.
 
 use crate::alarms;
 use crate::config::{CollectConfig, ReadingSetWatch, SourceConfig};
@@ -54,18 +55,23 @@ pub async fn run(
         6,
     )));
     if cfg.rules.interval_secs > 0 {
-        let (pool, rules, every) = (
-            pool.clone(),
-            cfg.rules.rules.clone(),
-            cfg.rules.interval_secs,
-        );
+        let (pool, rules, every) = (pool.clone(), cfg.rules.clone(), cfg.rules.interval_secs);
         background.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(every));
             loop {
                 tick.tick().await;
-                match alarms::evaluate_series_rules(&pool, &rules, chrono::Utc::now()).await {
+                let now = chrono::Utc::now();
+                match alarms::evaluate_series_rules(&pool, &rules.rules, now).await {
                     Ok(r) => tracing::debug!(?r, "series rules evaluated"),
                     Err(e) => tracing::warn!(error = %e, "series rules failed"),
+                }
+                match alarms::evaluate_night_flow(&pool, &rules.night_flow, now).await {
+                    Ok(r) => tracing::debug!(?r, "night-flow rule evaluated"),
+                    Err(e) => tracing::warn!(error = %e, "night-flow rule failed"),
+                }
+                match alarms::escalate(&pool, &rules.escalation, now).await {
+                    Ok(r) => tracing::debug!(?r, "alarm escalation pass"),
+                    Err(e) => tracing::warn!(error = %e, "alarm escalation failed"),
                 }
             }
         }));

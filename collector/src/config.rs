@@ -1,7 +1,7 @@
 //! Typed configuration of `ewoda collect` (TOML), validated at start-up. URLs come from the
 //! file or, when absent there, from `DATABASE_URL` / `MQTT_URL`.
 
-use crate::alarms::RuleConfig;
+use crate::alarms::{EscalationConfig, NightFlowConfig, RuleConfig};
 use crate::error::Error;
 use crate::mbus_master::MbusSerialConfig;
 use crate::modbus::ModbusConfig;
@@ -59,7 +59,7 @@ fn default_key_refresh_secs() -> u64 {
     300
 }
 
-/// The series rules and how often they run.
+/// The series rules, alarm escalation and how often they run.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesSchedule {
@@ -67,6 +67,10 @@ pub struct RulesSchedule {
     pub interval_secs: u64,
     #[serde(flatten)]
     pub rules: RuleConfig,
+    /// `[rules.night_flow]`: night flow per district.
+    pub night_flow: NightFlowConfig,
+    /// `[rules.escalation]`: when open alarms escalate.
+    pub escalation: EscalationConfig,
 }
 
 impl Default for RulesSchedule {
@@ -74,6 +78,8 @@ impl Default for RulesSchedule {
         RulesSchedule {
             interval_secs: 300,
             rules: RuleConfig::default(),
+            night_flow: NightFlowConfig::default(),
+            escalation: EscalationConfig::default(),
         }
     }
 }
@@ -157,6 +163,12 @@ impl CollectConfig {
         }
         if self.writer.channel_capacity == 0 {
             return bad("writer.channel_capacity", "must be at least 1");
+        }
+        if let Err((field, message)) = self.rules.night_flow.validate() {
+            return bad(&format!("rules.night_flow.{field}"), &message);
+        }
+        if let Err((field, message)) = self.rules.escalation.validate() {
+            return bad(&format!("rules.escalation.{field}"), &message);
         }
         let mut ids = std::collections::HashSet::new();
         let mut ports = std::collections::HashSet::new();
@@ -263,6 +275,7 @@ impl CollectConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alarms::AlarmKind;
 
     #[test]
     fn parses_a_full_config() {
@@ -410,6 +423,65 @@ mod tests {
         let e =
             CollectConfig::parse("[[sources]]\nkind = \"radio_serial\"\n", "c.toml").unwrap_err();
         assert!(e.to_string().contains("missing field `path`"), "{e}");
+    }
+
+    #[test]
+    fn parses_night_flow_and_escalation() {
+        let cfg = CollectConfig::parse(
+            r#"
+            [rules]
+            interval_secs = 60
+            no_data_days = 7
+            [rules.night_flow]
+            start = "01:00"
+            end = "03:30"
+            threshold_l_per_h = 600
+            district_thresholds = { D2 = 900 }
+            [rules.escalation]
+            unacknowledged_minutes = 720
+            max_level = 1
+            [rules.escalation.kinds.tamper]
+            unacknowledged_minutes = 30
+            recurring_occurrences = 100
+            "#,
+            "test",
+        )
+        .unwrap();
+        let r = &cfg.rules;
+        assert_eq!(r.rules.no_data_days, Some(7));
+        assert_eq!(r.night_flow.start.to_string(), "01:00:00");
+        assert_eq!(r.night_flow.end.to_string(), "03:30:00");
+        assert_eq!(r.night_flow.threshold_for("D1"), 600);
+        assert_eq!(r.night_flow.threshold_for("D2"), 900);
+        assert_eq!(r.night_flow.max_gap_minutes, 120);
+        assert_eq!(r.escalation.max_level, 1);
+        assert_eq!(r.escalation.rule_for(AlarmKind::Tamper), (30, 100));
+        assert_eq!(r.escalation.rule_for(AlarmKind::Leak), (60, 0));
+        assert_eq!(r.escalation.rule_for(AlarmKind::Stuck), (720, 0));
+        let cases = [
+            (
+                "[rules.night_flow]\nstart = \"03:00\"\nend = \"03:00\"\n",
+                "config rules.night_flow.end: must differ from start",
+            ),
+            (
+                "[rules.escalation]\nmax_level = 0\n",
+                "config rules.escalation.max_level: must be between 1 and 10",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                CollectConfig::parse(text, "c").unwrap_err().to_string(),
+                want
+            );
+        }
+        for text in [
+            "[rules.escalation.kinds.lek]\nunacknowledged_minutes = 1\n",
+            "[rules.night_flow]\nthreshold = 1\n",
+            "[rules.escalation]\nafter = 1\n",
+        ] {
+            let e = CollectConfig::parse(text, "c").unwrap_err().to_string();
+            assert!(e.contains("unknown"), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! Alarms: open (at most one open per meter and kind), deduplicate (occurrences,
-//! last_seen_at), clear; each open/clear writes its notification_outbox rows in the caller's
-//! transaction (console always; email/SMS only with the customer's alarm consent). Also the
-//! rules evaluated on the stored series (suspected leak, no data).
+//! Alarms: open (at most one open per meter and kind, or per district and kind), deduplicate
+//! (occurrences, last_seen_at), escalate ([`escalation`]) and clear; each change writes its
+//! notification_outbox rows in the caller's transaction (console always; email/SMS only with
+//! the customer's alarm consent). Also the rules evaluated on the stored series (suspected
+//! leak, no data here; night flow per district in [`night_flow`]).
+
+pub mod escalation;
+pub mod night_flow;
+
+pub use escalation::{escalate, EscalationConfig, EscalationReport, KindEscalation};
+pub use night_flow::{evaluate_night_flow, NightFlowConfig, NightFlowReport};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,6 +95,13 @@ pub enum Raised {
     Repeated(i64),
 }
 
+/// What an alarm is about: one meter, or a district as a whole (`meter_id` null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Meter(i64),
+    District(i64),
+}
+
 /// Opens an alarm of `kind` on the meter or, when one is open, counts the repeat.
 pub async fn raise(
     conn: &mut PgConnection,
@@ -116,11 +130,56 @@ pub async fn raise(
     .fetch_one(&mut *conn)
     .await?;
     if inserted {
-        notify(conn, id, meter_id, kind, "opened", at).await?;
+        let target = Target::Meter(meter_id);
+        notify(conn, &Notice::new(id, target, kind, "opened", at)).await?;
         Ok(Raised::Opened(id))
     } else {
         Ok(Raised::Repeated(id))
     }
+}
+
+/// Opens an alarm of `kind` on a district (a rule on the district's series, e.g. night flow)
+/// or counts a repeat on the open one. Re-evaluating a period changes nothing (None): a repeat
+/// counts only when `at` is later than the open alarm's last_seen_at, and no alarm opens for a
+/// period an earlier one (since resolved or cleared) was already seen at.
+pub async fn raise_on_district(
+    conn: &mut PgConnection,
+    district_id: i64,
+    kind: AlarmKind,
+    at: DateTime<Utc>,
+    source: &str,
+    details: &serde_json::Value,
+) -> Result<Option<Raised>, sqlx::Error> {
+    let row: Option<(i64, bool)> = sqlx::query_as(
+        "insert into alarm (district_id, kind, severity, source, opened_at, last_seen_at, details)
+         select $1, $2, $3, $4, $5, $5, $6
+         where not exists (select 1 from alarm a where a.district_id = $1 and a.meter_id is null
+                             and a.kind = $2 and a.last_seen_at >= $5)
+         on conflict (district_id, kind)
+             where state in ('open', 'acknowledged', 'assigned') and meter_id is null
+         do update set occurrences = alarm.occurrences + 1,
+                       last_seen_at = excluded.last_seen_at,
+                       details = alarm.details || excluded.details
+             where alarm.last_seen_at < excluded.last_seen_at
+         returning alarm_id, (xmax = 0)",
+    )
+    .bind(district_id)
+    .bind(kind.as_str())
+    .bind(kind.severity())
+    .bind(source)
+    .bind(at)
+    .bind(details)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some((id, true)) => {
+            let target = Target::District(district_id);
+            notify(conn, &Notice::new(id, target, kind, "opened", at)).await?;
+            Some(Raised::Opened(id))
+        }
+        Some((id, false)) => Some(Raised::Repeated(id)),
+        None => None,
+    })
 }
 
 /// Clears the open alarm of `kind` on the meter, unless it was seen after `at` (a stale
@@ -131,21 +190,54 @@ pub async fn clear(
     kind: AlarmKind,
     at: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let id: Option<i64> = sqlx::query_scalar(
+    let row: Option<(i64, String)> = sqlx::query_as(
         "update alarm set state = 'cleared', cleared_at = $3
          where meter_id = $1 and kind = $2 and state in ('open', 'acknowledged', 'assigned')
            and last_seen_at <= $3
-         returning alarm_id",
+         returning alarm_id, severity",
     )
     .bind(meter_id)
     .bind(kind.as_str())
     .bind(at)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(id) = id {
-        notify(conn, id, meter_id, kind, "cleared", at).await?;
-    }
-    Ok(id)
+    let Some((id, severity)) = row else {
+        return Ok(None);
+    };
+    let mut n = Notice::new(id, Target::Meter(meter_id), kind, "cleared", at);
+    n.severity = &severity;
+    notify(conn, &n).await?;
+    Ok(Some(id))
+}
+
+/// [`clear`] for a district alarm; `details` (what the clearing evaluation found) are merged
+/// into the alarm's.
+pub async fn clear_on_district(
+    conn: &mut PgConnection,
+    district_id: i64,
+    kind: AlarmKind,
+    at: DateTime<Utc>,
+    details: &serde_json::Value,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "update alarm set state = 'cleared', cleared_at = $3, details = details || $4
+         where district_id = $1 and meter_id is null and kind = $2
+           and state in ('open', 'acknowledged', 'assigned') and last_seen_at <= $3
+         returning alarm_id, severity",
+    )
+    .bind(district_id)
+    .bind(kind.as_str())
+    .bind(at)
+    .bind(details)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((id, severity)) = row else {
+        return Ok(None);
+    };
+    let mut n = Notice::new(id, Target::District(district_id), kind, "cleared", at);
+    n.severity = &severity;
+    notify(conn, &n).await?;
+    Ok(Some(id))
 }
 
 /// [`clear`] for many (meter, kind, at) in one statement: each open alarm is cleared at the
@@ -161,7 +253,7 @@ pub async fn clear_many(
     let ids: Vec<i64> = clears.iter().map(|c| c.0).collect();
     let kinds: Vec<&str> = clears.iter().map(|c| c.1.as_str()).collect();
     let ats: Vec<DateTime<Utc>> = clears.iter().map(|c| c.2).collect();
-    let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<(i64, i64, String, String, DateTime<Utc>)> = sqlx::query_as(
         "with c as (
              select a.alarm_id, min(u.at) as at
              from unnest($1::bigint[], $2::text[], $3::timestamptz[]) as u(meter_id, kind, at)
@@ -170,7 +262,7 @@ pub async fn clear_many(
              group by a.alarm_id)
          update alarm a set state = 'cleared', cleared_at = c.at
          from c where a.alarm_id = c.alarm_id
-         returning a.alarm_id, a.meter_id, a.kind, c.at",
+         returning a.alarm_id, a.meter_id, a.kind, a.severity, c.at",
     )
     .bind(&ids)
     .bind(&kinds)
@@ -178,71 +270,112 @@ pub async fn clear_many(
     .fetch_all(&mut *conn)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, meter_id, kind, at) in rows {
+    for (id, meter_id, kind, severity, at) in rows {
         let Some(kind) = AlarmKind::parse(&kind) else {
             continue;
         };
-        notify(conn, id, meter_id, kind, "cleared", at).await?;
+        let mut n = Notice::new(id, Target::Meter(meter_id), kind, "cleared", at);
+        n.severity = &severity;
+        notify(conn, &n).await?;
         out.push(id);
     }
     Ok(out)
 }
 
-/// Writes the outbox rows of an alarm change: one for the operator console and, when the
-/// customer supplied by the meter has granted `alarm_notifications`, one per contact channel
-/// (email, SMS). `dedup_key` makes a retried transaction write nothing twice.
-async fn notify(
-    conn: &mut PgConnection,
+/// One change of an alarm, as [`notify`] announces it.
+struct Notice<'a> {
     alarm_id: i64,
-    meter_id: i64,
+    target: Target,
     kind: AlarmKind,
-    event: &str,
+    /// The alarm's severity after the change.
+    severity: &'a str,
+    /// `opened`, `cleared`, `escalated` (the template is `alarm_<event>`).
+    event: &'a str,
+    /// The escalation level an `escalated` change reached: part of its dedup key, since an
+    /// alarm can escalate more than once.
+    level: Option<i16>,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let serial: Option<String> = sqlx::query_scalar("select serial from meter where meter_id = $1")
-        .bind(meter_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let payload = serde_json::json!({
-        "alarm_id": alarm_id,
-        "meter_id": meter_id,
-        "serial": serial,
-        "kind": kind.as_str(),
-        "severity": kind.severity(),
-        "event": event,
-        "at": at.to_rfc3339(),
-    });
-    let template = format!("alarm_{event}");
-    let customers: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
-        "select distinct c.customer_id, c.email, c.phone
-         from meter_installation i
-         join contract k on k.premises_id = i.premises_id
-              and k.valid_from <= ($2 at time zone 'Europe/Warsaw')::date
-              and (k.valid_to is null or k.valid_to >= ($2 at time zone 'Europe/Warsaw')::date)
-         join customer c on c.customer_id = k.customer_id and c.anonymised_at is null
-         where i.meter_id = $1 and i.installed_at <= $2
-           and (i.removed_at is null or i.removed_at >= $2)
-           and coalesce((select s.granted from consent s
-                          where s.customer_id = c.customer_id and s.kind = 'alarm_notifications'
-                          order by s.at desc, s.consent_id desc limit 1), false)",
-    )
-    .bind(meter_id)
-    .bind(at)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut rows: Vec<(&str, Option<i64>, Option<String>)> = vec![("console", None, None)];
-    for (customer_id, email, phone) in customers {
-        if let Some(e) = email {
-            rows.push(("email", Some(customer_id), Some(e)));
-        }
-        if let Some(p) = phone {
-            rows.push(("sms", Some(customer_id), Some(p)));
+    /// Merged into the payload.
+    extra: serde_json::Value,
+}
+
+impl<'a> Notice<'a> {
+    fn new(
+        alarm_id: i64,
+        target: Target,
+        kind: AlarmKind,
+        event: &'a str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Notice {
+            alarm_id,
+            target,
+            kind,
+            severity: kind.severity(),
+            event,
+            level: None,
+            at,
+            extra: serde_json::Value::Null,
         }
     }
+}
+
+/// Writes the outbox rows of an alarm change: one for the operator console and, for a meter
+/// alarm whose meter supplies a customer who has granted `alarm_notifications`, one per contact
+/// channel (email, SMS). District alarms go to the console only. `dedup_key` makes a retried
+/// transaction (or a second collector doing the same change) write nothing twice.
+async fn notify(conn: &mut PgConnection, n: &Notice<'_>) -> Result<(), sqlx::Error> {
+    let mut payload = serde_json::json!({
+        "alarm_id": n.alarm_id,
+        "kind": n.kind.as_str(),
+        "severity": n.severity,
+        "event": n.event,
+        "at": n.at.to_rfc3339(),
+    });
+    let mut rows: Vec<(&str, Option<i64>, Option<String>)> = vec![("console", None, None)];
+    match n.target {
+        Target::Meter(meter_id) => {
+            let serial: Option<String> =
+                sqlx::query_scalar("select serial from meter where meter_id = $1")
+                    .bind(meter_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            payload["meter_id"] = meter_id.into();
+            payload["serial"] = serial.into();
+            for (customer_id, email, phone) in consenting_customers(conn, meter_id, n.at).await? {
+                if let Some(e) = email {
+                    rows.push(("email", Some(customer_id), Some(e)));
+                }
+                if let Some(p) = phone {
+                    rows.push(("sms", Some(customer_id), Some(p)));
+                }
+            }
+        }
+        Target::District(district_id) => {
+            let code: Option<String> =
+                sqlx::query_scalar("select code from district where district_id = $1")
+                    .bind(district_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            payload["district_id"] = district_id.into();
+            payload["district"] = code.into();
+        }
+    }
+    if let Some(level) = n.level {
+        payload["level"] = level.into();
+    }
+    if let (Some(p), Some(extra)) = (payload.as_object_mut(), n.extra.as_object()) {
+        p.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let template = format!("alarm_{}", n.event);
+    let event = match n.level {
+        Some(level) => format!("{}:{level}", n.event),
+        None => n.event.to_string(),
+    };
     for (channel, customer_id, recipient) in rows {
         let dedup = match customer_id {
-            Some(c) => format!("alarm:{alarm_id}:{event}:{channel}:{c}"),
-            None => format!("alarm:{alarm_id}:{event}:{channel}"),
+            Some(c) => format!("alarm:{}:{event}:{channel}:{c}", n.alarm_id),
+            None => format!("alarm:{}:{event}:{channel}", n.alarm_id),
         };
         sqlx::query(
             "insert into notification_outbox (topic, channel, customer_id, recipient, template,
@@ -260,6 +393,32 @@ async fn notify(
         .await?;
     }
     Ok(())
+}
+
+/// Customers supplied by the meter at `at` (installation and contract valid then, not
+/// anonymised) whose latest `alarm_notifications` consent is granted: (id, email, phone).
+async fn consenting_customers(
+    conn: &mut PgConnection,
+    meter_id: i64,
+    at: DateTime<Utc>,
+) -> Result<Vec<(i64, Option<String>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select distinct c.customer_id, c.email, c.phone
+         from meter_installation i
+         join contract k on k.premises_id = i.premises_id
+              and k.valid_from <= ($2 at time zone 'Europe/Warsaw')::date
+              and (k.valid_to is null or k.valid_to >= ($2 at time zone 'Europe/Warsaw')::date)
+         join customer c on c.customer_id = k.customer_id and c.anonymised_at is null
+         where i.meter_id = $1 and i.installed_at <= $2
+           and (i.removed_at is null or i.removed_at >= $2)
+           and coalesce((select s.granted from consent s
+                          where s.customer_id = c.customer_id and s.kind = 'alarm_notifications'
+                          order by s.at desc, s.consent_id desc limit 1), false)",
+    )
+    .bind(meter_id)
+    .bind(at)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// Tunables of the series rules.
