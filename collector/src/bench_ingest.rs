@@ -27,9 +27,10 @@ pub struct IngestOptions {
     pub meters: usize,
     /// Readings per meter (15 minutes apart).
     pub readings_per_meter: usize,
-    /// MQTT sources in one shared-subscription group (each holds the broker's in-flight
-    /// window of unacknowledged messages, 20 by default in Mosquitto).
+    /// MQTT sources in one shared-subscription group.
     pub subscribers: usize,
+    /// Each source's MQTT 5 Receive Maximum (its window of unacknowledged messages).
+    pub receive_maximum: u16,
     /// Writers (each with its own transaction stream) of the one pipeline; each meter is
     /// routed to one of them.
     pub writers: usize,
@@ -42,6 +43,7 @@ impl Default for IngestOptions {
             meters: 2_000,
             readings_per_meter: 100,
             subscribers: 100,
+            receive_maximum: 20,
             writers: 2,
             writer: WriterConfig {
                 batch_size: 5_000,
@@ -165,8 +167,8 @@ async fn measure(
     .map_err(io_err("stdout"))?;
     writeln!(
         out,
-        "{n} readings of {} meters; {} MQTT subscribers in one shared group over {} writers of one pipeline; writer batch {} / idle {} ms",
-        opts.meters, opts.subscribers, opts.writers.max(1), opts.writer.batch_size, opts.writer.idle_ms
+        "{n} readings of {} meters; {} MQTT 5 subscribers (Receive Maximum {}) in one shared group over {} writers of one pipeline; writer batch {} / idle {} ms",
+        opts.meters, opts.subscribers, opts.receive_maximum, opts.writers.max(1), opts.writer.batch_size, opts.writer.idle_ms
     )
     .map_err(io_err("stdout"))?;
 
@@ -187,6 +189,7 @@ async fn measure(
         let mut cfg = MqttSourceConfig::new(format!("{group}-c{s}"));
         cfg.topic_filter = format!("{topic_root}/meters/+/+");
         cfg.share_group = Some(group.clone());
+        cfg.receive_maximum = opts.receive_maximum;
         sources.push(tokio::spawn(mqtt::run(
             mqtt_url.to_string(),
             cfg,
@@ -215,8 +218,9 @@ async fn measure(
         opts.readings_per_meter,
         metrics.clone(),
         // Mosquitto drops QoS 1 messages beyond a subscriber's queue (max_queued_messages,
-        // 1000 by default): the publisher keeps at most this many unstored readings out.
-        (opts.subscribers.max(1) * 100) as u64,
+        // 1000 by default): the publisher keeps at most the subscribers' windows plus part of
+        // their queues of unstored readings out.
+        (opts.subscribers.max(1) * (usize::from(opts.receive_maximum) + 100)) as u64,
     )));
     let mut last = (Instant::now(), 0u64);
     loop {

@@ -672,3 +672,86 @@ async fn routed_writers_with_last_reading_cache_roll_up_as_a_full_recompute(pool
     tx.commit().await.unwrap();
     assert_eq!(daily(&pool).await, incremental);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn concurrent_writers_of_the_same_meters_roll_up_as_a_full_recompute(pool: PgPool) {
+    // Two collectors of one shared group (neither owns the meters) write the same meters'
+    // days at the same time: writer B holds an uncommitted batch with the later readings
+    // while writer A's batch with earlier ones runs. A must not build the days' rollups
+    // without B's rows, nor overwrite B's later last reading with its own.
+    let serials = ["X1", "X2", "X3"];
+    for s in serials {
+        meter(&pool, s, None).await;
+    }
+    let ml = |m: usize, k: i64| 1_000_000 * (m as i64 + 1) + k * 3_000 + k * k * 10;
+    let series = |ks: &[i64]| -> Vec<Item> {
+        ks.iter()
+            .flat_map(|&k| {
+                serials
+                    .iter()
+                    .enumerate()
+                    .map(move |(m, s)| reading(s, at(k * 60), ml(m, k)))
+            })
+            .collect()
+    };
+    let vee = VeeConfig::default();
+    // Stored before: the first hours of the day.
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(60));
+    batch(&pool, &mut cache, &series(&[0, 1])).await;
+
+    let mut tx_b = pool.begin().await.unwrap();
+    let mut cache_b = MeterCache::new(std::time::Duration::from_secs(60));
+    let (rb, _) = process_batch_cached(
+        &mut tx_b,
+        &vee,
+        &PartitionCover::default(),
+        &mut cache_b,
+        &series(&[4, 5]),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rb.stored, 6);
+    let a = tokio::spawn({
+        let (pool, vee, items) = (pool.clone(), vee.clone(), series(&[2, 3]));
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let mut cache = MeterCache::new(std::time::Duration::from_secs(60));
+            let (r, _) = process_batch_cached(
+                &mut tx,
+                &vee,
+                &PartitionCover::default(),
+                &mut cache,
+                &items,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            r
+        }
+    });
+    // Writer A is under way (it waits for B's meters) when B commits.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!a.is_finished(), "writer A did not wait for writer B");
+    tx_b.commit().await.unwrap();
+    let ra = a.await.unwrap();
+    assert_eq!((ra.stored, ra.dead_letters), (6, 0));
+    let concurrent = daily(&pool).await;
+    let first_day: Vec<(i64, i32)> = concurrent.iter().map(|d| (d.3, d.5)).collect();
+    assert_eq!(
+        first_day,
+        (0..3).map(|m| (ml(m, 5), 6)).collect::<Vec<_>>(),
+        "last register and count of the first day"
+    );
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 3).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, concurrent);
+}

@@ -358,7 +358,9 @@ impl PartitionCover {
         matches!(self.0, Some((lo, hi)) if lo <= month_index(a) && month_index(b) <= hi)
     }
 
-    fn extend(&mut self, a: DateTime<Utc>, b: DateTime<Utc>) {
+    /// Records that partitions for `[a, b]` exist (after the commit that ensured them, or
+    /// within the transaction that did).
+    pub fn extend(&mut self, a: DateTime<Utc>, b: DateTime<Utc>) {
         let (a, b) = (month_index(a), month_index(b));
         self.0 = Some(match self.0 {
             // Only a contiguous range is known to be complete.
@@ -785,6 +787,18 @@ pub async fn process_batch_cached(
         }
     }
 
+    // Unless this writer alone stores these meters, another transaction (a second collector
+    // of the shared group, a file import) may be writing the same series: lock the meters so
+    // the later transaction reads the earlier one's committed rows before it builds on them.
+    if !cache.track_last {
+        let ids: Vec<i64> = candidates
+            .iter()
+            .map(|c| c.meter.meter_id)
+            .chain(events.iter().map(|e| e.1))
+            .collect();
+        lock_meters(conn, &ids).await?;
+    }
+
     // Previous stored reading (within the current installation) and stored duplicates: from
     // the cache when the reading is newer than the last stored one by more than the dedupe
     // window, else looked up.
@@ -1117,6 +1131,29 @@ pub async fn process_batch_cached(
         }
     }
     Ok((report, ensured))
+}
+
+/// Locks the meters' rows until the end of the transaction, in `meter_id` order (so two
+/// writers cannot deadlock on them), serialising transactions that write the same meters'
+/// readings, rollups and alarms. Row locks (`for no key update`: the foreign-key checks of
+/// other inserts still pass) live in the rows, not in the server's bounded lock table, so a
+/// batch or an import may lock any number of meters. Re-locking in the same transaction is
+/// a no-op.
+pub async fn lock_meters(conn: &mut PgConnection, meter_ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut ids = meter_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "select meter_id from meter where meter_id = any($1)
+         order by meter_id for no key update",
+    )
+    .bind(&ids)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Each stored meter's last reading after the batch (None where the batch was no plain append,
