@@ -755,3 +755,99 @@ async fn concurrent_writers_of_the_same_meters_roll_up_as_a_full_recompute(pool:
     tx.commit().await.unwrap();
     assert_eq!(daily(&pool).await, concurrent);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn owned_writer_copy_falls_back_when_a_reading_appeared_behind_its_back(pool: PgPool) {
+    use ewoda_collector::metrics::Metrics;
+    use ewoda_collector::pipeline::{spawn, Input, WriterConfig};
+    let m = meter(&pool, "O1", None).await;
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let cfg = WriterConfig {
+        owns_meters: true,
+        ..WriterConfig::default()
+    };
+    let pipe = spawn(pool.clone(), cfg, metrics.clone());
+    let tx = pipe.sender();
+    let send = |items: Vec<Item>| {
+        let tx = tx.clone();
+        async move {
+            for item in items {
+                tx.send(Input { item, ack: None }).await.unwrap();
+            }
+        }
+    };
+    let committed = |n: u64| {
+        let metrics = metrics.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+            while metrics
+                .readings_received
+                .load(std::sync::atomic::Ordering::SeqCst)
+                < n
+            {
+                assert!(tokio::time::Instant::now() < deadline, "writer stuck");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    send(
+        (0..3)
+            .map(|k| reading("O1", at(k * 60), 1_000_000 + k * 5_000))
+            .collect(),
+    )
+    .await;
+    committed(3).await;
+    // Another writer stores a reading of the "owned" meter: the owner's cache does not know.
+    let other = write_items(
+        &pool,
+        &VeeConfig::default(),
+        &[reading("O1", at(4 * 60), 1_020_000)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.stored, 1);
+    send(vec![
+        reading("O1", at(4 * 60), 1_020_000),
+        reading("O1", at(5 * 60), 1_025_000),
+    ])
+    .await;
+    committed(5).await;
+    drop(tx);
+    let report = pipe.finish().await;
+    assert_eq!(
+        (report.readings, report.stored, report.duplicates),
+        (5, 4, 1)
+    );
+    assert!(
+        metrics
+            .batch_retries
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
+    let rows = stored(&pool, m).await;
+    assert_eq!(
+        rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        (0..6)
+            .filter(|k| *k != 3)
+            .map(|k| (
+                at(k * 60),
+                if k == 4 {
+                    1_020_000
+                } else {
+                    1_000_000 + k * 5_000
+                }
+            ))
+            .collect::<Vec<_>>()
+    );
+    let incremental = daily(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 2).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, incremental);
+}

@@ -13,8 +13,12 @@ pub enum Command {
     },
     /// Invoice PDF render time.
     Pdf,
-    /// End-to-end ingest rate (MQTT → collector → PostgreSQL) against raw COPY.
+    /// End-to-end ingest rate (serial radio dongle or MQTT → collector → PostgreSQL) against
+    /// raw COPY of the same rows.
     Ingest {
+        /// The source path: `serial` (simulated iM871A dongle on a pty) or `mqtt`.
+        #[arg(long, default_value = "serial")]
+        path: ewoda_collector::bench_ingest::IngestPath,
         /// PostgreSQL URL; when unset, a private cluster is started.
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
@@ -48,13 +52,17 @@ pub fn run(command: Command) -> ExitCode {
         Command::Billing { customers } => super::bill::bench_billing(customers),
         Command::Pdf => super::bill::bench_pdf(),
         Command::Ingest {
+            path,
             database_url,
             subscribers,
             receive_maximum,
             writers,
             batch,
         } => {
-            let mut opts = ewoda_collector::bench_ingest::IngestOptions::default();
+            let mut opts = ewoda_collector::bench_ingest::IngestOptions {
+                path,
+                ..Default::default()
+            };
             if let Some(s) = subscribers {
                 opts.subscribers = s;
             }
