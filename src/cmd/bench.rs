@@ -34,6 +34,9 @@ pub enum Command {
         /// Largest writer batch (inputs per transaction).
         #[arg(long)]
         batch: Option<usize>,
+        /// Serial: telegrams the simulated dongle may be ahead of the committed readings.
+        #[arg(long)]
+        serial_window: Option<usize>,
     },
 }
 
@@ -58,6 +61,7 @@ pub fn run(command: Command) -> ExitCode {
             receive_maximum,
             writers,
             batch,
+            serial_window,
         } => {
             let mut opts = ewoda_collector::bench_ingest::IngestOptions {
                 path,
@@ -74,6 +78,9 @@ pub fn run(command: Command) -> ExitCode {
             }
             if let Some(b) = batch {
                 opts.writer.batch_size = b;
+            }
+            if let Some(w) = serial_window {
+                opts.serial_window = w;
             }
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
