@@ -214,7 +214,7 @@ async fn measure(
         IngestPath::Mqtt => {
             let meter_ids = insert_meters(&pool, opts.meters).await?;
             if meter_ids.len() != opts.meters {
-                return Err(Error::Mqtt("bench meters missing".into()));
+                return Err(Error::Bench("meters missing".into()));
             }
             writeln!(
                 out,
@@ -292,7 +292,7 @@ async fn measure(
     let recomputed: Vec<Daily> = sqlx::query_as(daily_sql).fetch_all(&mut *tx).await?;
     tx.rollback().await?;
     if incremental != recomputed {
-        return Err(Error::Mqtt(format!(
+        return Err(Error::Bench(format!(
             "the rollups ({} rows) differ from a full recompute ({} rows)",
             incremental.len(),
             recomputed.len()
@@ -312,7 +312,7 @@ async fn measure(
     .fetch_all(&pool)
     .await?;
     if stored.len() as u64 + undecodable != n || totals.dead_letters != undecodable {
-        return Err(Error::Mqtt(format!(
+        return Err(Error::Bench(format!(
             "{} readings in the table and {} dead letters, expected {n} readings",
             stored.len(),
             totals.dead_letters
@@ -383,7 +383,7 @@ async fn wait_committed(
         if done != last.1 {
             last = (Instant::now(), done);
         } else if last.0.elapsed() > Duration::from_secs(60) {
-            return Err(Error::Mqtt(format!(
+            return Err(Error::Bench(format!(
                 "ingest stalled at {done} of {n} readings"
             )));
         }
@@ -391,7 +391,7 @@ async fn wait_committed(
             match p.await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
-                Err(e) => return Err(Error::Mqtt(format!("bench feeder: {e}"))),
+                Err(e) => return Err(Error::Bench(format!("feeder: {e}"))),
             }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -480,11 +480,11 @@ async fn ingest_serial(
     metrics: &Arc<Metrics>,
     n: u64,
 ) -> Result<Ingested, Error> {
-    let sim = |e: ewoda_sim::SimError| Error::Mqtt(format!("bench simulator: {e}"));
+    let sim = |e: ewoda_sim::SimError| Error::Bench(format!("simulator: {e}"));
     // The fleet's meters with their sealed AES keys, as an installer would register them.
     let fleet = Fleet::generate_at(7, opts.meters, epoch());
     let master = MasterKey::from_hex(&"5a".repeat(32))
-        .map_err(|e| Error::Mqtt(format!("bench master key: {e}")))?;
+        .map_err(|e| Error::Bench(format!("master key: {e}")))?;
     let times: Vec<DateTime<Utc>> = (0..opts.readings_per_meter)
         .map(|j| reading_of(0, j).0)
         .collect();
@@ -595,12 +595,12 @@ async fn ingest_serial(
     let seconds = started.elapsed().as_secs_f64();
     if let Err(e) = committed {
         let s = radio::stats_snapshot(&stats);
-        return Err(Error::Mqtt(format!("{e}; radio source: {s:?}")));
+        return Err(Error::Bench(format!("{e}; radio source: {s:?}")));
     }
     let _ = stop.send(true);
     match source.await {
         Ok(r) => r?,
-        Err(e) => return Err(Error::Mqtt(format!("radio source: {e}"))),
+        Err(e) => return Err(Error::Bench(format!("radio source: {e}"))),
     }
     let totals = pipe.finish().await;
     if let Some(f) = feeder {
@@ -616,7 +616,7 @@ async fn ingest_serial(
         + stats.dead_letters_lost.load(Ordering::Relaxed)
         + stats.readings_lost.load(Ordering::Relaxed);
     if lost > 0 {
-        return Err(Error::Mqtt(format!(
+        return Err(Error::Bench(format!(
             "telegrams lost: {:?}",
             radio::stats_snapshot(&stats)
         )));

@@ -851,3 +851,57 @@ async fn owned_writer_copy_falls_back_when_a_reading_appeared_behind_its_back(po
     tx.commit().await.unwrap();
     assert_eq!(daily(&pool).await, incremental);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn inactive_flags_clear_acknowledged_and_assigned_alarms_only(pool: PgPool) {
+    let a = meter(&pool, "Q1", None).await;
+    let b = meter(&pool, "Q2", None).await;
+    let c = meter(&pool, "Q3", None).await;
+    let cfg = VeeConfig::default();
+    let leak = [(AlarmKind::Leak, true)];
+    write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("Q1", at(0), 1_000, &leak),
+            reading_with("Q2", at(0), 1_000, &leak),
+            reading_with("Q3", at(0), 1_000, &leak),
+        ],
+    )
+    .await
+    .unwrap();
+    for (m, state) in [(a, "acknowledged"), (b, "assigned"), (c, "resolved")] {
+        sqlx::query("update alarm set state = $2 where meter_id = $1")
+            .bind(m)
+            .bind(state)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let quiet = [(AlarmKind::Leak, false)];
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("Q1", at(15), 2_000, &quiet),
+            reading_with("Q2", at(15), 2_000, &quiet),
+            reading_with("Q3", at(15), 2_000, &quiet),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.alarms_cleared, 2);
+    let states: Vec<(i64, String)> =
+        sqlx::query_as("select meter_id, state from alarm order by meter_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            (a, "cleared".into()),
+            (b, "cleared".into()),
+            (c, "resolved".into())
+        ]
+    );
+}

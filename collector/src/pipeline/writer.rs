@@ -1199,16 +1199,18 @@ async fn clearable(
     let mut meters: Vec<i64> = clears.iter().map(|c| c.0).collect();
     meters.sort_unstable();
     meters.dedup();
-    let open: HashSet<(i64, String)> = sqlx::query_as(
+    let rows: Vec<(i64, String)> = sqlx::query_as(
         "select meter_id, kind from alarm
          where meter_id = any($1) and state in ('open', 'acknowledged', 'assigned')",
     )
     .bind(&meters)
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
-    clears.retain(|c| open.contains(&(c.0, c.1.as_str().to_string())));
+    .await?;
+    let open: HashSet<(i64, AlarmKind)> = rows
+        .into_iter()
+        .filter_map(|(m, k)| Some((m, AlarmKind::parse(&k)?)))
+        .collect();
+    clears.retain(|c| open.contains(&(c.0, c.1)));
     Ok(clears)
 }
 
