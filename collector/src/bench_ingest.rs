@@ -1,16 +1,27 @@
-//! `ewoda bench ingest`: the end-to-end ingest rate (MQTT publish → the collector's MQTT
-//! sources → VEE → batched writer → PostgreSQL commit → PUBACK) against the raw `COPY` rate of
-//! the same rows into an empty `reading` table, in a fresh database on the same machine.
+//! `ewoda bench ingest`: the end-to-end ingest rate against the raw `COPY` rate of the same
+//! rows into an empty `reading` table, in a fresh database on the same machine. Two paths:
+//! - serial: a simulated iM871A dongle writes encrypted wM-Bus telegrams (OMS mode 5) to a pty
+//!   → the collector's radio source (HCI framing, AES decryption with the database's keys,
+//!   status profile, spill queue) → VEE → batched writer → PostgreSQL commit;
+//! - mqtt: QoS 1 publishes → Mosquitto → the collector's shared-subscription MQTT 5 sources →
+//!   VEE → batched writer → PostgreSQL commit → PUBACK.
+//!
 //! PostgreSQL is `DATABASE_URL` (or a private cluster), the broker `MQTT_URL` (or a private
 //! mosquitto). The last line printed is `ingest: <N> readings/s, <P>% of COPY`.
 
 use crate::error::Error;
+use crate::keystore::KeyStore;
 use crate::metrics::Metrics;
 use crate::mqtt::{self, MqttSourceConfig};
 use crate::pipeline::{self, WriterConfig};
+use crate::radio::{self, RadioContext, RadioSerialConfig, ReadClock};
 use crate::store::{self, NewReading, Source};
-use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use ewoda_common::crypto::MasterKey;
 use ewoda_common::services::{ServiceOptions, Services};
+use ewoda_sim::im871a::{rx_message, DeviceInfo, Dongle, RxOptions};
+use ewoda_sim::wmbus::FrameFormat;
+use ewoda_sim::Fleet;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -20,29 +31,57 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// The source the readings come through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestPath {
+    /// A simulated iM871A radio dongle on a pty pair.
+    Serial,
+    /// QoS 1 MQTT through the broker.
+    Mqtt,
+}
+
+impl std::str::FromStr for IngestPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "serial" => Ok(IngestPath::Serial),
+            "mqtt" => Ok(IngestPath::Mqtt),
+            other => Err(format!("unknown ingest path {other:?} (serial or mqtt)")),
+        }
+    }
+}
+
 /// What the benchmark measures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestOptions {
+    pub path: IngestPath,
     /// Meters in the fresh database.
     pub meters: usize,
     /// Readings per meter (15 minutes apart).
     pub readings_per_meter: usize,
-    /// MQTT sources in one shared-subscription group (each holds the broker's in-flight
-    /// window of unacknowledged messages, 20 by default in Mosquitto).
+    /// MQTT sources in one shared-subscription group.
     pub subscribers: usize,
+    /// Each source's MQTT 5 Receive Maximum (its window of unacknowledged messages).
+    pub receive_maximum: u16,
     /// Writers (each with its own transaction stream) of the one pipeline; each meter is
     /// routed to one of them.
     pub writers: usize,
+    /// Serial: telegrams the simulated dongle may be ahead of the committed readings (a real
+    /// line is paced by the radio; a pty is not, and the rest would wait in the spill queue).
+    pub serial_window: usize,
     pub writer: WriterConfig,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
+            path: IngestPath::Serial,
             meters: 2_000,
             readings_per_meter: 100,
-            subscribers: 100,
+            subscribers: 10,
+            receive_maximum: 1000,
             writers: 2,
+            serial_window: 20_000,
             writer: WriterConfig {
                 batch_size: 5_000,
                 channel_capacity: 8_192,
@@ -147,6 +186,14 @@ fn reading_of(k: usize, j: usize) -> (DateTime<Utc>, i64) {
     (at, ml)
 }
 
+/// What one ingest run did.
+struct Ingested {
+    seconds: f64,
+    totals: pipeline::BatchReport,
+    /// Telegrams the decoder refused (stored as dead letters).
+    undecodable: u64,
+}
+
 async fn measure(
     out: &mut dyn Write,
     url: &str,
@@ -156,21 +203,6 @@ async fn measure(
     let pool = ewoda_common::db::connect(url, 8).await?;
     ewoda_common::db::migrate(&pool).await?;
     let n = (opts.meters * opts.readings_per_meter) as u64;
-    let meter_ids = insert_meters(&pool, opts.meters).await?;
-    writeln!(
-        out,
-        "database {}, broker {mqtt_url}",
-        ewoda_common::db::describe(url)
-    )
-    .map_err(io_err("stdout"))?;
-    writeln!(
-        out,
-        "{n} readings of {} meters; {} MQTT subscribers in one shared group over {} writers of one pipeline; writer batch {} / idle {} ms",
-        opts.meters, opts.subscribers, opts.writers.max(1), opts.writer.batch_size, opts.writer.idle_ms
-    )
-    .map_err(io_err("stdout"))?;
-
-    // The collector side: one pipeline, several shared-subscription sources.
     let metrics = Arc::new(Metrics::default());
     // One pipeline routing each meter to one of its writers, so a writer owns its meters.
     let writer = WriterConfig {
@@ -178,6 +210,203 @@ async fn measure(
         owns_meters: true,
         ..opts.writer.clone()
     };
+    let (ingested, source) = match opts.path {
+        IngestPath::Mqtt => {
+            let meter_ids = insert_meters(&pool, opts.meters).await?;
+            if meter_ids.len() != opts.meters {
+                return Err(Error::Bench("meters missing".into()));
+            }
+            writeln!(
+                out,
+                "path: MQTT — QoS 1 publishes → broker {mqtt_url} → {} MQTT 5 subscribers (Receive Maximum {}) in one shared group → VEE → {} writers → PostgreSQL commit → PUBACK",
+                opts.subscribers, opts.receive_maximum, writer.writers
+            )
+            .map_err(io_err("stdout"))?;
+            (
+                ingest_mqtt(&pool, mqtt_url, opts, writer, &metrics, n).await?,
+                Source::Mqtt,
+            )
+        }
+        IngestPath::Serial => {
+            writeln!(
+                out,
+                "path: serial — simulated iM871A dongle on a pty pair (not paced at the line's baud rate; at most {} telegrams ahead of the stored readings) → radio source (HCI frames, OMS mode 5 AES, status profile, spill queue) → VEE → {} writers → PostgreSQL commit",
+                opts.serial_window, writer.writers
+            )
+            .map_err(io_err("stdout"))?;
+            (
+                ingest_serial(&pool, opts, writer, &metrics, n).await?,
+                Source::Wmbus,
+            )
+        }
+    };
+    writeln!(
+        out,
+        "database {}; {n} readings of {} meters, 15 minutes apart; writer batch {} / idle {} ms",
+        ewoda_common::db::describe(url),
+        opts.meters,
+        opts.writer.batch_size,
+        opts.writer.idle_ms
+    )
+    .map_err(io_err("stdout"))?;
+    let Ingested {
+        seconds,
+        totals,
+        undecodable,
+    } = ingested;
+    let batches = metrics.batches.load(Ordering::Relaxed).max(1);
+    let batch_ms = metrics.batch_seconds_sum_us.load(Ordering::Relaxed) as f64 / 1000.0;
+    writeln!(
+        out,
+        "end to end: {} stored ({} duplicates, {} dead letters) in {seconds:.2} s; {batches} batches, mean {:.0} readings and {:.1} ms each ({:.0}% of the wall time in commits)",
+        totals.stored,
+        totals.duplicates,
+        totals.dead_letters,
+        totals.readings as f64 / batches as f64,
+        batch_ms / batches as f64,
+        100.0 * batch_ms / 1000.0 / seconds
+    )
+    .map_err(io_err("stdout"))?;
+
+    // The writer's rollups must equal a full recompute of the stored readings.
+    let daily_sql = "select meter_id, day, first_read_at, last_read_at, first_volume_ml,
+                            last_volume_ml, consumption_ml, reading_count, quality
+                     from reading_daily order by meter_id, day";
+    type Daily = (
+        i64,
+        NaiveDate,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        i64,
+        i64,
+        i64,
+        i32,
+        i16,
+    );
+    let incremental: Vec<Daily> = sqlx::query_as(daily_sql).fetch_all(&pool).await?;
+    let mut tx = pool.begin().await?;
+    let first = ewoda_common::time::local_day(epoch()) - chrono::Days::new(1);
+    let last = ewoda_common::time::local_day(reading_of(0, opts.readings_per_meter).0)
+        + chrono::Days::new(1);
+    store::rollup_days(&mut tx, first, last).await?;
+    let recomputed: Vec<Daily> = sqlx::query_as(daily_sql).fetch_all(&mut *tx).await?;
+    tx.rollback().await?;
+    if incremental != recomputed {
+        return Err(Error::Bench(format!(
+            "the rollups ({} rows) differ from a full recompute ({} rows)",
+            incremental.len(),
+            recomputed.len()
+        )));
+    }
+    writeln!(
+        out,
+        "rollups: {} reading_daily rows, equal to a full recompute",
+        incremental.len()
+    )
+    .map_err(io_err("stdout"))?;
+
+    // The very rows stored, with COPY into the emptied table (partitions already exist).
+    let stored: Vec<(i64, DateTime<Utc>, i64, i16)> = sqlx::query_as(
+        "select meter_id, read_at, volume_ml, quality from reading order by read_at, meter_id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    if stored.len() as u64 + undecodable != n || totals.dead_letters != undecodable {
+        return Err(Error::Bench(format!(
+            "{} readings in the table and {} dead letters, expected {n} readings",
+            stored.len(),
+            totals.dead_letters
+        )));
+    }
+    if undecodable > 0 {
+        writeln!(
+            out,
+            "{undecodable} telegrams the decoder refused are dead letters (counted as handled)"
+        )
+        .map_err(io_err("stdout"))?;
+    }
+    let rows: Vec<NewReading> = stored
+        .into_iter()
+        .map(|(meter_id, read_at, volume_ml, quality)| NewReading {
+            meter_id,
+            read_at,
+            volume_ml,
+            source,
+            quality,
+        })
+        .collect();
+    sqlx::query("truncate reading, reading_daily")
+        .execute(&pool)
+        .await?;
+    let mut conn = pool.acquire().await?;
+    let t = Instant::now();
+    let copied = store::copy_readings(&mut conn, &rows).await?;
+    let copy_s = t.elapsed().as_secs_f64();
+    drop(conn);
+    writeln!(out, "COPY: {copied} rows in {copy_s:.2} s").map_err(io_err("stdout"))?;
+    pool.close().await;
+    Ok(IngestFigures {
+        readings: n,
+        ingest_per_s: n as f64 / seconds,
+        copy_per_s: copied as f64 / copy_s.max(1e-9),
+    })
+}
+
+/// Readings and dead letters committed so far.
+fn committed(metrics: &Metrics) -> u64 {
+    metrics.readings_received.load(Ordering::Relaxed)
+        + [
+            "undecodable",
+            "unknown_meter",
+            "wrong_key",
+            "no_volume",
+            "malformed",
+        ]
+        .iter()
+        .map(|c| metrics.dead_letters(c))
+        .sum::<u64>()
+}
+
+/// Waits until the pipeline has committed `n` inputs (readings stored, duplicate or
+/// rejected, and dead letters).
+async fn wait_committed(
+    metrics: &Metrics,
+    n: u64,
+    feeder: &mut Option<tokio::task::JoinHandle<Result<(), Error>>>,
+) -> Result<(), Error> {
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        let done = committed(metrics);
+        if done >= n {
+            return Ok(());
+        }
+        if done != last.1 {
+            last = (Instant::now(), done);
+        } else if last.0.elapsed() > Duration::from_secs(60) {
+            return Err(Error::Bench(format!(
+                "ingest stalled at {done} of {n} readings"
+            )));
+        }
+        if let Some(p) = feeder.take_if(|p| p.is_finished()) {
+            match p.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(e) => return Err(Error::Bench(format!("feeder: {e}"))),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn ingest_mqtt(
+    pool: &PgPool,
+    mqtt_url: &str,
+    opts: &IngestOptions,
+    writer: WriterConfig,
+    metrics: &Arc<Metrics>,
+    n: u64,
+) -> Result<Ingested, Error> {
+    // The collector side: one pipeline, several shared-subscription sources.
     let pipes = [pipeline::spawn(pool.clone(), writer, metrics.clone())];
     let (stop, stop_rx) = watch::channel(false);
     let group = format!("bench{}", std::process::id());
@@ -187,6 +416,7 @@ async fn measure(
         let mut cfg = MqttSourceConfig::new(format!("{group}-c{s}"));
         cfg.topic_filter = format!("{topic_root}/meters/+/+");
         cfg.share_group = Some(group.clone());
+        cfg.receive_maximum = opts.receive_maximum;
         sources.push(tokio::spawn(mqtt::run(
             mqtt_url.to_string(),
             cfg,
@@ -215,33 +445,12 @@ async fn measure(
         opts.readings_per_meter,
         metrics.clone(),
         // Mosquitto drops QoS 1 messages beyond a subscriber's queue (max_queued_messages,
-        // 1000 by default): the publisher keeps at most this many unstored readings out.
-        (opts.subscribers.max(1) * 100) as u64,
+        // 1000 by default): the publisher keeps at most the subscribers' windows plus part of
+        // their queues of unstored readings out.
+        (opts.subscribers.max(1) * (usize::from(opts.receive_maximum) + 100)) as u64,
     )));
-    let mut last = (Instant::now(), 0u64);
-    loop {
-        // Every reading committed (stored, duplicate or rejected).
-        let stored = metrics.readings_received.load(Ordering::Relaxed);
-        if stored >= n {
-            break;
-        }
-        if stored != last.1 {
-            last = (Instant::now(), stored);
-        } else if last.0.elapsed() > Duration::from_secs(60) {
-            return Err(Error::Mqtt(format!(
-                "ingest stalled at {stored} of {n} readings"
-            )));
-        }
-        if let Some(p) = publisher.take_if(|p| p.is_finished()) {
-            match p.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(e) => return Err(Error::Mqtt(format!("bench publisher: {e}"))),
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let ingest_s = started.elapsed().as_secs_f64();
+    wait_committed(metrics, n, &mut publisher).await?;
+    let seconds = started.elapsed().as_secs_f64();
     let _ = stop.send(true);
     for s in sources {
         let _ = s.await;
@@ -257,57 +466,165 @@ async fn measure(
     if let Some(p) = publisher {
         p.abort();
     }
-    let batches = metrics.batches.load(Ordering::Relaxed).max(1);
-    let batch_ms = metrics.batch_seconds_sum_us.load(Ordering::Relaxed) as f64 / 1000.0;
-    let stored: i64 = sqlx::query_scalar("select count(*) from reading")
-        .fetch_one(&pool)
-        .await?;
-    writeln!(
-        out,
-        "end to end: {} stored ({} duplicates, {} dead letters) in {ingest_s:.2} s; {batches} batches, mean {:.0} readings and {:.1} ms each ({:.0}% of the wall time in commits)",
-        totals.stored,
-        totals.duplicates,
-        totals.dead_letters,
-        totals.readings as f64 / batches as f64,
-        batch_ms / batches as f64,
-        100.0 * batch_ms / 1000.0 / ingest_s
+    Ok(Ingested {
+        seconds,
+        totals,
+        undecodable: 0,
+    })
+}
+
+async fn ingest_serial(
+    pool: &PgPool,
+    opts: &IngestOptions,
+    writer: WriterConfig,
+    metrics: &Arc<Metrics>,
+    n: u64,
+) -> Result<Ingested, Error> {
+    let sim = |e: ewoda_sim::SimError| Error::Bench(format!("simulator: {e}"));
+    // The fleet's meters with their sealed AES keys, as an installer would register them.
+    let fleet = Fleet::generate_at(7, opts.meters, epoch());
+    let master = MasterKey::from_hex(&"5a".repeat(32))
+        .map_err(|e| Error::Bench(format!("master key: {e}")))?;
+    let times: Vec<DateTime<Utc>> = (0..opts.readings_per_meter)
+        .map(|j| reading_of(0, j).0)
+        .collect();
+    let mut registered = std::collections::HashSet::new();
+    let (mut serials, mut mans, mut ids, mut keys) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for k in 0..opts.meters {
+        for t in [times.first(), times.last()].into_iter().flatten() {
+            let g = fleet.generation_at(k, *t).map_err(sim)?;
+            if registered.insert(g.serial.clone()) {
+                let nonce = (registered.len() as u64).to_le_bytes();
+                let mut n12 = [0u8; 12];
+                n12[..8].copy_from_slice(&nonce);
+                serials.push(g.serial.clone());
+                mans.push(g.address.manufacturer.to_string());
+                ids.push(g.address.id.as_str().to_ascii_uppercase());
+                keys.push(master.seal(&g.key, n12));
+            }
+        }
+    }
+    sqlx::query(
+        "insert into meter (serial, manufacturer, model, radio_id, aes_key_enc, register_digits)
+         select s, m, 'SIM', r, k, 8
+         from unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) as u(s, m, r, k)",
     )
-    .map_err(io_err("stdout"))?;
-    if stored as u64 != n {
-        return Err(Error::Mqtt(format!(
-            "{stored} readings in the table, expected {n}"
-        )));
+    .bind(&serials)
+    .bind(&mans)
+    .bind(&ids)
+    .bind(&keys)
+    .execute(pool)
+    .await?;
+    let keystore = KeyStore::load(pool.clone(), master).await?;
+
+    // Every telegram, time-ordered as the radio hears them, framed as the dongle sends them
+    // (made before the clock starts: the encryption is the meters' work).
+    let rx = RxOptions {
+        timestamp: true,
+        rssi: true,
+        crc: true,
+        include_l_field: false,
+    };
+    const CHUNK: usize = 250;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut buf = Vec::new();
+    let mut in_chunk = 0;
+    for t in &times {
+        for k in 0..opts.meters {
+            let frame = fleet.telegram(k, *t, FrameFormat::NoCrc).map_err(sim)?;
+            let ts = u32::try_from(t.timestamp()).unwrap_or_default();
+            buf.extend(
+                rx_message(&frame, rx, ts, 0x60)
+                    .map_err(sim)?
+                    .encode()
+                    .map_err(sim)?,
+            );
+            in_chunk += 1;
+            if in_chunk == CHUNK {
+                chunks.push(std::mem::take(&mut buf));
+                in_chunk = 0;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        chunks.push(buf);
     }
 
-    // The same rows with COPY into the emptied table (partitions already exist).
-    let rows: Vec<NewReading> = (0..opts.readings_per_meter)
-        .flat_map(|j| {
-            meter_ids.iter().enumerate().map(move |(k, id)| {
-                let (read_at, volume_ml) = reading_of(k, j);
-                NewReading {
-                    meter_id: *id,
-                    read_at,
-                    volume_ml,
-                    source: Source::Mqtt,
-                    quality: 1,
-                }
-            })
-        })
-        .collect();
-    sqlx::query("truncate reading, reading_daily")
-        .execute(&pool)
-        .await?;
-    let mut conn = pool.acquire().await?;
-    let t = Instant::now();
-    let copied = store::copy_readings(&mut conn, &rows).await?;
-    let copy_s = t.elapsed().as_secs_f64();
-    drop(conn);
-    writeln!(out, "COPY: {copied} rows in {copy_s:.2} s").map_err(io_err("stdout"))?;
-    pool.close().await;
-    Ok(IngestFigures {
-        readings: n,
-        ingest_per_s: n as f64 / ingest_s,
-        copy_per_s: copied as f64 / copy_s.max(1e-9),
+    let pipe = pipeline::spawn(pool.clone(), writer, metrics.clone());
+    let spill_dir = std::env::temp_dir().join(format!("ewoda-bench-serial-{}", std::process::id()));
+    let mut cfg = RadioSerialConfig::new("bench-pty");
+    // Each telegram's reading time is the dongle's reception timestamp (walk-by and replay
+    // receivers stamp them so), as the readings are from the past.
+    cfg.clock = ReadClock::DongleUnix;
+    cfg.spill_memory_items = opts.serial_window + CHUNK;
+    let ctx = RadioContext::new(
+        &cfg,
+        keystore,
+        &spill_dir.join("radio.spill"),
+        pipe.sender(),
+        metrics.clone(),
+        Duration::from_secs(10),
+    )?;
+    let stats = ctx.stats.clone();
+    let (sim_end, host) = tokio_serial::SerialStream::pair().map_err(|e| Error::Io {
+        path: "pty pair".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let dongle = Dongle::spawn(sim_end, DeviceInfo::default());
+    let (stop, stop_rx) = watch::channel(false);
+    let source = tokio::spawn(async move { radio::run_on(host, &cfg, ctx, stop_rx).await });
+
+    let started = Instant::now();
+    let window = opts.serial_window as u64;
+    let m = metrics.clone();
+    let line = Arc::new(dongle);
+    let d = line.clone();
+    let mut feeder = Some(tokio::spawn(async move {
+        let mut sent = 0u64;
+        for c in chunks {
+            while sent >= window + committed(&m) {
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+            sent += CHUNK as u64;
+            d.send_raw(c).await.map_err(sim)?;
+        }
+        Ok(())
+    }));
+    let committed = wait_committed(metrics, n, &mut feeder).await;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Err(e) = committed {
+        let s = radio::stats_snapshot(&stats);
+        return Err(Error::Bench(format!("{e}; radio source: {s:?}")));
+    }
+    let _ = stop.send(true);
+    match source.await {
+        Ok(r) => r?,
+        Err(e) => return Err(Error::Bench(format!("radio source: {e}"))),
+    }
+    let totals = pipe.finish().await;
+    if let Some(f) = feeder {
+        f.abort();
+    }
+    // The line stays open until everything is read: closing a pty drops unread bytes.
+    if let Ok(d) = Arc::try_unwrap(line) {
+        d.close().await.map_err(sim)?;
+    }
+    let _ = std::fs::remove_dir_all(&spill_dir);
+    let lost = stats.bad_frames.load(Ordering::Relaxed)
+        + stats.unknown_meters.load(Ordering::Relaxed)
+        + stats.dead_letters_lost.load(Ordering::Relaxed)
+        + stats.readings_lost.load(Ordering::Relaxed);
+    if lost > 0 {
+        return Err(Error::Bench(format!(
+            "telegrams lost: {:?}",
+            radio::stats_snapshot(&stats)
+        )));
+    }
+    Ok(Ingested {
+        seconds,
+        totals,
+        undecodable: stats.undecodable.load(Ordering::Relaxed),
     })
 }
 

@@ -14,6 +14,9 @@ pub enum Error {
     },
     #[error("MQTT: {0}")]
     Mqtt(String),
+    /// A benchmark could not run or found wrong results.
+    #[error("bench: {0}")]
+    Bench(String),
     #[error(transparent)]
     Common(#[from] ewoda_common::Error),
     #[error("database: {0}")]

@@ -1,7 +1,9 @@
-//! The MQTT telemetry source (schema in docs/mqtt-telemetry.md): QoS 1, persistent session
-//! under a fixed client id, a `$share/<group>/` subscription renewed on every connect, and a
-//! manual PUBACK sent only after the batch holding the message committed. Unusable messages
-//! become dead letters (and are acked: they will never become valid).
+//! The MQTT telemetry source (schema in docs/mqtt-telemetry.md): MQTT 5, QoS 1, a session that
+//! never expires under a fixed client id, a `$share/<group>/` subscription renewed on every
+//! connect, and a manual PUBACK sent only after the batch holding the message committed. The
+//! client's Receive Maximum sets how many unacknowledged messages the broker may hand it at
+//! once, so one connection feeds whole batches. Unusable messages become dead letters (and are
+//! acked: they will never become valid).
 
 use crate::alarms::AlarmKind;
 use crate::error::Error;
@@ -12,7 +14,9 @@ use crate::pipeline::{
 use crate::store::Source;
 use chrono::{DateTime, Utc};
 use ewoda_common::Volume;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -35,6 +39,11 @@ pub struct MqttSourceConfig {
     pub share_group: Option<String>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_secs: u64,
+    /// MQTT 5 Receive Maximum: messages the broker may deliver before the first is acked (it
+    /// replaces Mosquitto's `max_inflight_messages` for this client). A commit acks up to this
+    /// many messages of the connection at once.
+    #[serde(default = "default_receive_maximum")]
+    pub receive_maximum: u16,
 }
 
 fn default_filter() -> String {
@@ -49,6 +58,10 @@ fn default_keep_alive() -> u64 {
     30
 }
 
+fn default_receive_maximum() -> u16 {
+    1000
+}
+
 impl MqttSourceConfig {
     /// A config with the defaults for `client_id`.
     pub fn new(client_id: impl Into<String>) -> Self {
@@ -57,6 +70,7 @@ impl MqttSourceConfig {
             client_id: client_id.into(),
             share_group: default_group(),
             keep_alive_secs: default_keep_alive(),
+            receive_maximum: default_receive_maximum(),
         }
     }
 
@@ -114,6 +128,10 @@ struct AlarmMsg {
 }
 
 fn json<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, String> {
+    // The plain parser first; the path-tracking one (same outcome, slower) names what failed.
+    if let Ok(v) = T::deserialize(&mut serde_json::Deserializer::from_slice(payload)) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(payload);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -239,12 +257,18 @@ pub async fn run(
     drain: Duration,
 ) -> Result<(), Error> {
     let (host, port) = parse_mqtt_url(&url)?;
+    let window = cfg.receive_maximum.max(1);
     let mut opts = MqttOptions::new(cfg.client_id.clone(), host, port);
-    opts.set_clean_session(false)
+    opts.set_clean_start(false)
+        // The session (subscription and unacked messages) outlives disconnects for good, as a
+        // persistent MQTT 3.1.1 session does.
+        .set_session_expiry_interval(Some(u32::MAX))
+        .set_receive_maximum(Some(window))
         .set_manual_acks(true)
         .set_keep_alive(Duration::from_secs(cfg.keep_alive_secs.max(5)))
-        .set_max_packet_size(256 * 1024, 256 * 1024);
-    let (client, mut events) = AsyncClient::new(opts, 8192);
+        .set_max_packet_size(Some(256 * 1024));
+    // Room for a whole window of PUBACKs queued at once by a commit.
+    let (client, mut events) = AsyncClient::new(opts, usize::from(window) + 1024);
     let subscription = cfg.subscription();
     let mut sink = Some(sink);
     let mut drain_until = None;
@@ -283,7 +307,15 @@ pub async fn run(
                 };
                 metrics.mqtt_received.fetch_add(1, Ordering::Relaxed);
                 metrics.mqtt_inflight.fetch_add(1, Ordering::SeqCst);
-                let item = parse_message(&p.topic, &p.payload);
+                let item = match std::str::from_utf8(&p.topic) {
+                    Ok(topic) => parse_message(topic, &p.payload),
+                    Err(_) => Item::DeadLetter(DeadLetter {
+                        source: Source::Mqtt,
+                        payload: p.payload.to_vec(),
+                        class: "bad_topic",
+                        reason: "the topic is not UTF-8".into(),
+                    }),
+                };
                 let (c, m) = (client.clone(), metrics.clone());
                 let ack = Ack::new(move || {
                     if let Err(e) = c.try_ack(&p) {
@@ -306,9 +338,9 @@ pub async fn run(
             Ok(Event::Incoming(Packet::SubAck(s))) => {
                 if s.return_codes
                     .iter()
-                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                    .any(|c| !matches!(c, SubscribeReasonCode::Success(_)))
                 {
-                    tracing::error!(%subscription, "the broker refused the subscription");
+                    tracing::error!(%subscription, codes = ?s.return_codes, "the broker refused the subscription");
                 } else {
                     metrics.mqtt_subscribed.fetch_add(1, Ordering::SeqCst);
                 }

@@ -5,7 +5,7 @@
 
 use crate::alarms::AlarmKind;
 use crate::pipeline::vee::VeeConfig;
-use crate::pipeline::writer::{process_batch, PartitionCover};
+use crate::pipeline::writer::{lock_meters, process_batch_cached, MeterCache, PartitionCover};
 use crate::pipeline::{Item, MeterReading, MeterRef, StatusFlag};
 use crate::store::Source;
 use chrono::{DateTime, LocalResult, NaiveDate, TimeZone, Utc};
@@ -170,11 +170,23 @@ pub async fn import_reading_set_with(
     let mut tx = pool.begin().await?;
     let mut report = ImportReport::default();
     let mut errors = Vec::new();
-    let cover = PartitionCover::default();
+    // The writer's path: meters resolved once into a cache for the whole file (not trusted
+    // for last readings: collectors may store the same meters meanwhile).
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(3600));
+    let serials: Vec<&str> = lines.iter().map(|l| l.serial.as_str()).collect();
+    // Every meter of the file locked at once, in order: the chunks below lock subsets again
+    // (a no-op), so a collector writing the same meters cannot deadlock with the import.
+    let ids = meter_ids(&mut tx, &serials).await?;
+    lock_meters(&mut tx, &ids).await?;
+    let mut cover = PartitionCover::default();
     let now = Utc::now();
     const CHUNK: usize = 5000;
     for (k, chunk) in items.chunks(CHUNK).enumerate() {
-        let (r, _) = process_batch(&mut tx, vee, &cover, chunk, now).await?;
+        let (r, range) = process_batch_cached(&mut tx, vee, &cover, &mut cache, chunk, now).await?;
+        // Partitions created by this transaction exist for its later chunks.
+        if let Some((a, b)) = range {
+            cover.extend(a, b);
+        }
         for (pos, reason) in &r.rejected {
             if let Some(l) = lines.get(k * CHUNK + pos) {
                 errors.push(LineError {
@@ -197,6 +209,17 @@ pub async fn import_reading_set_with(
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// The ids of the known meters among `serials`.
+async fn meter_ids(
+    conn: &mut sqlx::PgConnection,
+    serials: &[&str],
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("select meter_id from meter where serial = any($1)")
+        .bind(serials)
+        .fetch_all(conn)
+        .await
 }
 
 /// The writer's dead-letter reason without the meter it already names.

@@ -62,33 +62,53 @@ pub async fn ensure_partitions(
         .await
 }
 
-/// Bulk-loads readings with COPY (the fastest path PostgreSQL has). The rows must not exist
-/// yet: COPY is all-or-nothing, a duplicate key fails the whole batch. Used for seeding and
-/// history imports; live ingestion deduplicates instead.
+/// Bulk-loads readings with binary COPY (the fastest path PostgreSQL has). The rows must not
+/// exist yet: COPY is all-or-nothing, a duplicate key fails the whole batch. Used for seeding,
+/// history imports and the writer's readings known to be new; live ingestion otherwise
+/// deduplicates instead.
 pub async fn copy_readings(
     conn: &mut PgConnection,
     rows: &[NewReading],
 ) -> Result<u64, sqlx::Error> {
     let mut copy = conn
-        .copy_in_raw("copy reading (meter_id, read_at, volume_ml, source, quality) from stdin")
+        .copy_in_raw(
+            "copy reading (meter_id, read_at, volume_ml, source, quality) from stdin
+             with (format binary)",
+        )
         .await?;
-    let mut buf = String::with_capacity(64 * 8192);
+    let mut buf = Vec::with_capacity(64 * 8192);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
     for chunk in rows.chunks(8192) {
-        buf.clear();
         for r in chunk {
-            let _ = writeln!(
-                buf,
-                "{}\t{}\t{}\t{}\t{}",
-                r.meter_id,
-                r.read_at.format("%Y-%m-%d %H:%M:%S%.6f+00"),
-                r.volume_ml,
-                r.source.as_str(),
-                r.quality
-            );
+            encode_binary_row(&mut buf, r);
         }
-        copy.send(buf.as_bytes()).await?;
+        copy.send(std::mem::take(&mut buf)).await?;
     }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buf).await?;
     copy.finish().await
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
+
+/// One `reading` row in COPY's binary format: field count, then each field's length and
+/// big-endian value (`timestamptz` as microseconds since 2000-01-01 UTC).
+fn encode_binary_row(buf: &mut Vec<u8>, r: &NewReading) {
+    let source = r.source.as_str().as_bytes();
+    buf.extend_from_slice(&5i16.to_be_bytes());
+    buf.extend_from_slice(&8i32.to_be_bytes());
+    buf.extend_from_slice(&r.meter_id.to_be_bytes());
+    buf.extend_from_slice(&8i32.to_be_bytes());
+    buf.extend_from_slice(&(r.read_at.timestamp_micros() - PG_EPOCH_OFFSET_US).to_be_bytes());
+    buf.extend_from_slice(&8i32.to_be_bytes());
+    buf.extend_from_slice(&r.volume_ml.to_be_bytes());
+    buf.extend_from_slice(&(source.len() as i32).to_be_bytes());
+    buf.extend_from_slice(source);
+    buf.extend_from_slice(&2i32.to_be_bytes());
+    buf.extend_from_slice(&r.quality.to_be_bytes());
 }
 
 /// One `reading_daily` row, computed by the caller (bulk loads that know their series).

@@ -44,6 +44,7 @@ fn start(pool: &PgPool, prefix: &str, client_id: &str, group: &str) -> Collector
         client_id: client_id.into(),
         share_group: Some(group.into()),
         keep_alive_secs: 5,
+        receive_maximum: 100,
     };
     let source = tokio::spawn(mqtt::run(
         mqtt_url(),

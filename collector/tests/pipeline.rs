@@ -672,3 +672,236 @@ async fn routed_writers_with_last_reading_cache_roll_up_as_a_full_recompute(pool
     tx.commit().await.unwrap();
     assert_eq!(daily(&pool).await, incremental);
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn concurrent_writers_of_the_same_meters_roll_up_as_a_full_recompute(pool: PgPool) {
+    // Two collectors of one shared group (neither owns the meters) write the same meters'
+    // days at the same time: writer B holds an uncommitted batch with the later readings
+    // while writer A's batch with earlier ones runs. A must not build the days' rollups
+    // without B's rows, nor overwrite B's later last reading with its own.
+    let serials = ["X1", "X2", "X3"];
+    for s in serials {
+        meter(&pool, s, None).await;
+    }
+    let ml = |m: usize, k: i64| 1_000_000 * (m as i64 + 1) + k * 3_000 + k * k * 10;
+    let series = |ks: &[i64]| -> Vec<Item> {
+        ks.iter()
+            .flat_map(|&k| {
+                serials
+                    .iter()
+                    .enumerate()
+                    .map(move |(m, s)| reading(s, at(k * 60), ml(m, k)))
+            })
+            .collect()
+    };
+    let vee = VeeConfig::default();
+    // Stored before: the first hours of the day.
+    let mut cache = MeterCache::new(std::time::Duration::from_secs(60));
+    batch(&pool, &mut cache, &series(&[0, 1])).await;
+
+    let mut tx_b = pool.begin().await.unwrap();
+    let mut cache_b = MeterCache::new(std::time::Duration::from_secs(60));
+    let (rb, _) = process_batch_cached(
+        &mut tx_b,
+        &vee,
+        &PartitionCover::default(),
+        &mut cache_b,
+        &series(&[4, 5]),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rb.stored, 6);
+    let a = tokio::spawn({
+        let (pool, vee, items) = (pool.clone(), vee.clone(), series(&[2, 3]));
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let mut cache = MeterCache::new(std::time::Duration::from_secs(60));
+            let (r, _) = process_batch_cached(
+                &mut tx,
+                &vee,
+                &PartitionCover::default(),
+                &mut cache,
+                &items,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            r
+        }
+    });
+    // Writer A is under way (it waits for B's meters) when B commits.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!a.is_finished(), "writer A did not wait for writer B");
+    tx_b.commit().await.unwrap();
+    let ra = a.await.unwrap();
+    assert_eq!((ra.stored, ra.dead_letters), (6, 0));
+    let concurrent = daily(&pool).await;
+    let first_day: Vec<(i64, i32)> = concurrent.iter().map(|d| (d.3, d.5)).collect();
+    assert_eq!(
+        first_day,
+        (0..3).map(|m| (ml(m, 5), 6)).collect::<Vec<_>>(),
+        "last register and count of the first day"
+    );
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 3).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, concurrent);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn owned_writer_copy_falls_back_when_a_reading_appeared_behind_its_back(pool: PgPool) {
+    use ewoda_collector::metrics::Metrics;
+    use ewoda_collector::pipeline::{spawn, Input, WriterConfig};
+    let m = meter(&pool, "O1", None).await;
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let cfg = WriterConfig {
+        owns_meters: true,
+        ..WriterConfig::default()
+    };
+    let pipe = spawn(pool.clone(), cfg, metrics.clone());
+    let tx = pipe.sender();
+    let send = |items: Vec<Item>| {
+        let tx = tx.clone();
+        async move {
+            for item in items {
+                tx.send(Input { item, ack: None }).await.unwrap();
+            }
+        }
+    };
+    let committed = |n: u64| {
+        let metrics = metrics.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+            while metrics
+                .readings_received
+                .load(std::sync::atomic::Ordering::SeqCst)
+                < n
+            {
+                assert!(tokio::time::Instant::now() < deadline, "writer stuck");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    send(
+        (0..3)
+            .map(|k| reading("O1", at(k * 60), 1_000_000 + k * 5_000))
+            .collect(),
+    )
+    .await;
+    committed(3).await;
+    // Another writer stores a reading of the "owned" meter: the owner's cache does not know.
+    let other = write_items(
+        &pool,
+        &VeeConfig::default(),
+        &[reading("O1", at(4 * 60), 1_020_000)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.stored, 1);
+    send(vec![
+        reading("O1", at(4 * 60), 1_020_000),
+        reading("O1", at(5 * 60), 1_025_000),
+    ])
+    .await;
+    committed(5).await;
+    drop(tx);
+    let report = pipe.finish().await;
+    assert_eq!(
+        (report.readings, report.stored, report.duplicates),
+        (5, 4, 1)
+    );
+    assert!(
+        metrics
+            .batch_retries
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
+    let rows = stored(&pool, m).await;
+    assert_eq!(
+        rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        (0..6)
+            .filter(|k| *k != 3)
+            .map(|k| (
+                at(k * 60),
+                if k == 4 {
+                    1_020_000
+                } else {
+                    1_000_000 + k * 5_000
+                }
+            ))
+            .collect::<Vec<_>>()
+    );
+    let incremental = daily(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    store::rollup_days(
+        &mut tx,
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 5, 2).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(daily(&pool).await, incremental);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn inactive_flags_clear_acknowledged_and_assigned_alarms_only(pool: PgPool) {
+    let a = meter(&pool, "Q1", None).await;
+    let b = meter(&pool, "Q2", None).await;
+    let c = meter(&pool, "Q3", None).await;
+    let cfg = VeeConfig::default();
+    let leak = [(AlarmKind::Leak, true)];
+    write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("Q1", at(0), 1_000, &leak),
+            reading_with("Q2", at(0), 1_000, &leak),
+            reading_with("Q3", at(0), 1_000, &leak),
+        ],
+    )
+    .await
+    .unwrap();
+    for (m, state) in [(a, "acknowledged"), (b, "assigned"), (c, "resolved")] {
+        sqlx::query("update alarm set state = $2 where meter_id = $1")
+            .bind(m)
+            .bind(state)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let quiet = [(AlarmKind::Leak, false)];
+    let r = write_items(
+        &pool,
+        &cfg,
+        &[
+            reading_with("Q1", at(15), 2_000, &quiet),
+            reading_with("Q2", at(15), 2_000, &quiet),
+            reading_with("Q3", at(15), 2_000, &quiet),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.alarms_cleared, 2);
+    let states: Vec<(i64, String)> =
+        sqlx::query_as("select meter_id, state from alarm order by meter_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            (a, "cleared".into()),
+            (b, "cleared".into()),
+            (c, "resolved".into())
+        ]
+    );
+}

@@ -13,11 +13,30 @@ pub enum Command {
     },
     /// Invoice PDF render time.
     Pdf,
-    /// End-to-end ingest rate (MQTT → collector → PostgreSQL) against raw COPY.
+    /// End-to-end ingest rate (serial radio dongle or MQTT → collector → PostgreSQL) against
+    /// raw COPY of the same rows.
     Ingest {
+        /// The source path: `serial` (simulated iM871A dongle on a pty) or `mqtt`.
+        #[arg(long, default_value = "serial")]
+        path: ewoda_collector::bench_ingest::IngestPath,
         /// PostgreSQL URL; when unset, a private cluster is started.
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
+        /// MQTT sources in one shared-subscription group.
+        #[arg(long)]
+        subscribers: Option<usize>,
+        /// Each source's MQTT 5 Receive Maximum (unacknowledged messages it may hold).
+        #[arg(long)]
+        receive_maximum: Option<u16>,
+        /// Writers of the pipeline.
+        #[arg(long)]
+        writers: Option<usize>,
+        /// Largest writer batch (inputs per transaction).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Serial: telegrams the simulated dongle may be ahead of the committed readings.
+        #[arg(long)]
+        serial_window: Option<usize>,
     },
 }
 
@@ -35,7 +54,34 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Billing { customers } => super::bill::bench_billing(customers),
         Command::Pdf => super::bill::bench_pdf(),
-        Command::Ingest { database_url } => {
+        Command::Ingest {
+            path,
+            database_url,
+            subscribers,
+            receive_maximum,
+            writers,
+            batch,
+            serial_window,
+        } => {
+            let mut opts = ewoda_collector::bench_ingest::IngestOptions {
+                path,
+                ..Default::default()
+            };
+            if let Some(s) = subscribers {
+                opts.subscribers = s;
+            }
+            if let Some(r) = receive_maximum {
+                opts.receive_maximum = r;
+            }
+            if let Some(w) = writers {
+                opts.writers = w;
+            }
+            if let Some(b) = batch {
+                opts.writer.batch_size = b;
+            }
+            if let Some(w) = serial_window {
+                opts.serial_window = w;
+            }
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -47,7 +93,11 @@ pub fn run(command: Command) -> ExitCode {
                 }
             };
             let mut out = std::io::stdout();
-            match rt.block_on(ewoda_collector::bench_ingest::run(&mut out, database_url)) {
+            match rt.block_on(ewoda_collector::bench_ingest::run_with(
+                &mut out,
+                database_url,
+                &opts,
+            )) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ewoda bench ingest: {e}");

@@ -335,12 +335,17 @@ async fn commit_transient_retry(
                 return Ok(report);
             }
             Err(e) if is_transient(&e) => {
+                // The retry trusts nothing cached about stored readings.
+                cache.forget_last();
                 metrics.batch_retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, backoff_ms = backoff, "database unavailable; batch held");
                 tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
                 backoff = (backoff * 2).min(cfg.max_backoff_ms.max(50));
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                cache.forget_last();
+                return Err(e);
+            }
         }
     }
 }
@@ -358,7 +363,9 @@ impl PartitionCover {
         matches!(self.0, Some((lo, hi)) if lo <= month_index(a) && month_index(b) <= hi)
     }
 
-    fn extend(&mut self, a: DateTime<Utc>, b: DateTime<Utc>) {
+    /// Records that partitions for `[a, b]` exist (after the commit that ensured them, or
+    /// within the transaction that did).
+    pub fn extend(&mut self, a: DateTime<Utc>, b: DateTime<Utc>) {
         let (a, b) = (month_index(a), month_index(b));
         self.0 = Some(match self.0 {
             // Only a contiguous range is known to be complete.
@@ -521,6 +528,13 @@ impl MeterCache {
             last: HashMap::new(),
             pending: Vec::new(),
         }
+    }
+
+    /// Drops every meter's cached last reading (after a failed transaction: the batch's
+    /// updates never happened and the stored series may not be what the cache says).
+    fn forget_last(&mut self) {
+        self.last.clear();
+        self.pending.clear();
     }
 
     /// Applies the last-reading updates of the batch that just committed.
@@ -725,6 +739,12 @@ pub async fn process_batch_cached(
     let items = to_micros(items);
     let items: &[Item] = &items;
     cache.pending.clear();
+    // The batch's statements are index probes over every partition of `reading`: their plans
+    // cost enough to trigger JIT compilation, which takes far longer (hundreds of ms for a
+    // few thousand rows) than running them.
+    sqlx::query("set local jit = off")
+        .execute(&mut *conn)
+        .await?;
     let mut report = BatchReport::default();
     let mut dead: Vec<(usize, Source, Vec<u8>, &'static str, String)> = Vec::new();
     let refs: HashSet<&MeterRef> = items
@@ -783,6 +803,18 @@ pub async fn process_batch_cached(
                 )),
             },
         }
+    }
+
+    // Unless this writer alone stores these meters, another transaction (a second collector
+    // of the shared group, a file import) may be writing the same series: lock the meters so
+    // the later transaction reads the earlier one's committed rows before it builds on them.
+    if !cache.track_last {
+        let ids: Vec<i64> = candidates
+            .iter()
+            .map(|c| c.meter.meter_id)
+            .chain(events.iter().map(|e| e.1))
+            .collect();
+        lock_meters(conn, &ids).await?;
     }
 
     // Previous stored reading (within the current installation) and stored duplicates: from
@@ -1002,13 +1034,23 @@ pub async fn process_batch_cached(
         neighbours.extend(rollup::neighbours(conn, &missing).await?);
     }
 
-    let rows: Vec<NewReading> = accepted.iter().map(|a| a.1.clone()).collect();
-    let stored: HashSet<(i64, DateTime<Utc>)> = store::insert_readings(conn, &rows)
-        .await?
-        .into_iter()
-        .collect();
+    // Readings newer than their meter's cached last stored one cannot exist yet (this writer
+    // alone stores its meters): they go in with COPY. The rest may be stored already and go
+    // through `on conflict do nothing`. Should a COPY'd key exist after all, the transaction
+    // fails and its retry runs with the cache forgotten, all through the deduplicating insert.
+    let (fresh, rest): (Vec<_>, Vec<_>) = accepted
+        .iter()
+        .partition(|a| cache.track_last && hits[a.0].is_some());
+    let fresh: Vec<NewReading> = fresh.into_iter().map(|a| a.1.clone()).collect();
+    let rest: Vec<NewReading> = rest.into_iter().map(|a| a.1.clone()).collect();
+    let mut stored: HashSet<(i64, DateTime<Utc>)> = HashSet::with_capacity(accepted.len());
+    if !fresh.is_empty() {
+        store::copy_readings(conn, &fresh).await?;
+        stored.extend(fresh.iter().map(|r| (r.meter_id, r.read_at)));
+    }
+    stored.extend(store::insert_readings(conn, &rest).await?);
     report.stored = stored.len() as u64;
-    report.duplicates += rows.len() as u64 - report.stored;
+    report.duplicates += accepted.len() as u64 - report.stored;
 
     let mut batch_rows: Vec<rollup::BatchRow> = Vec::new();
     let mut wraps: HashMap<i64, i64> = HashMap::new();
@@ -1080,6 +1122,7 @@ pub async fn process_batch_cached(
             );
         }
     }
+    let clears = clearable(conn, clears).await?;
     report.alarms_cleared += alarms::clear_many(conn, &clears).await?.len() as u64;
     if cache.track_last {
         cache.pending = last_after(&batch_rows, &neighbours, &recompute);
@@ -1117,6 +1160,58 @@ pub async fn process_batch_cached(
         }
     }
     Ok((report, ensured))
+}
+
+/// Locks the meters' rows until the end of the transaction, in `meter_id` order (so two
+/// writers cannot deadlock on them), serialising transactions that write the same meters'
+/// readings, rollups and alarms. Row locks (`for no key update`: the foreign-key checks of
+/// other inserts still pass) live in the rows, not in the server's bounded lock table, so a
+/// batch or an import may lock any number of meters. Re-locking in the same transaction is
+/// a no-op.
+pub async fn lock_meters(conn: &mut PgConnection, meter_ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut ids = meter_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "select meter_id from meter where meter_id = any($1)
+         order by meter_id for no key update",
+    )
+    .bind(&ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The clears whose (meter, kind) has an alarm in a state [`alarms::clear_many`] clears
+/// ('open', 'acknowledged', 'assigned'; the partial unique index on them makes this one index
+/// probe per meter): most readings carry "not active" flags for every kind, and most meters
+/// have no alarm, so this spares `clear_many` joining them all.
+async fn clearable(
+    conn: &mut PgConnection,
+    mut clears: Vec<(i64, AlarmKind, DateTime<Utc>)>,
+) -> Result<Vec<(i64, AlarmKind, DateTime<Utc>)>, sqlx::Error> {
+    if clears.is_empty() {
+        return Ok(clears);
+    }
+    let mut meters: Vec<i64> = clears.iter().map(|c| c.0).collect();
+    meters.sort_unstable();
+    meters.dedup();
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "select meter_id, kind from alarm
+         where meter_id = any($1) and state in ('open', 'acknowledged', 'assigned')",
+    )
+    .bind(&meters)
+    .fetch_all(&mut *conn)
+    .await?;
+    let open: HashSet<(i64, AlarmKind)> = rows
+        .into_iter()
+        .filter_map(|(m, k)| Some((m, AlarmKind::parse(&k)?)))
+        .collect();
+    clears.retain(|c| open.contains(&(c.0, c.1)));
+    Ok(clears)
 }
 
 /// Each stored meter's last reading after the batch (None where the batch was no plain append,
