@@ -152,20 +152,18 @@ pub async fn escalate(
                  select * from unnest($1::text[], $2::bigint[], $3::bigint[])
                      as r(kind, after_secs, repeats)),
              due as materialized (
-                 select a.alarm_id,
+                 select a.alarm_id, t.by_timer, t.by_repeats
+                 from alarm a join rule r on r.kind = a.kind
+                 cross join lateral (select
                         a.state = 'open' and r.after_secs > 0
                             and coalesce(a.escalated_at, a.opened_at)
                                 + r.after_secs * interval '1 second' <= $4 as by_timer,
                         r.repeats > 0
-                            and a.occurrences - a.escalated_occurrences >= r.repeats as by_repeats
-                 from alarm a join rule r on r.kind = a.kind
+                            and a.occurrences - a.escalated_occurrences >= r.repeats
+                            as by_repeats) t
                  where a.state in ('open', 'acknowledged', 'assigned')
                    and a.escalation_level < $5
-                   and ((a.state = 'open' and r.after_secs > 0
-                         and coalesce(a.escalated_at, a.opened_at)
-                             + r.after_secs * interval '1 second' <= $4)
-                        or (r.repeats > 0
-                            and a.occurrences - a.escalated_occurrences >= r.repeats))
+                   and (t.by_timer or t.by_repeats)
                  order by a.alarm_id
                  for update of a skip locked)
              update alarm a set

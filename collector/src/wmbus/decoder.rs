@@ -77,8 +77,7 @@ pub fn decode(frame: &[u8], keys: &dyn KeyLookup) -> Result<Telegram, DecodeErro
         Ok(LinkFormat::WirelessFormatB) => {
             decode_normalized(&mut buf, LinkFormat::WirelessFormatB, keys).or_else(|e| {
                 let mut plain = FrameBuf::new();
-                plain.bytes[..frame.len()].copy_from_slice(frame);
-                plain.len = frame.len();
+                link::as_stripped(frame, &mut plain).map_err(|_| e.clone())?;
                 decode_normalized(&mut plain, LinkFormat::WirelessNoCrc, keys).map_err(|_| e)
             })
         }

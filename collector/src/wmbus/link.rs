@@ -98,6 +98,13 @@ fn crc_ok(data: &[u8], crc: &[u8]) -> bool {
     crc.len() == 2 && crc16(data) == u16::from_be_bytes([crc[0], crc[1]])
 }
 
+/// Takes `raw` as a wireless frame whose link CRCs are already stripped, whatever its
+/// length says (the fall-back when another reading of the bytes did not decode).
+pub fn as_stripped(raw: &[u8], out: &mut FrameBuf) -> Result<(), DecodeError> {
+    out.len = 0;
+    out.push(raw)
+}
+
 /// Whether `raw` looks like a wired long frame (start bytes and length agree).
 fn is_wired_long(raw: &[u8]) -> bool {
     raw.len() >= 9
