@@ -5,7 +5,7 @@
 
 use crate::alarms::AlarmKind;
 use crate::pipeline::vee::VeeConfig;
-use crate::pipeline::writer::{lock_meters, process_batch_cached, MeterCache, PartitionCover};
+use crate::pipeline::writer::{process_batch_cached, MeterCache, PartitionCover};
 use crate::pipeline::{Item, MeterReading, MeterRef, StatusFlag};
 use crate::store::Source;
 use chrono::{DateTime, LocalResult, NaiveDate, TimeZone, Utc};
@@ -173,11 +173,13 @@ pub async fn import_reading_set_with(
     // The writer's path: meters resolved once into a cache for the whole file (not trusted
     // for last readings: collectors may store the same meters meanwhile).
     let mut cache = MeterCache::new(std::time::Duration::from_secs(3600));
-    let serials: Vec<&str> = lines.iter().map(|l| l.serial.as_str()).collect();
+    let refs: Vec<MeterRef> = lines
+        .iter()
+        .map(|l| MeterRef::Serial(l.serial.clone()))
+        .collect();
     // Every meter of the file locked at once, in order: the chunks below lock subsets again
     // (a no-op), so a collector writing the same meters cannot deadlock with the import.
-    let ids = meter_ids(&mut tx, &serials).await?;
-    lock_meters(&mut tx, &ids).await?;
+    cache.resolve_and_lock(&mut tx, &refs).await?;
     let mut cover = PartitionCover::default();
     let now = Utc::now();
     const CHUNK: usize = 5000;
@@ -209,17 +211,6 @@ pub async fn import_reading_set_with(
     }
     tx.commit().await?;
     Ok(report)
-}
-
-/// The ids of the known meters among `serials`.
-async fn meter_ids(
-    conn: &mut sqlx::PgConnection,
-    serials: &[&str],
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("select meter_id from meter where serial = any($1)")
-        .bind(serials)
-        .fetch_all(conn)
-        .await
 }
 
 /// The writer's dead-letter reason without the meter it already names.

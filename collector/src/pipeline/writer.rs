@@ -565,6 +565,23 @@ impl MeterCache {
         })
     }
 
+    /// Resolves `refs` into the cache and locks their meters until the end of the
+    /// transaction ([`lock_meters`]); unknown references are left for the batch to reject.
+    pub async fn resolve_and_lock(
+        &mut self,
+        conn: &mut PgConnection,
+        refs: &[MeterRef],
+    ) -> Result<(), sqlx::Error> {
+        let set: HashSet<&MeterRef> = refs.iter().collect();
+        self.resolve(conn, &set).await?;
+        let ids: Vec<i64> = refs
+            .iter()
+            .filter_map(|r| lookup(&self.meters, &normal_ref(r)))
+            .map(|m| m.meter_id)
+            .collect();
+        lock_meters(conn, &ids).await
+    }
+
     /// Makes sure every reference (and the installations of every meter found) is cached.
     async fn resolve(
         &mut self,
