@@ -2,7 +2,7 @@
 //! acks only after commit (redelivery after a crash), dead letters, shared subscriptions,
 //! and a PostgreSQL restart in the middle of a stream.
 
-mod common;
+use crate::common;
 
 use common::broker::*;
 use common::*;

@@ -2,7 +2,7 @@
 //! against the official FA(3) schema with xmllint. The test fails when xmllint is missing
 //! (Debian package libxml2-utils).
 
-mod ksef_common;
+use crate::ksef_common;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! postings equals the sum of the events (no money made or lost). Checked against an in-memory
 //! model (many cases, shrinking) and against the real database (a modest number of cases).
 
-mod db_fixtures;
+use crate::db_fixtures;
 
 use db_fixtures::{base, customer, d};
 use ewoda_billing::invoice::issue::{issue, DraftLine, InvoiceDraft};

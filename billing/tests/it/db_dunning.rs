@@ -2,7 +2,7 @@
 //! amount), interest notes for households and businesses (ledger posting, EUR compensation at
 //! the NBP rate, missing-rate error, idempotency) and their PDFs read back with pdftotext.
 
-mod db_fixtures;
+use crate::db_fixtures;
 
 use db_fixtures::{base, customer, d};
 use ewoda_billing::dunning::{

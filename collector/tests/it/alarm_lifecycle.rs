@@ -3,7 +3,7 @@
 //! district (raise, repeat per night, clear, exact millilitres), and both run by `ewoda
 //! collect`'s periodic task.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::*;

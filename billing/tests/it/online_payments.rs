@@ -2,7 +2,7 @@
 //! Przelewy24-style operator, the operator POSTs signed notifications to the shop's status
 //! endpoint, the shop verifies and posts once; bad signatures and wrong amounts post nothing.
 
-mod db_payments_fixtures;
+use crate::db_payments_fixtures;
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,7 +1,7 @@
 //! Overpayment refunds: never more than the credit, a `refund` posting that uses the credit up,
 //! and the Elixir-0 export of unexported refunds (byte for byte the shared sample), once.
 
-mod db_payments_fixtures;
+use crate::db_payments_fixtures;
 
 use db_payments_fixtures::{d, world};
 use ewoda_billing::account::Iban;

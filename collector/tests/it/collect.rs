@@ -1,7 +1,7 @@
 //! `collect::run` as `ewoda collect` runs it: MQTT and reading-set sources from a TOML config,
 //! `/metrics`, and a draining shutdown.
 
-mod common;
+use crate::common;
 
 use common::broker::*;
 use common::*;

@@ -2,7 +2,7 @@
 //! and invoice number, allocation (named invoice first, then oldest due), credit, the
 //! unmatched queue and the clerk's assignment, idempotent re-import, all-or-nothing errors.
 
-mod db_payments_fixtures;
+use crate::db_payments_fixtures;
 
 use db_payments_fixtures::{allocations, d, payment_postings, world};
 use ewoda_billing::ledger;

@@ -1,7 +1,7 @@
 //! The writer against a real PostgreSQL: exactly-once storage, VEE outcomes, dead letters,
 //! incremental rollups equal to a full recompute, alarms with outbox rows.
 
-mod common;
+use crate::common;
 
 use chrono::NaiveDate;
 use common::*;

@@ -1,7 +1,7 @@
 //! A source that cannot be re-asked (radio) while PostgreSQL is unreachable: readings spill
 //! to disk and are all stored, once, after the database comes back.
 
-mod common;
+use crate::common;
 
 use common::proxy::pool_behind_proxy;
 use common::*;

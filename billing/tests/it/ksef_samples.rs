@@ -1,7 +1,7 @@
 //! Building the models of the shared FA(3) samples reproduces the sample files (compared after
 //! removing the whitespace between tags), and inconsistent invoices are refused.
 
-mod ksef_common;
+use crate::ksef_common;
 
 use ewoda_billing::ksef::{invoice_xml, BuyerId, InvoiceKind, KsefInvoice, VatRate, VatSummary};
 use ksef_common::{sample_correction, sample_invoice};

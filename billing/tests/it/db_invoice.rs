@@ -1,7 +1,7 @@
 //! Invoices against a real PostgreSQL: gap-free numbers under concurrency, issue with lines
 //! and the ledger charge, KOR corrections, open items, the PDF and virtual accounts.
 
-mod db_fixtures;
+use crate::db_fixtures;
 
 use db_fixtures::{base, customer, d};
 use ewoda_billing::consumption::{Read, VolumeSource};

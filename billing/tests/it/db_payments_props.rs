@@ -3,7 +3,7 @@
 //! gross, and the balance is Σ gross − Σ payments. Checked on the pure planner (many cases,
 //! shrinking) and through real statement imports into the database (a modest number of cases).
 
-mod db_payments_fixtures;
+use crate::db_payments_fixtures;
 
 use chrono::NaiveDate;
 use db_payments_fixtures::{base, customer, d, invoice};

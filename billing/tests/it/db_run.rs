@@ -2,7 +2,7 @@
 //! estimates, norms, exceptions, area filter, idempotent issue, and reconciling an estimate
 //! once the real reading arrives — priced by the same code as `ewoda billing quote`.
 
-mod db_fixtures;
+use crate::db_fixtures;
 
 use db_fixtures::{base, customer, d, history, meter, read};
 use ewoda_billing::ledger;

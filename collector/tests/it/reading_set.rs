@@ -1,7 +1,7 @@
 //! Reading-set file import against a real PostgreSQL: all-or-nothing, line-numbered errors,
 //! idempotent re-import, CSV variant, leak alarms.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ewoda_collector::quality::VALIDATED;

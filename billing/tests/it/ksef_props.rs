@@ -1,7 +1,7 @@
 //! Invariants of the KSeF writer: any consistent invoice built from random lines is written,
 //! its summary nets sum to the line nets, and P_15 is net + VAT.
 
-mod ksef_common;
+use crate::ksef_common;
 
 use ewoda_billing::ksef::{invoice_xml, InvoiceLine, VatRate, VatSummary};
 use ksef_common::sample_invoice;

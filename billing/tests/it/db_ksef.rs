@@ -2,7 +2,7 @@
 //! and a business invoice), each validated against the official schema with xmllint. Fails
 //! when xmllint is missing (Debian package libxml2-utils).
 
-mod db_fixtures;
+use crate::db_fixtures;
 
 use db_fixtures::{base, customer, d};
 use ewoda_billing::consumption::{Read, VolumeSource};

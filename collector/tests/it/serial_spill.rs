@@ -2,7 +2,7 @@
 //! dongle cannot be asked again), readings spill to disk, and once the database is back every
 //! one is stored exactly once, equal to the simulator's registers.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
 use common::proxy::pool_behind_proxy;

@@ -1,0 +1,9 @@
+//! The crate's one integration-test binary (one link instead of one per file).
+
+mod broker_restart;
+mod demo_live;
+mod foundation;
+mod radio;
+mod services;
+mod transport_collect;
+mod transport_serial;
