@@ -7,8 +7,10 @@
 //! in `billing/data/` must be extended whenever the NBP changes the rate; a day before the
 //! first row is an error.
 
-use crate::calc_error::{check_magnitude, from_json, round_half_up, to_output, CalcError};
+use crate::calc_error::{check_magnitude, from_json, to_output, CalcError};
 use chrono::{Datelike, NaiveDate};
+use ewoda_common::units::round_half_up;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -291,7 +293,7 @@ pub fn interest(input: &InterestInput, rates: &StatutoryRates) -> Result<Interes
         .ok_or_else(|| CalcError::invalid("amount", "interest overflows"))?;
     Ok(Interest {
         days,
-        interest: round_half_up(exact, 2),
+        interest: Money::round(exact).amount(),
         segments,
         compensation_eur: if days > 0 {
             compensation_eur(input.debtor, input.amount)

@@ -9,12 +9,12 @@ use super::{
     plus_days, InterestPart, IssuedNotice, NoteSegment, NoticeDetails, NoticeItem, NoticeKind,
     INTEREST_NOTE_SERIES,
 };
-use crate::calc_error::round_half_up;
 use crate::interest::{compensation_eur, interest, Debtor, InterestInput, StatutoryRates};
 use crate::invoice::numbering;
 use crate::ledger::{self, NewPosting, PostingKind};
 use crate::store_error::StoreError;
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -196,7 +196,7 @@ pub async fn interest_note(
         Some(eur) => {
             let (day, mid) = eur_mid_rate(conn, on).await?;
             (
-                Some(round_half_up(Decimal::from(eur) * mid, 2)),
+                Some(Money::round(Decimal::from(eur) * mid).amount()),
                 Some((day, mid)),
             )
         }

@@ -3,10 +3,10 @@
 
 use super::issue::{self, DraftLine};
 use crate::account::Iban;
-use crate::calc_error::round_half_up;
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ pub fn vat_rows(lines: &[DraftLine], total_vat: Decimal) -> Vec<VatRow> {
             let vat = if single {
                 total_vat
             } else {
-                round_half_up(net * rate / Decimal::ONE_HUNDRED, 2)
+                Money::vat(net, rate).amount()
             };
             VatRow {
                 vat_percent: rate,

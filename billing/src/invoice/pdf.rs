@@ -4,6 +4,7 @@
 
 use super::document::InvoiceDocument;
 use super::qr::{self, QrError, TransferData};
+use ewoda_common::Money;
 use printpdf::{
     Color, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
     PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
@@ -47,7 +48,7 @@ pub fn render_invoice_pdf(doc: &InvoiceDocument) -> Result<Vec<u8>, PdfError> {
 
 /// Polish money format: `1 234,56 zł`.
 pub fn money(value: Decimal) -> String {
-    let v = crate::calc_error::round_half_up(value, 2);
+    let v = Money::round(value).amount();
     let s = v.abs().to_string();
     let (int, frac) = s.split_once('.').unwrap_or((s.as_str(), "00"));
     let mut grouped = String::new();

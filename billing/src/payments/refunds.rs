@@ -3,6 +3,7 @@
 //! marked exported in the same transaction that builds it.
 
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Row};
 
@@ -26,7 +27,7 @@ pub async fn refund_overpayment(
     payee_iban: &Iban,
     payee_name: &str,
 ) -> Result<i64, PaymentError> {
-    if amount <= Decimal::ZERO || amount.round_dp(2) != amount {
+    if amount <= Decimal::ZERO || Money::exact(amount).is_none() {
         return Err(PaymentError::invalid(
             "amount",
             format!("{amount} must be positive with at most two decimals"),

@@ -3,10 +3,7 @@
 //! FW/2026/05/000123.
 #![allow(dead_code)]
 
-#[path = "../db_fixtures/mod.rs"]
-mod db_fixtures;
-
-pub use db_fixtures::{base, customer, d};
+pub use crate::db_fixtures::{base, customer, d};
 use ewoda_billing::invoice::issue::{issue, DraftLine, InvoiceDraft, IssuedInvoice};
 use ewoda_billing::tariff::Period;
 use rust_decimal::Decimal;
