@@ -97,7 +97,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         })?;
     let pool = ewoda_common::db::connect(&services.database_url, 2).await?;
     ewoda_common::db::migrate(&pool).await?;
-    let today = ewoda_common::time::local_day(chrono::Utc::now());
+    let today = ewoda_common::time::today();
     let result = async {
         let pool = &pool;
         match command {

@@ -19,13 +19,15 @@ const LINE_CHARS: usize = 35;
 /// Books a refund of `amount` of the customer's credit to `payee_iban`; returns the refund id.
 /// `payee_name` is the payee's name and address, one line per `\n` (the transfer's lines).
 /// Refused (nothing stored) when the amount is not positive, has more than two decimals or is
-/// more than the credit (−balance) at that moment.
+/// more than the credit (−balance) at that moment. `on` is the refund's value date, the Warsaw
+/// day (`Clock::today`), never the database server's date.
 pub async fn refund_overpayment(
     pool: &PgPool,
     customer_id: i64,
     amount: Decimal,
     payee_iban: &Iban,
     payee_name: &str,
+    on: NaiveDate,
 ) -> Result<i64, PaymentError> {
     if amount <= Decimal::ZERO || Money::exact(amount).is_none() {
         return Err(PaymentError::invalid(
@@ -69,12 +71,9 @@ pub async fn refund_overpayment(
     .bind(payee_name.trim())
     .fetch_one(&mut *tx)
     .await?;
-    let today: NaiveDate = sqlx::query_scalar("select current_date")
-        .fetch_one(&mut *tx)
-        .await?;
     let mut posting = NewPosting::new(
         customer_id,
-        today,
+        on,
         PostingKind::Refund,
         amount,
         format!("Zwrot nadpłaty {refund_id}"),

@@ -54,6 +54,7 @@ async fn refund_uses_credit_and_exports_once(pool: PgPool) {
         dec!(50.00),
         &anna,
         "Anna Nowak\nul. Polna 3",
+        d("2026-06-01"),
     )
     .await
     .unwrap();
@@ -70,20 +71,37 @@ async fn refund_uses_credit_and_exports_once(pool: PgPool) {
     assert_eq!(posting, ("refund".into(), dec!(50.00), Some(id), w.c4712));
 
     // More than the credit, nothing, fractions of a grosz, a debtor, a stranger: refused.
-    let too_much = refund_overpayment(&pool, w.c4712, dec!(80.01), &anna, "Anna Nowak").await;
+    let too_much = refund_overpayment(
+        &pool,
+        w.c4712,
+        dec!(80.01),
+        &anna,
+        "Anna Nowak",
+        d("2026-06-01"),
+    )
+    .await;
     assert_eq!(invalid_field(&too_much), Some("amount"), "{too_much:?}");
     let msg = too_much.unwrap_err().to_string();
     assert!(msg.contains("credit of 80.00"), "{msg}");
     for amount in [dec!(0), dec!(-5), dec!(1.001)] {
-        let r = refund_overpayment(&pool, w.c4712, amount, &anna, "Anna Nowak").await;
+        let r =
+            refund_overpayment(&pool, w.c4712, amount, &anna, "Anna Nowak", d("2026-06-01")).await;
         assert_eq!(invalid_field(&r), Some("amount"), "{amount}: {r:?}");
     }
-    let debtor = refund_overpayment(&pool, w.c4711, dec!(1), &anna, "Jan Kowalski").await;
+    let debtor = refund_overpayment(
+        &pool,
+        w.c4711,
+        dec!(1),
+        &anna,
+        "Jan Kowalski",
+        d("2026-06-01"),
+    )
+    .await;
     assert_eq!(invalid_field(&debtor), Some("amount"));
-    let blank = refund_overpayment(&pool, w.c4712, dec!(1), &anna, "  ").await;
+    let blank = refund_overpayment(&pool, w.c4712, dec!(1), &anna, "  ", d("2026-06-01")).await;
     assert_eq!(invalid_field(&blank), Some("payee_name"));
     assert!(matches!(
-        refund_overpayment(&pool, 999, dec!(1), &anna, "X").await,
+        refund_overpayment(&pool, 999, dec!(1), &anna, "X", d("2026-06-01")).await,
         Err(PaymentError::NotFound { .. })
     ));
     let refunds: i64 = sqlx::query_scalar("select count(*) from refund")
@@ -117,9 +135,16 @@ async fn refund_uses_credit_and_exports_once(pool: PgPool) {
     assert_eq!(again, "");
 
     // The rest of the credit can still be refunded, exactly.
-    refund_overpayment(&pool, w.c4712, dec!(80.00), &anna, "Anna Nowak")
-        .await
-        .unwrap();
+    refund_overpayment(
+        &pool,
+        w.c4712,
+        dec!(80.00),
+        &anna,
+        "Anna Nowak",
+        d("2026-06-01"),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         ledger::balance(&mut conn, w.c4712).await.unwrap(),
         dec!(0.00)
@@ -133,9 +158,16 @@ async fn a_bad_export_marks_nothing(pool: PgPool) {
         .await
         .unwrap();
     let anna = Iban::parse("PL35114020040000999900001234").unwrap();
-    refund_overpayment(&pool, w.c4712, dec!(10.00), &anna, "Anna Nowak")
-        .await
-        .unwrap();
+    refund_overpayment(
+        &pool,
+        w.c4712,
+        dec!(10.00),
+        &anna,
+        "Anna Nowak",
+        d("2026-06-01"),
+    )
+    .await
+    .unwrap();
     let err = export_refunds(
         &pool,
         "61109010140000071219812875",
@@ -151,4 +183,42 @@ async fn a_bad_export_marks_nothing(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(unexported, 1);
+}
+
+/// Refunds booked at 00:30 in Warsaw — on a UTC server still the day before — carry the
+/// Warsaw day as their value date, in winter and on both DST change days.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn refund_after_midnight_in_warsaw_is_dated_that_day(pool: PgPool) {
+    use ewoda_common::time::{Clock, FixedClock};
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    import_statement(&pool, CSV.as_bytes(), &StatementFormat::Csv(BANK_CSV))
+        .await
+        .unwrap();
+    let anna = Iban::parse("PL35114020040000999900001234").unwrap();
+    let cases = [
+        ("2026-01-15T23:30:00Z", "2026-01-16"),
+        ("2026-03-28T23:30:00Z", "2026-03-29"),
+        ("2026-10-24T22:30:00Z", "2026-10-25"),
+    ];
+    for (instant, _) in cases {
+        let clock = FixedClock(instant.parse().unwrap());
+        refund_overpayment(
+            &pool,
+            w.c4712,
+            dec!(1.00),
+            &anna,
+            "Anna Nowak",
+            clock.today(),
+        )
+        .await
+        .unwrap();
+    }
+    let days: Vec<chrono::NaiveDate> = sqlx::query_scalar(
+        "select value_date from ledger_posting where kind = 'refund' order by posting_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<chrono::NaiveDate> = cases.iter().map(|(_, day)| d(day)).collect();
+    assert_eq!(days, expected);
 }
