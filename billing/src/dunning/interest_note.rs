@@ -5,6 +5,7 @@
 //! ledger posting in the same transaction.
 
 use super::levels::DunningConfig;
+use super::open::{corrected_gross, late_amounts};
 use super::{
     plus_days, InterestPart, IssuedNotice, NoteSegment, NoticeDetails, NoticeItem, NoticeKind,
     INTEREST_NOTE_SERIES,
@@ -64,7 +65,9 @@ pub async fn issue_interest_notes(
            and (exists (select 1 from payment_allocation pa join payment p using (payment_id)
                         where pa.invoice_id = i.invoice_id
                           and p.booked_on > i.due_on and p.booked_on <= $1)
-                or ($2 and i.gross > coalesce((select sum(pa.amount)
+                or ($2 and i.gross + coalesce((select sum(c.gross) from invoice c
+                        where c.corrects_invoice_id = i.invoice_id and c.gross < 0
+                          and c.issued_on <= $1), 0) > coalesce((select sum(pa.amount)
                         from payment_allocation pa join payment p using (payment_id)
                         where pa.invoice_id = i.invoice_id and p.booked_on <= $1), 0)))
          order by i.invoice_id",
@@ -115,11 +118,10 @@ pub async fn interest_note(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| StoreError::not_found(format!("invoice {invoice_id}")))?;
-    let customer_id: i64 = head.try_get(0)?;
-    let number: String = head.try_get(1)?;
-    let due_on: NaiveDate = head.try_get(2)?;
-    let gross: Decimal = head.try_get(3)?;
-    let kind: String = head.try_get(4)?;
+    let customer_id: i64 = head.try_get("customer_id")?;
+    let number: String = head.try_get("number")?;
+    let due_on: NaiveDate = head.try_get("due_on")?;
+    let kind: String = head.try_get("kind")?;
     if let Some(existing) = sqlx::query_scalar::<_, String>(
         "select number from dunning_notice
          where kind = 'interest_note' and details->>'invoice_id' = $1::bigint::text",
@@ -144,19 +146,14 @@ pub async fn interest_note(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .map(|r| Ok((r.try_get("amount")?, r.try_get("booked_on")?)))
     .collect::<Result<_, sqlx::Error>>()?;
 
-    let mut late: Vec<(Decimal, Option<NaiveDate>, NaiveDate)> = payments
-        .iter()
-        .filter(|(_, day)| *day > due_on)
-        .map(|(amount, day)| (*amount, Some(*day), *day))
-        .collect();
+    // Interest runs on what was owed: the amount after the corrections that lowered it.
+    let gross = corrected_gross(conn, invoice_id, on).await?;
+    let late = late_amounts(gross, &payments, due_on, on);
     let paid: Decimal = payments.iter().map(|(a, _)| *a).sum();
     let unpaid = gross - paid;
-    if unpaid > Decimal::ZERO && on > due_on {
-        late.push((unpaid, None, on));
-    }
     if late.is_empty() {
         return Ok(NoteOutcome::NotLate);
     }
@@ -290,5 +287,5 @@ async fn eur_mid_rate(
             EUR_RATE_LOOKBACK_DAYS - 1
         ))
     })?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    Ok((row.try_get("day")?, row.try_get("mid")?))
 }

@@ -21,17 +21,16 @@ use sqlx::{PgConnection, PgPool};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A one-line 8 % invoice.
-async fn invoice(
-    conn: &mut PgConnection,
+/// A one-line 8 % invoice draft (negative amounts for a correction lowering a bill).
+fn one_line(
     customer: (i64, i64),
     net: Decimal,
     vat: Decimal,
     issued: &str,
     due: &str,
-) -> IssuedInvoice {
+) -> InvoiceDraft {
     let period = Period::new(d(issued) - chrono::Days::new(30), d(issued)).unwrap();
-    let draft = InvoiceDraft {
+    InvoiceDraft {
         customer_id: customer.0,
         contract_id: Some(customer.1),
         billing_run_id: None,
@@ -45,9 +44,13 @@ async fn invoice(
             item: "water".into(),
             from: period.from(),
             to: period.to(),
-            quantity: dec!(1.000),
+            quantity: if net.is_sign_negative() {
+                dec!(-1.000)
+            } else {
+                dec!(1.000)
+            },
             unit: "m3".into(),
-            unit_price: net,
+            unit_price: net.abs(),
             net,
             vat_percent: dec!(8),
             estimated: false,
@@ -55,8 +58,21 @@ async fn invoice(
         net,
         vat,
         gross: net + vat,
-    };
-    issue(conn, &draft).await.unwrap()
+    }
+}
+
+/// A one-line 8 % invoice.
+async fn invoice(
+    conn: &mut PgConnection,
+    customer: (i64, i64),
+    net: Decimal,
+    vat: Decimal,
+    issued: &str,
+    due: &str,
+) -> IssuedInvoice {
+    issue(conn, &one_line(customer, net, vat, issued, due))
+        .await
+        .unwrap()
 }
 
 /// A payment booked on `day`, allocated to the invoice and posted.
@@ -550,4 +566,122 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
             "Rekompensata za koszty odzyskiwania należności 40 EUR (kurs średni NBP z 2025-10-03: 4,2650): 170,60 zł",
         ],
     );
+}
+
+/// A KOR lowering `original` by `net` + `vat`, issued on `issued`, due 14 days later.
+async fn lower(
+    conn: &mut PgConnection,
+    customer: (i64, i64),
+    original: &IssuedInvoice,
+    net: Decimal,
+    vat: Decimal,
+    issued: &str,
+) -> IssuedInvoice {
+    let due = (d(issued) + chrono::Days::new(14)).to_string();
+    let draft = InvoiceDraft {
+        corrects_invoice_id: Some(original.invoice_id),
+        correction_reason: Some("odczyt rzeczywisty".into()),
+        ..one_line(customer, -net, -vat, issued, &due)
+    };
+    issue(conn, &draft).await.unwrap()
+}
+
+/// 432.00 due 1 October, 100.00 paid on time, a KOR takes 108.00 off on 5 October: the
+/// reminder asks for 224.00 (not 332.00), the late payment of those 224.00 bears interest on
+/// 224.00 only, and an invoice corrected to nothing is never reminded.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn reminders_and_notes_demand_only_what_is_open_after_corrections(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "3101", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let inv = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(400.00),
+        dec!(32.00),
+        "2026-09-17",
+        "2026-10-01",
+    )
+    .await;
+    pay(&mut tx, a, inv.invoice_id, dec!(100.00), "2026-09-30").await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &inv,
+        dec!(100.00),
+        dec!(8.00),
+        "2026-10-05",
+    )
+    .await;
+    // A second invoice the KOR wipes out completely.
+    let gone = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(50.00),
+        dec!(4.00),
+        "2026-09-17",
+        "2026-10-01",
+    )
+    .await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &gone,
+        dec!(50.00),
+        dec!(4.00),
+        "2026-10-05",
+    )
+    .await;
+    tx.commit().await.unwrap();
+
+    let r = run_dunning(&pool, &DunningConfig::default(), d("2026-10-09"))
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(
+        (r.issued[0].principal, r.issued[0].total),
+        (dec!(224.00), dec!(224.00))
+    );
+    let (_, _, det) = details(&pool, &r.issued[0].number).await;
+    let items: Vec<(i64, Decimal, Decimal)> = det
+        .items
+        .iter()
+        .map(|i| (i.invoice_id, i.gross, i.open))
+        .collect();
+    assert_eq!(items, vec![(inv.invoice_id, dec!(324.00), dec!(224.00))]);
+
+    // The rest is paid late on 20 October: interest on 224.00 for 19 days.
+    let mut conn = pool.acquire().await.unwrap();
+    pay(&mut conn, a, inv.invoice_id, dec!(224.00), "2026-10-20").await;
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig {
+        min_interest: dec!(0.01),
+        ..DunningConfig::default()
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let note = interest_note(&mut tx, inv.invoice_id, &rates, &cfg, d("2026-10-31"))
+        .await
+        .unwrap();
+    let expected = interest(
+        &InterestInput {
+            debtor: Debtor::Household,
+            amount: dec!(224.00),
+            due: d("2026-10-01"),
+            paid: d("2026-10-20"),
+        },
+        &rates,
+    )
+    .unwrap();
+    let NoteOutcome::Issued(n) = note else {
+        panic!("{note:?}")
+    };
+    assert_eq!((n.principal, n.interest), (dec!(224.00), expected.interest));
+    assert_eq!(expected.days, 19);
+    // The wiped-out invoice bears nothing even when unpaid.
+    let none = interest_note(&mut tx, gone.invoice_id, &rates, &cfg, d("2026-10-31"))
+        .await
+        .unwrap();
+    assert_eq!(none, NoteOutcome::NotLate);
 }
