@@ -7,6 +7,7 @@ pub mod calc_error;
 pub mod consumption;
 pub mod dunning;
 pub mod elixir;
+pub mod holidays;
 pub mod interest;
 pub mod invoice;
 pub mod ksef;

@@ -1,8 +1,10 @@
 //! Interest notes (nota odsetkowa): statutory interest on invoices paid late, or still unpaid
 //! on the note's day, per debtor kind (households: odsetki ustawowe; businesses, public bodies
 //! and housing associations: the commercial-transaction rate plus the 40/70/100 EUR
-//! compensation at the NBP mid rate). One note per invoice, written with its `interest`
-//! ledger posting in the same transaction.
+//! compensation at the NBP mid rate of the last working day of the month before the one in
+//! which the debt fell due). A due date on a day off moves to the next working day (art. 115
+//! KC). One note per invoice, written with its `interest` ledger posting in the same
+//! transaction.
 
 use super::levels::DunningConfig;
 use super::open::{corrected_gross, late_amounts};
@@ -10,6 +12,7 @@ use super::{
     plus_days, InterestPart, IssuedNotice, NoteSegment, NoticeDetails, NoticeItem, NoticeKind,
     INTEREST_NOTE_SERIES,
 };
+use crate::holidays::{effective_due, last_working_day_of_previous_month};
 use crate::interest::{compensation_eur, interest, Debtor, InterestInput, StatutoryRates};
 use crate::invoice::numbering;
 use crate::ledger::{self, NewPosting, PostingKind};
@@ -19,7 +22,7 @@ use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
 
-/// How far back from the day before the note an NBP table may be (weekends and holidays).
+/// How far back from the wanted day an NBP table may be (a day NBP published no table).
 const EUR_RATE_LOOKBACK_DAYS: u64 = 7;
 
 /// What happened to one invoice.
@@ -151,7 +154,7 @@ pub async fn interest_note(
 
     // Interest runs on what was owed: the amount after the corrections that lowered it.
     let gross = corrected_gross(conn, invoice_id, on).await?;
-    let late = late_amounts(gross, &payments, due_on, on);
+    let late = late_amounts(gross, &payments, effective_due(due_on), on);
     let paid: Decimal = payments.iter().map(|(a, _)| *a).sum();
     let unpaid = gross - paid;
     if late.is_empty() {
@@ -191,7 +194,7 @@ pub async fn interest_note(
     let eur = compensation_eur(debtor, gross);
     let (compensation_pln, eur_rate) = match eur {
         Some(eur) => {
-            let (day, mid) = eur_mid_rate(conn, on).await?;
+            let (day, mid) = eur_mid_rate(conn, effective_due(due_on)).await?;
             (
                 Some(Money::round(Decimal::from(eur) * mid).amount()),
                 Some((day, mid)),
@@ -264,12 +267,14 @@ pub async fn interest_note(
     }))
 }
 
-/// The NBP mid rate of EUR from the latest table before `on` (at most a week back).
+/// The NBP mid rate of EUR of the last working day of the month before the one in which the
+/// debt fell due (art. 10 of the late-payment act); a table at most a week older when NBP
+/// published none that day.
 async fn eur_mid_rate(
     conn: &mut PgConnection,
-    on: NaiveDate,
+    due: NaiveDate,
 ) -> Result<(NaiveDate, Decimal), StoreError> {
-    let before = on.pred_opt().unwrap_or(on);
+    let before = last_working_day_of_previous_month(due);
     let earliest = before
         .checked_sub_days(chrono::Days::new(EUR_RATE_LOOKBACK_DAYS))
         .unwrap_or(NaiveDate::MIN);

@@ -115,7 +115,8 @@ async fn remind_customer(
     let mut items = Vec::new();
     let mut top_level = 0u16;
     for it in open_debts(conn, customer_id, today).await? {
-        let days_late = (today - it.due_on).num_days();
+        // Art. 115 KC: lateness counts from the next working day when due on a day off.
+        let days_late = (today - crate::holidays::effective_due(it.due_on)).num_days();
         let qualified = cfg.qualified_level(days_late);
         if it.open <= Decimal::ZERO || qualified == 0 {
             continue;

@@ -452,20 +452,25 @@ async fn household_note_for_a_late_payment_posts_interest_once(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
-async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_rate(pool: PgPool) {
-    let mut tx = pool.begin().await.unwrap();
-    base(&mut tx).await;
-    let (b, _, kb) = customer(&mut tx, "4001", 1).await;
+/// Turns a fixture customer into the bakery (a business debtor).
+async fn make_business(conn: &mut PgConnection, customer_id: i64) {
     sqlx::query(
         "update customer set kind = 'business', first_name = null, last_name = null,
              company_name = 'Piekarnia Złoty Kłos Sp. z o.o.', nip = '5260250274'
          where customer_id = $1",
     )
-    .bind(b)
-    .execute(&mut *tx)
+    .bind(customer_id)
+    .execute(conn)
     .await
     .unwrap();
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_rate(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (b, _, kb) = customer(&mut tx, "4001", 1).await;
+    make_business(&mut tx, b).await;
     let inv = invoice(
         &mut tx,
         (b, kb),
@@ -478,7 +483,8 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
     tx.commit().await.unwrap();
     let rates = StatutoryRates::embedded().unwrap();
     let cfg = DunningConfig::default();
-    // The note is dated Sunday 5 October; Saturday has no table, so Friday's rate applies.
+    // Due Friday 5 September: the compensation uses the NBP rate of the last working day of
+    // August (Friday 29 August), not one near the note's day (Sunday 5 October).
     let on = d("2025-10-05");
 
     let r = issue_interest_notes(&pool, &rates, &cfg, on, true)
@@ -490,7 +496,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
         r.failed[0],
         (
             inv.invoice_id,
-            "exchange_rate EUR (NBP mid) for 2025-10-04 or the 6 days before not found".into()
+            "exchange_rate EUR (NBP mid) for 2025-08-29 or the 6 days before not found".into()
         )
     );
     let notices: i64 = sqlx::query_scalar("select count(*) from dunning_notice")
@@ -499,7 +505,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
         .unwrap();
     assert_eq!(notices, 0, "the failed note rolled back");
 
-    sqlx::query("insert into exchange_rate (currency, day, mid) values ('EUR', '2025-10-03', 4.2650), ('EUR', '2025-09-26', 4.2700)")
+    sqlx::query("insert into exchange_rate (currency, day, mid) values ('EUR', '2025-10-03', 4.2700), ('EUR', '2025-09-01', 4.2690), ('EUR', '2025-08-29', 4.2650), ('EUR', '2025-08-28', 4.2600)")
         .execute(&pool)
         .await
         .unwrap();
@@ -544,7 +550,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
         dec!(1000.00) + expected.interest + dec!(170.60)
     );
     let det = details(&pool, &n.number).await.2;
-    assert_eq!(det.eur_rate, Some((d("2025-10-03"), dec!(4.2650))));
+    assert_eq!(det.eur_rate, Some((d("2025-08-29"), dec!(4.2650))));
     assert_eq!(det.items[0].parts[0].paid_on, None);
 
     let doc = dunning::load(&mut conn, &n.number).await.unwrap();
@@ -563,7 +569,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
             "nie zapłacono",
             &format!("{rate}%"),
             &format!("Razem odsetki: {interest_pl} zł"),
-            "Rekompensata za koszty odzyskiwania należności 40 EUR (kurs średni NBP z 2025-10-03: 4,2650): 170,60 zł",
+            "Rekompensata za koszty odzyskiwania należności 40 EUR (kurs średni NBP z 2025-08-29: 4,2650): 170,60 zł",
         ],
     );
 }
@@ -684,4 +690,76 @@ async fn reminders_and_notes_demand_only_what_is_open_after_corrections(pool: Pg
         .await
         .unwrap();
     assert_eq!(none, NoteOutcome::NotLate);
+}
+
+/// Art. 115 KC and the EUR rate's month: two business invoices due Saturday 31 January 2026,
+/// so in law due Monday 2 February. Paid that Monday: on time, no note. Paid Tuesday: one day
+/// of interest, and the 40 EUR at the rate of Friday 30 January (the last working day of the
+/// month before February), not of 31 December.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn due_date_on_a_saturday_moves_to_monday_and_picks_januarys_eur_rate(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (b, _, kb) = customer(&mut tx, "4101", 1).await;
+    make_business(&mut tx, b).await;
+    let monday = invoice(
+        &mut tx,
+        (b, kb),
+        dec!(100.00),
+        dec!(8.00),
+        "2026-01-17",
+        "2026-01-31",
+    )
+    .await;
+    let tuesday = invoice(
+        &mut tx,
+        (b, kb),
+        dec!(200.00),
+        dec!(16.00),
+        "2026-01-17",
+        "2026-01-31",
+    )
+    .await;
+    pay(&mut tx, b, monday.invoice_id, dec!(108.00), "2026-02-02").await;
+    pay(&mut tx, b, tuesday.invoice_id, dec!(216.00), "2026-02-03").await;
+    sqlx::query(
+        "insert into exchange_rate (currency, day, mid)
+         values ('EUR', '2025-12-31', 4.2200), ('EUR', '2026-01-30', 4.2100),
+                ('EUR', '2026-02-02', 4.2000)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig {
+        min_interest: dec!(0.01),
+        ..DunningConfig::default()
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let on_time = interest_note(&mut tx, monday.invoice_id, &rates, &cfg, d("2026-02-20"))
+        .await
+        .unwrap();
+    assert_eq!(on_time, NoteOutcome::NotLate);
+    let late = interest_note(&mut tx, tuesday.invoice_id, &rates, &cfg, d("2026-02-20"))
+        .await
+        .unwrap();
+    let NoteOutcome::Issued(n) = late else {
+        panic!("{late:?}")
+    };
+    // 216.00 × 14.00 % (4.00 % reference on 1 January + 10 pp) × 1 day / 365 = 0.08.
+    assert_eq!(
+        (n.principal, n.interest, n.compensation_pln),
+        (dec!(216.00), dec!(0.08), Some(dec!(168.40)))
+    );
+    tx.commit().await.unwrap();
+    let det = details(&pool, &n.number).await.2;
+    assert_eq!(det.eur_rate, Some((d("2026-01-30"), dec!(4.2100))));
+    let part = &det.items[0].parts[0];
+    assert_eq!((part.days, part.segments[0].from), (1, d("2026-02-03")));
+    // A reminder on 10 February counts 8 days late from Monday, not 10 from Saturday.
+    assert_eq!(
+        (d("2026-02-10") - ewoda_billing::holidays::effective_due(d("2026-01-31"))).num_days(),
+        8
+    );
 }
