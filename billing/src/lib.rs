@@ -14,6 +14,7 @@ pub mod ksef;
 pub mod ledger;
 pub mod payments;
 pub mod quote;
+pub mod rates;
 pub mod readings;
 pub mod run;
 pub mod statement;

@@ -2,7 +2,6 @@
 //! reminder or note (`pdf`) and the KSeF FA(3) XML of an issued invoice (`ksef`).
 
 use ewoda_billing::dunning::{self, DunningConfig};
-use ewoda_billing::interest::StatutoryRates;
 use ewoda_billing::invoice::pdf::InvoicePdfRenderer;
 use ewoda_billing::ksef::from_invoice;
 use ewoda_common::config::CommonConfig;
@@ -136,7 +135,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         } => {
             let cfg = config(path.as_ref())?;
             let on = on.unwrap_or(today);
-            let rates = StatutoryRates::embedded()?;
+            let rates = ewoda_billing::rates::statutory_rates(&mut *pool.acquire().await?).await?;
             let r = dunning::issue_interest_notes(pool, &rates, &cfg, on, include_unpaid).await?;
             for n in &r.issued {
                 println!(

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod demo;
 pub mod dunning;
 pub mod payments;
+pub mod rates;
 pub mod sim;
 
 /// Prints an error as one line and maps it to the exit code.

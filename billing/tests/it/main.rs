@@ -18,5 +18,6 @@ mod ksef_props;
 mod ksef_samples;
 mod ksef_schema;
 mod online_payments;
+mod rates;
 mod statement_props;
 mod statement_samples;
