@@ -394,15 +394,29 @@ pub async fn store(pool: &PgPool, file: &RatesFile) -> Result<ImportReport, Stor
     Ok(report)
 }
 
-/// Counts (inserted, changed) from `returning (xmax = 0) as inserted` rows.
-fn counts(rows: &[sqlx::postgres::PgRow]) -> Result<(u64, u64), StoreError> {
+/// The report of an upsert from its `returning (xmax = 0) as inserted` rows.
+fn report(
+    kind: &'static str,
+    days: &[NaiveDate],
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<ImportReport, StoreError> {
     let mut inserted = 0;
     for r in rows {
         if r.try_get::<bool, _>("inserted")? {
             inserted += 1;
         }
     }
-    Ok((inserted, rows.len() as u64 - inserted))
+    Ok(ImportReport {
+        kind,
+        rows: days.len(),
+        inserted,
+        changed: rows.len() as u64 - inserted,
+        span: days
+            .iter()
+            .min()
+            .zip(days.iter().max())
+            .map(|(a, b)| (*a, *b)),
+    })
 }
 
 async fn store_mid(conn: &mut PgConnection, rates: &[MidRate]) -> Result<ImportReport, StoreError> {
@@ -425,18 +439,7 @@ async fn store_mid(conn: &mut PgConnection, rates: &[MidRate]) -> Result<ImportR
     .bind(&no)
     .fetch_all(conn)
     .await?;
-    let (inserted, changed) = counts(&rows)?;
-    Ok(ImportReport {
-        kind: "mid rates",
-        rows: rates.len(),
-        inserted,
-        changed,
-        span: day
-            .iter()
-            .min()
-            .zip(day.iter().max())
-            .map(|(a, b)| (*a, *b)),
-    })
+    report("mid rates", &day, &rows)
 }
 
 async fn store_reference(
@@ -456,18 +459,7 @@ async fn store_reference(
     .bind(&rate)
     .fetch_all(conn)
     .await?;
-    let (inserted, changed) = counts(&rows)?;
-    Ok(ImportReport {
-        kind: "reference rates",
-        rows: rates.len(),
-        inserted,
-        changed,
-        span: day
-            .iter()
-            .min()
-            .zip(day.iter().max())
-            .map(|(a, b)| (*a, *b)),
-    })
+    report("reference rates", &day, &rows)
 }
 
 /// `ewoda rates import FILE`: parses and stores one file.

@@ -58,13 +58,7 @@ pub enum Command {
 }
 
 pub fn run(command: Command) -> ExitCode {
-    super::finish(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(dispatch(command))),
-    )
+    super::block_on(dispatch(command))
 }
 
 fn common(command: &Command) -> &CommonConfig {
