@@ -174,7 +174,10 @@ pub async fn load(conn: &mut PgConnection, invoice_id: i64) -> Result<InvoiceDoc
             nip: r.try_get(22)?,
         },
         seller_short_name: r.try_get(21)?,
-        vat_rows: vat_rows(&lines, vat),
+        vat_rows: match super::vat::load(conn, invoice_id).await? {
+            stored if !stored.is_empty() => stored,
+            _ => vat_rows(&lines, vat),
+        },
         lines,
         account: iban.map(|s| Iban::parse(&s)).transpose()?,
     })

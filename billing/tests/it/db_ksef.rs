@@ -230,3 +230,149 @@ async fn an_einvoice_discount_line_validates_as_fa3(pool: PgPool) {
     assert!(xml.contains("rabat za e-fakturę"));
     xmllint("einvoice-discount", &xml);
 }
+
+/// October priced across two tariff versions with different VAT (8 % to the 15th, 23 % from
+/// the 16th), so the invoice has two rates.
+fn two_rates(volume: Decimal) -> Quote {
+    let version = |from: &str, to: Option<&str>, vat: Decimal| TariffVersion {
+        from: d(from),
+        to: to.map(d),
+        water_m3: dec!(6.95),
+        sewage_m3: dec!(12.35),
+        vat_percent: vat,
+        einvoice_discount: Decimal::ZERO,
+        fees: vec![],
+    };
+    quote(&QuoteInput {
+        customer_kind: CustomerKind::Household,
+        period: october(),
+        tariff: Tariff::new(vec![
+            version("2025-01-01", Some("2026-10-15"), dec!(8)),
+            version("2026-10-16", None, dec!(23)),
+        ])
+        .unwrap(),
+        volume: VolumeSource::Reads {
+            reads: vec![
+                Read {
+                    date: d("2026-09-30"),
+                    value: dec!(100),
+                },
+                Read {
+                    date: d("2026-10-31"),
+                    value: dec!(100) + volume,
+                },
+            ],
+            register_digits: None,
+            replacements: vec![],
+        },
+        sub_meter_m3: None,
+        sewage: true,
+        einvoice: false,
+    })
+    .unwrap()
+}
+
+/// A correction of a two-rate invoice: its per-rate rows are the corrected state's rows minus
+/// the stored ones, they sum exactly to its totals, and the PDF and the KSeF XML (valid FA(3))
+/// print exactly those rows.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_two_rate_correction_carries_per_rate_differences(pool: PgPool) {
+    use ewoda_billing::invoice::{document, pdf::render_invoice_pdf, vat};
+    use ewoda_common::Money;
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5101", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let first = two_rates(dec!(10.007));
+    let draft = InvoiceDraft::from_quote(
+        cust,
+        Some(contract),
+        october(),
+        &first,
+        d("2026-11-02"),
+        d("2026-11-16"),
+    );
+    let inv = issue(&mut tx, &draft).await.unwrap();
+    let stored = vat::load(&mut tx, inv.invoice_id).await.unwrap();
+    let rates: Vec<Decimal> = stored.iter().map(|r| r.vat_percent).collect();
+    assert_eq!(rates, vec![dec!(8), dec!(23)]);
+    assert_eq!(stored.iter().map(|r| r.vat).sum::<Decimal>(), first.vat);
+
+    let second = two_rates(dec!(9.001));
+    let kor = correct(
+        &mut tx,
+        inv.invoice_id,
+        &second,
+        "błędny odczyt",
+        d("2026-11-20"),
+        d("2026-12-04"),
+    )
+    .await
+    .unwrap();
+    let rows = vat::load(&mut tx, kor.invoice_id).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let doc = document::load(&mut tx, kor.invoice_id).await.unwrap();
+    assert_eq!(doc.vat_rows, rows);
+    for (row, before) in rows.iter().zip(&stored) {
+        let after_net: Decimal = second
+            .lines
+            .iter()
+            .filter(|l| l.vat_percent.normalize() == row.vat_percent)
+            .map(|l| l.net)
+            .sum();
+        assert_eq!(row.net, after_net - before.net, "{row:?}");
+        assert_eq!(
+            row.vat,
+            Money::vat(after_net, row.vat_percent).amount() - before.vat,
+            "{row:?}"
+        );
+        // These volumes make a difference of roundings differ from VAT on the net difference.
+        assert_ne!(row.vat, Money::vat(row.net, row.vat_percent).amount(), "{row:?}");
+    }
+    assert_eq!(rows.iter().map(|r| r.net).sum::<Decimal>(), doc.net);
+    assert_eq!(rows.iter().map(|r| r.vat).sum::<Decimal>(), doc.vat);
+    assert_eq!(doc.vat, second.vat - first.vat);
+
+    let pdf = render_invoice_pdf(&doc).unwrap();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("db-ksef-two-rate-kor.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let text = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8(text.stdout)
+        .unwrap()
+        .replace('\u{a0}', " ");
+    let pl = |v: Decimal| ewoda_billing::invoice::pdf::money(v).replace('\u{a0}', " ");
+    for r in &rows {
+        let row = format!("{}%", r.vat_percent);
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&row) && l.contains(&pl(r.gross)))
+            .unwrap_or_else(|| panic!("no VAT row {row} in\n{text}"));
+        assert!(
+            line.contains(&pl(r.net)) && line.contains(&pl(r.vat)),
+            "{line}"
+        );
+    }
+
+    let xml = ksef_xml(&mut tx, kor.invoice_id).await.unwrap();
+    xmllint("two-rate-kor", &xml);
+    let field = |name: &str| {
+        let open = format!("<{name}>");
+        let at = xml
+            .find(&open)
+            .unwrap_or_else(|| panic!("{name} missing:\n{xml}"))
+            + open.len();
+        xml[at..at + xml[at..].find('<').unwrap()].to_string()
+    };
+    let r8 = &rows[0];
+    let r23 = &rows[1];
+    assert_eq!(field("P_13_1"), r23.net.to_string());
+    assert_eq!(field("P_14_1"), r23.vat.to_string());
+    assert_eq!(field("P_13_2"), r8.net.to_string());
+    assert_eq!(field("P_14_2"), r8.vat.to_string());
+    assert_eq!(field("P_15"), doc.gross.to_string());
+}
