@@ -43,6 +43,24 @@ fn october() -> Period {
     Period::new(d("2026-10-01"), d("2026-10-31")).unwrap()
 }
 
+/// October's reads: `volume` m³ used.
+fn october_reads(volume: Decimal) -> VolumeSource {
+    VolumeSource::Reads {
+        reads: vec![
+            Read {
+                date: d("2026-09-30"),
+                value: dec!(100),
+            },
+            Read {
+                date: d("2026-10-31"),
+                value: dec!(100) + volume,
+            },
+        ],
+        register_digits: None,
+        replacements: vec![],
+    }
+}
+
 fn priced(kind: CustomerKind, volume: Decimal) -> Quote {
     priced_with(kind, volume, false)
 }
@@ -66,20 +84,7 @@ fn priced_with(kind: CustomerKind, volume: Decimal, einvoice: bool) -> Quote {
         customer_kind: kind,
         period: october(),
         tariff,
-        volume: VolumeSource::Reads {
-            reads: vec![
-                Read {
-                    date: d("2026-09-30"),
-                    value: dec!(100),
-                },
-                Read {
-                    date: d("2026-10-31"),
-                    value: dec!(100) + volume,
-                },
-            ],
-            register_digits: None,
-            replacements: vec![],
-        },
+        volume: october_reads(volume),
         sub_meter_m3: None,
         sewage: true,
         einvoice,
@@ -251,20 +256,7 @@ fn two_rates(volume: Decimal) -> Quote {
             version("2026-10-16", None, dec!(23)),
         ])
         .unwrap(),
-        volume: VolumeSource::Reads {
-            reads: vec![
-                Read {
-                    date: d("2026-09-30"),
-                    value: dec!(100),
-                },
-                Read {
-                    date: d("2026-10-31"),
-                    value: dec!(100) + volume,
-                },
-            ],
-            register_digits: None,
-            replacements: vec![],
-        },
+        volume: october_reads(volume),
         sub_meter_m3: None,
         sewage: true,
         einvoice: false,
@@ -327,7 +319,11 @@ async fn a_two_rate_correction_carries_per_rate_differences(pool: PgPool) {
             "{row:?}"
         );
         // These volumes make a difference of roundings differ from VAT on the net difference.
-        assert_ne!(row.vat, Money::vat(row.net, row.vat_percent).amount(), "{row:?}");
+        assert_ne!(
+            row.vat,
+            Money::vat(row.net, row.vat_percent).amount(),
+            "{row:?}"
+        );
     }
     assert_eq!(rows.iter().map(|r| r.net).sum::<Decimal>(), doc.net);
     assert_eq!(rows.iter().map(|r| r.vat).sum::<Decimal>(), doc.vat);
