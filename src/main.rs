@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::payments::Command,
     },
+    /// KSeF acknowledgements (`ksef ack FILE`: UPO or number list).
+    Ksef {
+        #[command(subcommand)]
+        command: cmd::ksef::Command,
+    },
     /// NBP exchange and reference rates (`rates import FILE`).
     Rates {
         #[command(subcommand)]
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Command::Bench { command } => cmd::bench::run(command),
         Command::Payments { command } => cmd::payments::run(command),
         Command::Rates { command } => cmd::rates::run(command),
+        Command::Ksef { command } => cmd::ksef::run(command),
     }
 }
 

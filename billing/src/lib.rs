@@ -21,3 +21,4 @@ pub mod statement;
 pub mod store_error;
 pub mod tariff;
 pub mod virtual_accounts;
+mod xmlscan;

@@ -7,6 +7,7 @@
 
 use crate::interest::{RateTable, StatutoryRates};
 use crate::store_error::StoreError;
+use crate::xmlscan::{attr, line_of, xml_tokens, Tok};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
@@ -180,69 +181,6 @@ fn table_a_csv(text: &str, currencies: &[&str]) -> Result<Vec<MidRate>, StoreErr
     Ok(out)
 }
 
-/// One piece of a (simple, namespace-free) XML document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tok<'a> {
-    Open(&'a str, &'a str),
-    Close(&'a str),
-    Text(&'a str),
-}
-
-/// Splits XML into tags and text with the byte offset of each; enough for NBP's documents
-/// (no CDATA, no entities in numbers and dates).
-fn xml_tokens(xml: &str) -> Result<Vec<(usize, Tok<'_>)>, StoreError> {
-    let line_of = |at: usize| xml[..at].matches('\n').count() + 1;
-    let mut out = Vec::new();
-    let mut rest = 0;
-    while let Some(lt) = xml[rest..].find('<').map(|i| rest + i) {
-        let text = xml[rest..lt].trim();
-        if !text.is_empty() {
-            out.push((rest, Tok::Text(text)));
-        }
-        let (end_marker, skip) = if xml[lt..].starts_with("<!--") {
-            ("-->", true)
-        } else if xml[lt..].starts_with("<?") || xml[lt..].starts_with("<!") {
-            (">", true)
-        } else {
-            (">", false)
-        };
-        let gt = xml[lt..]
-            .find(end_marker)
-            .map(|i| lt + i)
-            .ok_or_else(|| bad(line_of(lt), "a tag is not closed"))?;
-        rest = gt + end_marker.len();
-        if skip {
-            continue;
-        }
-        let inner = &xml[lt + 1..gt];
-        if let Some(name) = inner.strip_prefix('/') {
-            out.push((lt, Tok::Close(local(name.trim()))));
-            continue;
-        }
-        let self_closing = inner.ends_with('/');
-        let inner = inner.trim_end_matches('/');
-        let (name, attrs) = inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
-        out.push((lt, Tok::Open(local(name), attrs)));
-        if self_closing {
-            out.push((lt, Tok::Close(local(name))));
-        }
-    }
-    Ok(out)
-}
-
-/// `ns:Name` → `Name`.
-fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
-}
-
-/// The value of `key="…"` in a tag's attributes.
-fn attr<'a>(attrs: &'a str, key: &str) -> Option<&'a str> {
-    let at = attrs.find(&format!("{key}="))? + key.len() + 1;
-    let quote = attrs[at..].chars().next()?;
-    let value = &attrs[at + 1..];
-    value.find(quote).map(|end| &value[..end])
-}
-
 /// What the table A XML parser has seen of the current table and rate.
 #[derive(Default)]
 struct TableState {
@@ -261,12 +199,11 @@ struct TableState {
 /// `ExchangeRatesSeries` of one currency) and the nbp.pl table files (`tabela_kursow` with
 /// `pozycja`s of `kod_waluty`/`przelicznik`/`kurs_sredni`).
 fn table_a_xml(xml: &str, currencies: &[&str]) -> Result<Vec<MidRate>, StoreError> {
-    let line_of = |at: usize| xml[..at].matches('\n').count() + 1;
     let mut st = TableState::default();
     let mut open: Option<&str> = None;
     let mut out = Vec::new();
-    for (at, tok) in xml_tokens(xml)? {
-        let n = line_of(at);
+    for (at, tok) in xml_tokens(xml).map_err(|line| bad(line, "a tag is not closed"))? {
+        let n = line_of(xml, at);
         match tok {
             Tok::Open(name, _) => {
                 if matches!(name, "Rate" | "pozycja") {
@@ -354,11 +291,10 @@ fn finish_rate(
 /// NBP's `stopy_procentowe_archiwum.xml`: `<pozycje obowiazuje_od="2025-12-04">` with
 /// `<pozycja id="ref" oprocentowanie="4,00" …/>` (the reference rate) among the other rates.
 fn reference_xml(xml: &str) -> Result<Vec<(NaiveDate, Decimal)>, StoreError> {
-    let line_of = |at: usize| xml[..at].matches('\n').count() + 1;
     let mut from: Option<NaiveDate> = None;
     let mut out = Vec::new();
-    for (at, tok) in xml_tokens(xml)? {
-        let n = line_of(at);
+    for (at, tok) in xml_tokens(xml).map_err(|line| bad(line, "a tag is not closed"))? {
+        let n = line_of(xml, at);
         match tok {
             Tok::Open("pozycje", attrs) => {
                 let day = attr(attrs, "obowiazuje_od")

@@ -35,14 +35,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     // Parse before starting anything, so a bad file fails fast and touches nothing.
     let parsed =
         rates::parse(&bytes, &codes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let services =
-        ewoda_common::services::Services::start(&ewoda_common::services::ServiceOptions {
-            mqtt_url: Some(String::new()),
-            ..common.service_options()
-        })?;
-    let pool = ewoda_common::db::connect(&services.database_url, 2).await?;
-    let result = async {
-        ewoda_common::db::migrate(&pool).await?;
+    super::with_database(&common, |pool| async move {
         let r = rates::store(&pool, &parsed).await?;
         let span = r
             .span
@@ -55,10 +48,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             r.inserted,
             r.changed
         );
-        anyhow::Ok(())
-    }
-    .await;
-    pool.close().await;
-    services.stop();
-    result
+        Ok(())
+    })
+    .await
 }

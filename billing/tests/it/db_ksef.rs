@@ -372,3 +372,118 @@ async fn a_two_rate_correction_carries_per_rate_differences(pool: PgPool) {
     assert_eq!(field("P_14_2"), r8.vat.to_string());
     assert_eq!(field("P_15"), doc.gross.to_string());
 }
+
+/// The KSeF number from a UPO is stored with the invoice; a correction then references it
+/// (NrKSeF 1, NrKSeFFaKorygowanej) instead of "outside KSeF" (NrKSeFN), and still validates.
+/// Bad acknowledgements store nothing and name their line.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_correction_of_an_invoice_sent_to_ksef_references_its_ksef_number(pool: PgPool) {
+    use ewoda_billing::ksef::ack;
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5201", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let draft = InvoiceDraft::from_quote(
+        cust,
+        Some(contract),
+        october(),
+        &priced(CustomerKind::Household, dec!(10)),
+        d("2026-11-02"),
+        d("2026-11-16"),
+    );
+    let inv = issue(&mut tx, &draft).await.unwrap();
+    let other = issue(&mut tx, &draft).await.unwrap();
+    let nip: String = sqlx::query_scalar("select nip from utility")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ksef_no = format!("{nip}-20261102-0A1B2C-3D4E5F-A1");
+    let upo = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Potwierdzenie xmlns="http://upo.schematy.mf.gov.pl/KSeF/v4-3">
+  <NazwaPodmiotuPrzyjmujacego>Ministerstwo Finansów</NazwaPodmiotuPrzyjmujacego>
+  <NumerReferencyjnySesji>20261102-SO-2F3A4B5C6D-7E8F9A0B1C-2D</NumerReferencyjnySesji>
+  <Dokument>
+    <NipSprzedawcy>{nip}</NipSprzedawcy>
+    <NumerKSeFDokumentu>{ksef_no}</NumerKSeFDokumentu>
+    <NumerFaktury>{}</NumerFaktury>
+    <DataWystawieniaFaktury>2026-11-02</DataWystawieniaFaktury>
+    <DataPrzeslaniaDokumentu>2026-11-02T09:15:00+01:00</DataPrzeslaniaDokumentu>
+    <DataNadaniaNumeruKSeF>2026-11-02T09:15:04+01:00</DataNadaniaNumeruKSeF>
+  </Dokument>
+</Potwierdzenie>"#,
+        inv.number
+    );
+
+    // Bad files first: nothing is stored by any of them.
+    let unknown = format!("numer;ksef\nFW/2026/11/999999;{ksef_no}\n");
+    let err = ack::import(&pool, unknown.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "ack file line 2: invoice FW/2026/11/999999 not found");
+    let malformed = format!("{};{nip}-2026-XYZ\n", inv.number);
+    let err = ack::import(&pool, malformed.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("ack file line 1: NumerKSeFDokumentu:"),
+        "{err}"
+    );
+    let stranger = upo.replace(
+        &format!("<NipSprzedawcy>{nip}"),
+        "<NipSprzedawcy>5260250274",
+    );
+    let err = ack::import(&pool, stranger.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("seller NIP 5260250274 is not ours"), "{err}");
+    let half = format!(
+        "{};{ksef_no}\nFW/2026/11/999999;{nip}-20261102-0A1B2C-3D4E5F-B2\n",
+        other.number
+    );
+    assert!(ack::import(&pool, half.as_bytes()).await.is_err());
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from invoice where ksef_number is not null")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0, "all or nothing");
+
+    let r = ack::import(&pool, upo.as_bytes()).await.unwrap();
+    assert_eq!((r.stored, r.already), (1, 0));
+    let again = ack::import(&pool, upo.as_bytes()).await.unwrap();
+    assert_eq!((again.stored, again.already), (0, 1));
+    let clash = format!("{};{nip}-20261102-0A1B2C-3D4E5F-B2\n", inv.number);
+    let err = ack::import(&pool, clash.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("already has KSeF number {ksef_no}")),
+        "{err}"
+    );
+
+    let mut tx = pool.begin().await.unwrap();
+    let eight = priced(CustomerKind::Household, dec!(8));
+    let (issued, due) = (d("2026-11-20"), d("2026-12-04"));
+    let kor = correct(&mut tx, inv.invoice_id, &eight, "odczyt", issued, due)
+        .await
+        .unwrap();
+    let kor_other = correct(&mut tx, other.invoice_id, &eight, "odczyt", issued, due)
+        .await
+        .unwrap();
+    let xml = ksef_xml(&mut tx, kor.invoice_id).await.unwrap();
+    xmllint("kor-of-ksef-invoice", &xml);
+    assert!(xml.contains("<NrKSeF>1</NrKSeF>"), "{xml}");
+    assert!(xml.contains(&format!(
+        "<NrKSeFFaKorygowanej>{ksef_no}</NrKSeFFaKorygowanej>"
+    )));
+    assert!(!xml.contains("NrKSeFN"));
+    // The other invoice was never acknowledged: its correction says "outside KSeF".
+    let outside = ksef_xml(&mut tx, kor_other.invoice_id).await.unwrap();
+    assert!(outside.contains("<NrKSeFN>1</NrKSeFN>"), "{outside}");
+}
