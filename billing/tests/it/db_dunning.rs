@@ -295,7 +295,8 @@ async fn reminders_go_out_by_level_once_with_gap_free_numbers(pool: PgPool) {
     assert_contains(
         &text,
         &[
-            "Ostateczne przedsądowe wezwanie do zapłaty nr WZ/2026/11/000003",
+            // The long title wraps before its number.
+            "Ostateczne przedsądowe wezwanie do zapłaty nr\nWZ/2026/11/000003",
             "Data wystawienia: 2026-11-01",
             "Zakład Wodociągów i Kanalizacji w Łężycach Sp. z o.o.",
             "Łucja Żółkiewska",

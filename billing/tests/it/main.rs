@@ -18,6 +18,7 @@ mod ksef_props;
 mod ksef_samples;
 mod ksef_schema;
 mod online_payments;
+mod pdf_layout;
 mod rates;
 mod statement_props;
 mod statement_samples;
