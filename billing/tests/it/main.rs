@@ -17,6 +17,7 @@ mod ksef_common;
 mod ksef_props;
 mod ksef_samples;
 mod ksef_schema;
+mod money_dates;
 mod online_payments;
 mod pdf_layout;
 mod rates;
