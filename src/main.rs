@@ -47,6 +47,16 @@ enum Command {
         #[command(subcommand)]
         command: cmd::payments::Command,
     },
+    /// KSeF acknowledgements (`ksef ack FILE`: UPO or number list).
+    Ksef {
+        #[command(subcommand)]
+        command: cmd::ksef::Command,
+    },
+    /// NBP exchange and reference rates (`rates import FILE`).
+    Rates {
+        #[command(subcommand)]
+        command: cmd::rates::Command,
+    },
     /// Benchmarks; each prints its figure as its last line.
     Bench {
         #[command(subcommand)]
@@ -69,6 +79,8 @@ fn main() -> ExitCode {
         Command::Dunning { command } => cmd::dunning::run(command),
         Command::Bench { command } => cmd::bench::run(command),
         Command::Payments { command } => cmd::payments::run(command),
+        Command::Rates { command } => cmd::rates::run(command),
+        Command::Ksef { command } => cmd::ksef::run(command),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::run::{self, RunOptions, RunSummary};
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgPool};
@@ -179,7 +180,7 @@ pub fn typical_invoice() -> Result<InvoiceDocument, CalcError> {
         quantity: q,
         unit: unit.to_string(),
         unit_price: price,
-        net: (q * price).round_dp(2),
+        net: Money::round(q * price).amount(),
         vat_percent: Decimal::from(8),
         estimated: false,
     };
@@ -217,7 +218,7 @@ pub fn typical_invoice() -> Result<InvoiceDocument, CalcError> {
         ),
     ];
     let net: Decimal = lines.iter().map(|l| l.net).sum();
-    let vat = (net * Decimal::new(8, 2)).round_dp(2);
+    let vat = Money::vat(net, Decimal::from(8)).amount();
     Ok(InvoiceDocument {
         number: "FW/2026/11/000123".into(),
         corrects: None,

@@ -1,7 +1,7 @@
 //! The error type of the pure billing calculations (every variant names the input field at
-//! fault) and the half-up rounding they all share.
+//! fault). Rounding lives in `ewoda_common::units` (`Money::round`, `round_half_up`).
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 /// Why a calculation refused its input; `field` is the JSON path of the culprit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,14 +44,6 @@ impl CalcError {
 
 /// The error of `quote` (the same type as every other calculation's).
 pub type QuoteError = CalcError;
-
-/// Rounds half-up (away from zero on .5) to `dp` decimals and always shows `dp` decimals,
-/// so 24.0 m³ prints as "24.000" and 7 zł as "7.00".
-pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
-    let mut rounded = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
-    rounded.rescale(dp);
-    rounded
-}
 
 /// The largest magnitude accepted for any input amount, price or volume (10¹²): far above
 /// anything real, and low enough that no product or sum in the calculations can overflow.
@@ -109,15 +101,6 @@ pub(crate) fn to_output<T: serde::Serialize>(
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
-
-    #[test]
-    fn rounds_half_up_and_pads_scale() {
-        assert_eq!(round_half_up(dec!(19.808), 2).to_string(), "19.81");
-        assert_eq!(round_half_up(dec!(0.005), 2).to_string(), "0.01");
-        assert_eq!(round_half_up(dec!(0.0045), 3).to_string(), "0.005");
-        assert_eq!(round_half_up(dec!(24.0), 3).to_string(), "24.000");
-        assert_eq!(round_half_up(dec!(-0.005), 2).to_string(), "-0.01");
-    }
 
     #[test]
     fn max_input_is_ten_to_the_twelfth() {

@@ -2,9 +2,10 @@
 //! estimate or a norm, the sewage volume after a sub-meter, and the split of a volume across
 //! tariff versions (pro rata by days, or by actual readings at the change dates).
 
-use crate::calc_error::{check_magnitude, round_half_up, CalcError};
+use crate::calc_error::{check_magnitude, CalcError};
 use crate::tariff::Period;
 use chrono::NaiveDate;
+use ewoda_common::units::round_half_up;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 

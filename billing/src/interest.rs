@@ -7,8 +7,10 @@
 //! in `billing/data/` must be extended whenever the NBP changes the rate; a day before the
 //! first row is an error.
 
-use crate::calc_error::{check_magnitude, from_json, round_half_up, to_output, CalcError};
+use crate::calc_error::{check_magnitude, from_json, to_output, CalcError};
 use chrono::{Datelike, NaiveDate};
+use ewoda_common::units::round_half_up;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -240,6 +242,8 @@ pub struct Interest {
 }
 
 /// Interest from the day after `due` through `paid`; paying on or before `due` gives none.
+/// A `due` on a Saturday, Sunday or public holiday moves to the next working day first
+/// (art. 115 KC), so paying on that day gives none either.
 pub fn interest(input: &InterestInput, rates: &StatutoryRates) -> Result<Interest, CalcError> {
     if input.amount <= Decimal::ZERO {
         return Err(CalcError::invalid(
@@ -248,9 +252,10 @@ pub fn interest(input: &InterestInput, rates: &StatutoryRates) -> Result<Interes
         ));
     }
     check_magnitude(input.amount, "amount")?;
-    let days = (input.paid - input.due).num_days().max(0);
+    let due = crate::holidays::effective_due(input.due);
+    let days = (input.paid - due).num_days().max(0);
     let mut segments: Vec<InterestSegment> = Vec::new();
-    if let Some(first) = input.due.succ_opt().filter(|_| days > 0) {
+    if let Some(first) = due.succ_opt().filter(|_| days > 0) {
         let breakpoints = rates.breakpoints(input.debtor, first, input.paid);
         let starts = std::iter::once(first).chain(breakpoints.iter().copied());
         let ends = breakpoints
@@ -291,7 +296,7 @@ pub fn interest(input: &InterestInput, rates: &StatutoryRates) -> Result<Interes
         .ok_or_else(|| CalcError::invalid("amount", "interest overflows"))?;
     Ok(Interest {
         days,
-        interest: round_half_up(exact, 2),
+        interest: Money::round(exact).amount(),
         segments,
         compensation_eur: if days > 0 {
             compensation_eur(input.debtor, input.amount)
@@ -334,6 +339,27 @@ mod tests {
 
     fn rates() -> StatutoryRates {
         StatutoryRates::embedded().unwrap()
+    }
+
+    /// Art. 115 KC: due Saturday 7 March 2026 is due Monday 9 March; paying then is on time,
+    /// paying Tuesday costs one day, counted from Tuesday.
+    #[test]
+    fn due_date_on_a_day_off_moves_to_the_next_working_day() {
+        let input = |due: &str, paid: &str| InterestInput {
+            debtor: Debtor::Household,
+            amount: Decimal::from(1000),
+            due: due.parse().unwrap(),
+            paid: paid.parse().unwrap(),
+        };
+        let monday = interest(&input("2026-03-07", "2026-03-09"), &rates()).unwrap();
+        assert_eq!((monday.days, monday.interest), (0, Decimal::ZERO));
+        assert!(monday.segments.is_empty());
+        let tuesday = interest(&input("2026-03-07", "2026-03-10"), &rates()).unwrap();
+        assert_eq!(tuesday.days, 1);
+        assert_eq!(tuesday.segments[0].from.to_string(), "2026-03-10");
+        // Easter Monday 2026 (6 April) after Easter Sunday: due on Sunday means Tuesday.
+        let easter = interest(&input("2026-04-05", "2026-04-07"), &rates()).unwrap();
+        assert_eq!(easter.days, 0);
     }
 
     #[test]

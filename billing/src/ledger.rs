@@ -4,6 +4,7 @@
 
 use crate::store_error::StoreError;
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
 
@@ -204,7 +205,7 @@ pub async fn balance(conn: &mut PgConnection, customer_id: i64) -> Result<Decima
             .bind(customer_id)
             .fetch_one(conn)
             .await?;
-    Ok(sum.unwrap_or(Decimal::ZERO).round_dp(2))
+    Ok(Money::round(sum.unwrap_or(Decimal::ZERO)).amount())
 }
 
 /// One line of a statement of account.
@@ -251,7 +252,7 @@ pub async fn statement(
     .bind(from)
     .fetch_one(&mut *conn)
     .await?;
-    let opening = opening.unwrap_or(Decimal::ZERO).round_dp(2);
+    let opening = Money::round(opening.unwrap_or(Decimal::ZERO)).amount();
     let rows = sqlx::query(
         "select p.posting_id, p.value_date, p.kind, p.amount, i.number, p.description
          from ledger_posting p left join invoice i using (invoice_id)

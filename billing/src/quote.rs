@@ -1,16 +1,15 @@
 //! One invoice's lines and totals from a period, a tariff and a volume source (SPEC §5
 //! `ewoda billing quote`); the same code the billing run uses for every customer.
 
-use crate::calc_error::{from_json, round_half_up, to_output, CalcError, QuoteError};
+use crate::calc_error::{from_json, to_output, CalcError, QuoteError};
 use crate::consumption::{consumption, sewage_volume, split_pro_rata, VolumeSource};
 use crate::tariff::{FeePer, Period, Tariff, TariffVersion};
 use chrono::NaiveDate;
+use ewoda_common::units::round_half_up;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Money is invoiced to the grosz.
-const MONEY_DP: u32 = 2;
 
 /// Who is billed (kept for the invoice; it does not change the arithmetic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -211,7 +210,7 @@ fn volume_line(
         quantity,
         unit: LineUnit::M3,
         unit_price: price,
-        net: round_half_up(quantity * price, MONEY_DP),
+        net: Money::round(quantity * price).amount(),
         vat_percent: v.vat_percent,
     }
 }
@@ -230,7 +229,7 @@ fn fee_line(
         quantity: Decimal::ONE,
         unit,
         unit_price: amount,
-        net: round_half_up(amount, MONEY_DP),
+        net: Money::round(amount).amount(),
         vat_percent: v.vat_percent,
     }
 }
@@ -241,14 +240,12 @@ fn totals(volume_m3: Decimal, sewage_m3: Decimal, estimated: bool, lines: Vec<Qu
     for line in &lines {
         *per_rate.entry(line.vat_percent.normalize()).or_default() += line.net;
     }
-    let net = round_half_up(lines.iter().map(|l| l.net).sum(), MONEY_DP);
-    let vat = round_half_up(
-        per_rate
-            .iter()
-            .map(|(rate, base)| round_half_up(*base * *rate / Decimal::ONE_HUNDRED, MONEY_DP))
-            .sum(),
-        MONEY_DP,
-    );
+    let net = Money::round(lines.iter().map(|l| l.net).sum()).amount();
+    let vat = per_rate
+        .iter()
+        .map(|(rate, base)| Money::vat(*base, *rate))
+        .sum::<Money>()
+        .amount();
     Quote {
         volume_m3,
         sewage_m3,

@@ -2,7 +2,7 @@
 
 use crate::Error;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+pub use sqlx::PgPool;
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -2,7 +2,6 @@
 //! reminder or note (`pdf`) and the KSeF FA(3) XML of an issued invoice (`ksef`).
 
 use ewoda_billing::dunning::{self, DunningConfig};
-use ewoda_billing::interest::StatutoryRates;
 use ewoda_billing::invoice::pdf::InvoicePdfRenderer;
 use ewoda_billing::ksef::from_invoice;
 use ewoda_common::config::CommonConfig;
@@ -59,13 +58,7 @@ pub enum Command {
 }
 
 pub fn run(command: Command) -> ExitCode {
-    super::finish(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(dispatch(command))),
-    )
+    super::block_on(dispatch(command))
 }
 
 fn common(command: &Command) -> &CommonConfig {
@@ -97,7 +90,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         })?;
     let pool = ewoda_common::db::connect(&services.database_url, 2).await?;
     ewoda_common::db::migrate(&pool).await?;
-    let today = ewoda_common::time::local_day(chrono::Utc::now());
+    let today = ewoda_common::time::today();
     let result = async {
         let pool = &pool;
         match command {
@@ -136,7 +129,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         } => {
             let cfg = config(path.as_ref())?;
             let on = on.unwrap_or(today);
-            let rates = StatutoryRates::embedded()?;
+            let rates = ewoda_billing::rates::statutory_rates(&mut *pool.acquire().await?).await?;
             let r = dunning::issue_interest_notes(pool, &rates, &cfg, on, include_unpaid).await?;
             for n in &r.issued {
                 println!(

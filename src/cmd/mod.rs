@@ -7,8 +7,48 @@ pub mod collect;
 pub mod decode;
 pub mod demo;
 pub mod dunning;
+pub mod ksef;
 pub mod payments;
+pub mod rates;
 pub mod sim;
+
+/// Runs an async command on a multi-threaded runtime and maps its result to the exit code.
+pub fn block_on(
+    command: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> std::process::ExitCode {
+    finish(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(command)),
+    )
+}
+
+/// Runs `work` on the migrated database of `common` (started privately when needed), then
+/// closes the pool and stops what was started, whatever `work` returned.
+pub async fn with_database<F, Fut>(
+    common: &ewoda_common::config::CommonConfig,
+    work: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(ewoda_common::db::PgPool) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let services =
+        ewoda_common::services::Services::start(&ewoda_common::services::ServiceOptions {
+            mqtt_url: Some(String::new()),
+            ..common.service_options()
+        })?;
+    let pool = ewoda_common::db::connect(&services.database_url, 2).await?;
+    let result = match ewoda_common::db::migrate(&pool).await {
+        Ok(()) => work(pool.clone()).await,
+        Err(e) => Err(e.into()),
+    };
+    pool.close().await;
+    services.stop();
+    result
+}
 
 /// Prints an error as one line and maps it to the exit code.
 pub fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {

@@ -40,6 +40,9 @@ pub enum Command {
         /// Execution date (default: today).
         #[arg(long)]
         execution_date: Option<chrono::NaiveDate>,
+        /// Replace an existing file at --out (otherwise that is an error).
+        #[arg(long)]
+        force: bool,
         /// PostgreSQL URL.
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
@@ -136,25 +139,16 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::ExportRefunds {
             out,
             execution_date,
+            force,
             database_url,
         } => {
             let pool = ewoda_common::db::connect(&database_url, 2).await?;
             ewoda_common::db::migrate(&pool).await?;
             let (account, party) = payments::utility_ordering(&pool).await?;
-            let day =
-                execution_date.unwrap_or_else(|| ewoda_common::time::local_day(chrono::Utc::now()));
-            // Opened before the refunds are marked exported, so an unwritable path fails first.
-            let mut target = std::fs::File::create(&out)
-                .with_context(|| format!("creating {}", out.display()))?;
-            let file = payments::export_refunds(&pool, &account, &party, day).await?;
-            std::io::Write::write_all(&mut target, file.as_bytes())
-                .and_then(|()| target.sync_all())
-                .with_context(|| format!("writing {}", out.display()))?;
-            eprintln!(
-                "{} refund(s) written to {}",
-                file.lines().count(),
-                out.display()
-            );
+            let day = execution_date.unwrap_or_else(ewoda_common::time::today);
+            let n =
+                payments::export_refunds_to_file(&pool, &account, &party, day, &out, force).await?;
+            eprintln!("{n} refund(s) written to {}", out.display());
         }
     }
     Ok(())

@@ -1,24 +1,28 @@
 //! Interest notes (nota odsetkowa): statutory interest on invoices paid late, or still unpaid
 //! on the note's day, per debtor kind (households: odsetki ustawowe; businesses, public bodies
 //! and housing associations: the commercial-transaction rate plus the 40/70/100 EUR
-//! compensation at the NBP mid rate). One note per invoice, written with its `interest`
-//! ledger posting in the same transaction.
+//! compensation at the NBP mid rate of the last working day of the month before the one in
+//! which the debt fell due). A due date on a day off moves to the next working day (art. 115
+//! KC). One note per invoice, written with its `interest` ledger posting in the same
+//! transaction.
 
 use super::levels::DunningConfig;
+use super::open::{corrected_gross, late_amounts};
 use super::{
     plus_days, InterestPart, IssuedNotice, NoteSegment, NoticeDetails, NoticeItem, NoticeKind,
     INTEREST_NOTE_SERIES,
 };
-use crate::calc_error::round_half_up;
+use crate::holidays::{effective_due, last_working_day_of_previous_month};
 use crate::interest::{compensation_eur, interest, Debtor, InterestInput, StatutoryRates};
 use crate::invoice::numbering;
 use crate::ledger::{self, NewPosting, PostingKind};
 use crate::store_error::StoreError;
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
 
-/// How far back from the day before the note an NBP table may be (weekends and holidays).
+/// How far back from the wanted day an NBP table may be (a day NBP published no table).
 const EUR_RATE_LOOKBACK_DAYS: u64 = 7;
 
 /// What happened to one invoice.
@@ -64,7 +68,9 @@ pub async fn issue_interest_notes(
            and (exists (select 1 from payment_allocation pa join payment p using (payment_id)
                         where pa.invoice_id = i.invoice_id
                           and p.booked_on > i.due_on and p.booked_on <= $1)
-                or ($2 and i.gross > coalesce((select sum(pa.amount)
+                or ($2 and i.gross + coalesce((select sum(c.gross) from invoice c
+                        where c.corrects_invoice_id = i.invoice_id and c.gross < 0
+                          and c.issued_on <= $1), 0) > coalesce((select sum(pa.amount)
                         from payment_allocation pa join payment p using (payment_id)
                         where pa.invoice_id = i.invoice_id and p.booked_on <= $1), 0)))
          order by i.invoice_id",
@@ -115,11 +121,10 @@ pub async fn interest_note(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| StoreError::not_found(format!("invoice {invoice_id}")))?;
-    let customer_id: i64 = head.try_get(0)?;
-    let number: String = head.try_get(1)?;
-    let due_on: NaiveDate = head.try_get(2)?;
-    let gross: Decimal = head.try_get(3)?;
-    let kind: String = head.try_get(4)?;
+    let customer_id: i64 = head.try_get("customer_id")?;
+    let number: String = head.try_get("number")?;
+    let due_on: NaiveDate = head.try_get("due_on")?;
+    let kind: String = head.try_get("kind")?;
     if let Some(existing) = sqlx::query_scalar::<_, String>(
         "select number from dunning_notice
          where kind = 'interest_note' and details->>'invoice_id' = $1::bigint::text",
@@ -144,19 +149,14 @@ pub async fn interest_note(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .map(|r| Ok((r.try_get("amount")?, r.try_get("booked_on")?)))
     .collect::<Result<_, sqlx::Error>>()?;
 
-    let mut late: Vec<(Decimal, Option<NaiveDate>, NaiveDate)> = payments
-        .iter()
-        .filter(|(_, day)| *day > due_on)
-        .map(|(amount, day)| (*amount, Some(*day), *day))
-        .collect();
+    // Interest runs on what was owed: the amount after the corrections that lowered it.
+    let gross = corrected_gross(conn, invoice_id, on).await?;
+    let late = late_amounts(gross, &payments, effective_due(due_on), on);
     let paid: Decimal = payments.iter().map(|(a, _)| *a).sum();
     let unpaid = gross - paid;
-    if unpaid > Decimal::ZERO && on > due_on {
-        late.push((unpaid, None, on));
-    }
     if late.is_empty() {
         return Ok(NoteOutcome::NotLate);
     }
@@ -194,9 +194,9 @@ pub async fn interest_note(
     let eur = compensation_eur(debtor, gross);
     let (compensation_pln, eur_rate) = match eur {
         Some(eur) => {
-            let (day, mid) = eur_mid_rate(conn, on).await?;
+            let (day, mid) = eur_mid_rate(conn, effective_due(due_on)).await?;
             (
-                Some(round_half_up(Decimal::from(eur) * mid, 2)),
+                Some(Money::round(Decimal::from(eur) * mid).amount()),
                 Some((day, mid)),
             )
         }
@@ -267,12 +267,14 @@ pub async fn interest_note(
     }))
 }
 
-/// The NBP mid rate of EUR from the latest table before `on` (at most a week back).
+/// The NBP mid rate of EUR of the last working day of the month before the one in which the
+/// debt fell due (art. 10 of the late-payment act); a table at most a week older when NBP
+/// published none that day.
 async fn eur_mid_rate(
     conn: &mut PgConnection,
-    on: NaiveDate,
+    due: NaiveDate,
 ) -> Result<(NaiveDate, Decimal), StoreError> {
-    let before = on.pred_opt().unwrap_or(on);
+    let before = last_working_day_of_previous_month(due);
     let earliest = before
         .checked_sub_days(chrono::Days::new(EUR_RATE_LOOKBACK_DAYS))
         .unwrap_or(NaiveDate::MIN);
@@ -290,5 +292,5 @@ async fn eur_mid_rate(
             EUR_RATE_LOOKBACK_DAYS - 1
         ))
     })?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    Ok((row.try_get("day")?, row.try_get("mid")?))
 }

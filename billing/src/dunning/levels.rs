@@ -3,6 +3,7 @@
 //! a note. Serde/TOML-friendly; the defaults follow common Polish practice.
 
 use crate::store_error::StoreError;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -122,7 +123,7 @@ impl DunningConfig {
             return Err(StoreError::invalid("levels", "too many levels"));
         }
         for (i, l) in self.levels.iter().enumerate() {
-            if l.fee.is_sign_negative() || l.fee.round_dp(2) != l.fee {
+            if l.fee.is_sign_negative() || Money::exact(l.fee).is_none() {
                 return Err(StoreError::invalid(
                     format!("levels[{i}].fee"),
                     format!("{} is not an amount ≥ 0 in grosze", l.fee),

@@ -4,6 +4,7 @@
 
 pub mod interest_note;
 pub mod levels;
+pub mod open;
 pub mod pdf;
 pub mod reminder;
 

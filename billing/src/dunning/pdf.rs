@@ -170,8 +170,7 @@ pub fn render_dunning_pdf(
         ops: vec![Op::SetOutlineThickness { pt: Pt(0.5) }],
         y: PAGE_H - 50.0,
     };
-    c.text(LEFT, c.y, 14.0, true, &title);
-    c.down(16.0);
+    c.paragraph(14.0, true, &title);
     c.text(
         LEFT,
         c.y,
@@ -225,8 +224,7 @@ pub fn render_dunning_pdf(
             format!("Rachunek: {}", account.to_print()),
             format!("Tytuł: {} / klient {}", doc.number, doc.customer_number),
         ] {
-            c.text(LEFT, c.y, 9.0, false, &t);
-            c.down(13.0);
+            c.paragraph(9.0, false, &t);
         }
     }
     c.pages.push(std::mem::take(&mut c.ops));

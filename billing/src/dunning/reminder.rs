@@ -1,9 +1,11 @@
 //! The dunning run: for every customer with overdue open invoices, a reminder at the next level
 //! each invoice has reached (one numbered notice per customer, in one transaction per customer).
 //! Re-running on the same day issues nothing new: an invoice moves up only when it qualifies
-//! for a higher level and its previous reminder is `min_days_between` days old.
+//! for a higher level and its previous reminder is `min_days_between` days old. Amounts are
+//! what is open after corrections and partial payments ([`super::open`]).
 
 use super::levels::DunningConfig;
+use super::open::open_debts;
 use super::{plus_days, IssuedNotice, NoticeDetails, NoticeItem, NoticeKind, REMINDER_SERIES};
 use crate::invoice::numbering;
 use crate::ledger;
@@ -91,7 +93,8 @@ async fn remind_customer(
         .await?
         .ok_or_else(|| StoreError::not_found(format!("customer {customer_id}")))?;
     let sent: HashMap<i64, (u16, NaiveDate)> = sqlx::query(
-        "select (it->>'invoice_id')::bigint, max((it->>'level')::int), max(n.issued_on)
+        "select (it->>'invoice_id')::bigint as invoice_id, max((it->>'level')::int) as level,
+                max(n.issued_on) as last_sent
          from dunning_notice n, jsonb_array_elements(n.details->'items') it
          where n.customer_id = $1 and n.kind = 'reminder'
          group by 1",
@@ -101,18 +104,19 @@ async fn remind_customer(
     .await?
     .into_iter()
     .map(|r| -> Result<(i64, (u16, NaiveDate)), StoreError> {
-        let level: i32 = r.try_get(1)?;
+        let level: i32 = r.try_get("level")?;
         Ok((
-            r.try_get(0)?,
-            (u16::try_from(level).unwrap_or(0), r.try_get(2)?),
+            r.try_get("invoice_id")?,
+            (u16::try_from(level).unwrap_or(0), r.try_get("last_sent")?),
         ))
     })
     .collect::<Result<_, _>>()?;
 
     let mut items = Vec::new();
     let mut top_level = 0u16;
-    for it in ledger::open_items(conn, customer_id).await? {
-        let days_late = (today - it.due_on).num_days();
+    for it in open_debts(conn, customer_id, today).await? {
+        // Art. 115 KC: lateness counts from the next working day when due on a day off.
+        let days_late = (today - crate::holidays::effective_due(it.due_on)).num_days();
         let qualified = cfg.qualified_level(days_late);
         if it.open <= Decimal::ZERO || qualified == 0 {
             continue;
@@ -132,7 +136,7 @@ async fn remind_customer(
             invoice_id: it.invoice_id,
             number: it.number,
             due_on: it.due_on,
-            gross: it.gross,
+            gross: it.corrected,
             open: it.open,
             days_late,
             level,

@@ -3,10 +3,10 @@
 
 use super::issue::{self, DraftLine};
 use crate::account::Iban;
-use crate::calc_error::round_half_up;
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::NaiveDate;
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ pub fn vat_rows(lines: &[DraftLine], total_vat: Decimal) -> Vec<VatRow> {
             let vat = if single {
                 total_vat
             } else {
-                round_half_up(net * rate / Decimal::ONE_HUNDRED, 2)
+                Money::vat(net, rate).amount()
             };
             VatRow {
                 vat_percent: rate,
@@ -174,7 +174,10 @@ pub async fn load(conn: &mut PgConnection, invoice_id: i64) -> Result<InvoiceDoc
             nip: r.try_get(22)?,
         },
         seller_short_name: r.try_get(21)?,
-        vat_rows: vat_rows(&lines, vat),
+        vat_rows: match super::vat::load(conn, invoice_id).await? {
+            stored if !stored.is_empty() => stored,
+            _ => vat_rows(&lines, vat),
+        },
         lines,
         account: iban.map(|s| Iban::parse(&s)).transpose()?,
     })

@@ -286,6 +286,7 @@ pub async fn issue_many(
         .collect::<Result<_, _>>()?;
 
     insert_lines(conn, drafts, &ids).await?;
+    super::vat::store_many(conn, drafts, &ids).await?;
 
     let postings: Vec<NewPosting> = drafts
         .iter()

@@ -7,3 +7,4 @@ pub mod issue;
 pub mod numbering;
 pub mod pdf;
 pub mod qr;
+pub mod vat;

@@ -4,6 +4,7 @@
 
 use super::document::InvoiceDocument;
 use super::qr::{self, QrError, TransferData};
+use ewoda_common::Money;
 use printpdf::{
     Color, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
     PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
@@ -47,7 +48,29 @@ pub fn render_invoice_pdf(doc: &InvoiceDocument) -> Result<Vec<u8>, PdfError> {
 
 /// Polish money format: `1 234,56 zł`.
 pub fn money(value: Decimal) -> String {
-    let v = crate::calc_error::round_half_up(value, 2);
+    money_dp(Money::round(value).amount(), Money::DP)
+}
+
+/// A unit price as the tariff holds it: m³ prices with the tariff's 4 decimals (`7,9310 zł`),
+/// so quantity × the printed price is the line's net as computed; fees to the grosz.
+pub fn unit_price(value: Decimal, unit: &str) -> String {
+    let dp = if unit == "m3" {
+        UNIT_PRICE_DP
+    } else {
+        Money::DP
+    };
+    money_dp(value, dp)
+}
+
+/// Decimals of m³ prices (`tariff_version.water_m3`, `sewage_m3`: numeric(14,4)).
+const UNIT_PRICE_DP: u32 = 4;
+
+/// `value` with `dp` decimals (at least), grouped thousands, `zł`.
+fn money_dp(value: Decimal, dp: u32) -> String {
+    let mut v = value;
+    if v.scale() < dp {
+        v.rescale(dp);
+    }
     let s = v.abs().to_string();
     let (int, frac) = s.split_once('.').unwrap_or((s.as_str(), "00"));
     let mut grouped = String::new();
@@ -165,12 +188,60 @@ impl Canvas<'_> {
         });
     }
 
+    /// `text` broken at spaces into lines no wider than `max` (a word wider than `max` is
+    /// broken between characters).
+    pub(crate) fn wrap(&self, text: &str, size: f32, bold: bool, max: f32) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        let mut line = String::new();
+        for word in text.split_whitespace() {
+            let candidate = if line.is_empty() {
+                word.to_string()
+            } else {
+                format!("{line} {word}")
+            };
+            if self.width(&candidate, size, bold) <= max {
+                line = candidate;
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            for ch in word.chars() {
+                line.push(ch);
+                if self.width(&line, size, bold) > max && line.chars().count() > 1 {
+                    line.pop();
+                    lines.push(std::mem::replace(&mut line, ch.to_string()));
+                }
+            }
+        }
+        if !line.is_empty() || lines.is_empty() {
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// `text` wrapped to the page width at `size`, one line after another, moving down.
+    pub(crate) fn paragraph(&mut self, size: f32, bold: bool, text: &str) {
+        for line in self.wrap(text, size, bold, RIGHT - LEFT) {
+            self.text(LEFT, self.y, size, bold, &line);
+            self.down(size + 4.0);
+        }
+    }
+
     /// Two blocks side by side (seller and buyer, creditor and debtor) under their headings,
-    /// then moves below the longer one.
+    /// each line wrapped to its column, then moves below the longer one.
     pub(crate) fn two_columns(&mut self, headings: [&str; 2], left: &[String], right: &[String]) {
         let top = self.y;
         self.text(LEFT, top, 9.0, true, headings[0]);
         self.text(PAGE_W / 2.0, top, 9.0, true, headings[1]);
+        let column = PAGE_W / 2.0 - LEFT - 12.0;
+        let wrapped = |lines: &[String]| -> Vec<String> {
+            lines
+                .iter()
+                .flat_map(|l| self.wrap(l, 9.0, false, column))
+                .collect()
+        };
+        let (left, right) = (wrapped(left), wrapped(right));
         let rows = left.len().max(right.len());
         for i in 0..rows {
             let y = top - 13.0 * (i as f32 + 1.0);
@@ -192,6 +263,47 @@ impl Canvas<'_> {
             self.y = PAGE_H - 50.0;
         }
     }
+}
+
+/// The payment block's heading and lines: transfer data for an amount to pay, the amount to
+/// refund (and how) for a correction that lowers the bill, or that nothing changes.
+fn payment_block(
+    doc: &InvoiceDocument,
+    account: &crate::account::Iban,
+) -> (&'static str, Vec<String>) {
+    let title = format!("Tytuł: {} / klient {}", doc.number, doc.customer_number);
+    if doc.gross.is_sign_negative() && !doc.gross.is_zero() {
+        return (
+            "Zwrot nadpłaty",
+            vec![
+                format!("Kwota do zwrotu: {}", money(-doc.gross)),
+                "Zwrot na rachunek wskazany przez klienta albo zaliczenie na poczet kolejnych \
+                 należności (saldo w eBOK)."
+                    .to_string(),
+                format!(
+                    "Rachunek klienta w {}: {}",
+                    doc.seller.name,
+                    account.to_print()
+                ),
+                title,
+            ],
+        );
+    }
+    if doc.gross.is_zero() {
+        return (
+            "Płatność",
+            vec!["Korekta nie zmienia kwoty do zapłaty.".to_string(), title],
+        );
+    }
+    (
+        "Dane do przelewu",
+        vec![
+            format!("Odbiorca: {}", doc.seller.name),
+            format!("Rachunek: {}", account.to_print()),
+            format!("Kwota do zapłaty: {}", money(doc.gross)),
+            title,
+        ],
+    )
 }
 
 /// Columns of the lines table: (right edge or left edge, header, right-aligned).
@@ -234,26 +346,18 @@ impl InvoicePdfRenderer {
             None => format!("Faktura VAT nr {}", doc.number),
         };
         c.text(LEFT, c.y, 16.0, true, &title);
-        c.text_right(
-            RIGHT,
-            c.y,
-            9.0,
-            false,
-            &format!("Data wystawienia: {}", doc.issued_on),
-        );
+        let issued = format!("Data wystawienia: {}", doc.issued_on);
+        // A long title (a correction's) pushes the date to the next line.
+        if c.width(&title, 16.0, true) + c.width(&issued, 9.0, false) + 12.0 > RIGHT - LEFT {
+            c.down(16.0);
+        }
+        c.text_right(RIGHT, c.y, 9.0, false, &issued);
         c.down(16.0);
         if let Some(orig) = &doc.corrects {
             c.text(LEFT, c.y, 10.0, false, &format!("do faktury nr {orig}"));
             c.down(13.0);
             if let Some(reason) = &doc.correction_reason {
-                c.text(
-                    LEFT,
-                    c.y,
-                    9.0,
-                    false,
-                    &format!("Przyczyna korekty: {reason}"),
-                );
-                c.down(13.0);
+                c.paragraph(9.0, false, &format!("Przyczyna korekty: {reason}"));
             }
         }
         c.text(
@@ -304,12 +408,15 @@ impl InvoicePdfRenderer {
             } else {
                 item_name(&l.item).to_string()
             };
+            let name_lines = c.wrap(&name, 8.0, false, period - item - 6.0);
             c.text(lp, c.y, 8.0, false, &format!("{}", i + 1));
-            c.text(item, c.y, 8.0, false, &name);
+            for (k, part) in name_lines.iter().enumerate() {
+                c.text(item, c.y - 10.0 * k as f32, 8.0, false, part);
+            }
             c.text(period, c.y, 8.0, false, &format!("{} – {}", l.from, l.to));
             c.text_right(qty, c.y, 8.0, false, &decimal_pl(l.quantity));
             c.text(unit, c.y, 8.0, false, unit_name(&l.unit));
-            c.text_right(price, c.y, 8.0, false, &money(l.unit_price));
+            c.text_right(price, c.y, 8.0, false, &unit_price(l.unit_price, &l.unit));
             c.text_right(net, c.y, 8.0, false, &money(l.net));
             c.text_right(
                 vat,
@@ -318,7 +425,7 @@ impl InvoicePdfRenderer {
                 false,
                 &format!("{}%", decimal_pl(l.vat_percent.normalize())),
             );
-            c.down(13.0);
+            c.down(13.0 + 10.0 * (name_lines.len() as f32 - 1.0));
         }
         c.rule(c.y + 9.0);
         c.down(10.0);
@@ -374,14 +481,11 @@ impl InvoicePdfRenderer {
         );
         c.down(13.0);
         if doc.estimated {
-            c.text(
-                LEFT,
-                c.y,
+            c.paragraph(
                 8.0,
                 false,
                 "Zużycie szacunkowe — zostanie rozliczone fakturą korygującą po odczycie licznika.",
             );
-            c.down(13.0);
         }
         c.down(10.0);
 
@@ -391,13 +495,14 @@ impl InvoicePdfRenderer {
                 c.down(PAGE_H);
             }
             let top = c.y;
-            c.text(LEFT, top, 9.0, true, "Dane do przelewu");
-            let lines = [
-                format!("Odbiorca: {}", doc.seller.name),
-                format!("Rachunek: {}", account.to_print()),
-                format!("Kwota: {}", money(doc.gross.max(Decimal::ZERO))),
-                format!("Tytuł: {} / klient {}", doc.number, doc.customer_number),
-            ];
+            let (heading, lines) = payment_block(doc, account);
+            c.text(LEFT, top, 9.0, true, heading);
+            // Left of the QR code (90 pt and a gap).
+            let width = RIGHT - LEFT - 110.0;
+            let lines: Vec<String> = lines
+                .iter()
+                .flat_map(|l| c.wrap(l, 9.0, false, width))
+                .collect();
             for (i, t) in lines.iter().enumerate() {
                 c.text(LEFT, top - 13.0 * (i as f32 + 1.0), 9.0, false, t);
             }
@@ -434,7 +539,7 @@ impl InvoicePdfRenderer {
                     }
                 }
             }
-            c.down(13.0 * 5.0);
+            c.down(13.0 * (lines.len().max(4) as f32 + 1.0));
         }
         c.pages.push(std::mem::take(&mut c.ops));
         let pages: Vec<PdfPage> = c

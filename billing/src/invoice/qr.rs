@@ -3,6 +3,7 @@
 //! recipient name (≤ 20)|title (≤ 32)|||`, encoded as a QR symbol whose modules the PDF draws.
 
 use crate::account::Iban;
+use ewoda_common::Money;
 use qrcode::{Color, EcLevel, QrCode};
 use rust_decimal::Decimal;
 
@@ -64,14 +65,14 @@ pub fn payload(t: &TransferData) -> Result<String, QrError> {
         field: "account",
         message: format!("{} is not a Polish account", t.account),
     })?;
-    let grosze = (t.amount * Decimal::ONE_HUNDRED).round();
-    if grosze.is_sign_negative() {
+    let grosze = Money::round(t.amount).grosze().unwrap_or(i64::MAX);
+    if grosze < 0 {
         return Err(QrError::Field {
             field: "amount",
             message: format!("{} is negative", t.amount),
         });
     }
-    let amount = if grosze > Decimal::from(999_999) {
+    let amount = if grosze > 999_999 {
         "000000".to_string()
     } else {
         format!("{grosze:06}")

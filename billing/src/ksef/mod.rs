@@ -1,6 +1,7 @@
 //! KSeF e-invoices: a typed model of a water/sewage VAT invoice and its correction (KOR), and
 //! the FA(3) XML the National e-Invoice System accepts.
 
+pub mod ack;
 pub mod from_invoice;
 pub mod model;
 pub mod xml;

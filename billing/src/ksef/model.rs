@@ -2,6 +2,7 @@
 //! payment terms and, for a correction, what it corrects.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ewoda_common::Money;
 use rust_decimal::Decimal;
 
 /// A VAT invoice or a correction ready for KSeF.
@@ -277,10 +278,8 @@ impl VatSummary {
             }
         }
         let vat_on = |rate: VatRate, net: Decimal| {
-            rate.fraction().map_or(Decimal::ZERO, |f| {
-                (net * f)
-                    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-            })
+            rate.fraction()
+                .map_or(Decimal::ZERO, |f| Money::round(net * f).amount())
         };
         by_rate
             .into_iter()

@@ -495,7 +495,7 @@ fn nip<'a>(path: &str, value: &'a str) -> Result<&'a str, KsefError> {
 }
 
 /// KSeF number: NIP-YYYYMMDD-XXXXXX-XXXXXX-XX (hex; the middle dash is optional).
-fn check_ksef_number(path: &str, value: &str) -> Result<(), KsefError> {
+pub(crate) fn check_ksef_number(path: &str, value: &str) -> Result<(), KsefError> {
     let bad = || KsefError::field(path, format!("\"{value}\" is not a KSeF number"));
     let parts: Vec<&str> = value.split('-').collect();
     let hex = |s: &str| {

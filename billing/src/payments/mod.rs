@@ -17,7 +17,9 @@ pub use self::import::{
     StatementFormat, UnmatchedPayment,
 };
 pub use self::matching::{invoice_numbers_in, MatchedBy};
-pub use self::refunds::{export_refunds, refund_overpayment, utility_ordering};
+pub use self::refunds::{
+    export_refunds, export_refunds_to_file, refund_overpayment, utility_ordering,
+};
 
 use crate::elixir::ElixirError;
 use crate::statement::StatementError;

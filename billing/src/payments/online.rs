@@ -437,6 +437,18 @@ pub async fn handle_notification<O: PaymentOperator>(
     registered: &RegisteredTransaction,
     n: &Notification,
 ) -> Result<OnlineOutcome, PaymentError> {
+    handle_notification_on(pool, operator, registered, n, ewoda_common::time::today()).await
+}
+
+/// [`handle_notification`] with the booking day given: the Warsaw day the notification
+/// arrived (`Clock::today`), not the database server's date.
+pub async fn handle_notification_on<O: PaymentOperator>(
+    pool: &PgPool,
+    operator: &O,
+    registered: &RegisteredTransaction,
+    n: &Notification,
+    booked_on: chrono::NaiveDate,
+) -> Result<OnlineOutcome, PaymentError> {
     if !operator.signature_ok(n) {
         return Err(PaymentError::Rejected(format!(
             "bad signature for session {:?}",
@@ -471,12 +483,13 @@ pub async fn handle_notification<O: PaymentOperator>(
     let inserted: Option<i64> = sqlx::query_scalar(
         "insert into payment (source, bank_reference, amount, currency, booked_on, title,
              customer_id, matched_by)
-         values ('online', $1, $2, $3, current_date, $4, $5, $6)
+         values ('online', $1, $2, $3, $4, $5, $6, $7)
          on conflict (source, bank_reference) do nothing returning payment_id",
     )
     .bind(&reference)
     .bind(registered.amount)
     .bind(&n.currency)
+    .bind(booked_on)
     .bind(&n.statement)
     .bind(registered.customer_id)
     .bind(MatchedBy::Online.as_str())
@@ -489,9 +502,6 @@ pub async fn handle_notification<O: PaymentOperator>(
         })?;
         return Ok(OnlineOutcome::AlreadyPosted { payment_id });
     };
-    let booked_on: chrono::NaiveDate = sqlx::query_scalar("select current_date")
-        .fetch_one(&mut *tx)
-        .await?;
     super::import::audit_insert(
         &mut tx,
         "online:operator",

@@ -21,17 +21,16 @@ use sqlx::{PgConnection, PgPool};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A one-line 8 % invoice.
-async fn invoice(
-    conn: &mut PgConnection,
+/// A one-line 8 % invoice draft (negative amounts for a correction lowering a bill).
+fn one_line(
     customer: (i64, i64),
     net: Decimal,
     vat: Decimal,
     issued: &str,
     due: &str,
-) -> IssuedInvoice {
+) -> InvoiceDraft {
     let period = Period::new(d(issued) - chrono::Days::new(30), d(issued)).unwrap();
-    let draft = InvoiceDraft {
+    InvoiceDraft {
         customer_id: customer.0,
         contract_id: Some(customer.1),
         billing_run_id: None,
@@ -45,9 +44,13 @@ async fn invoice(
             item: "water".into(),
             from: period.from(),
             to: period.to(),
-            quantity: dec!(1.000),
+            quantity: if net.is_sign_negative() {
+                dec!(-1.000)
+            } else {
+                dec!(1.000)
+            },
             unit: "m3".into(),
-            unit_price: net,
+            unit_price: net.abs(),
             net,
             vat_percent: dec!(8),
             estimated: false,
@@ -55,8 +58,21 @@ async fn invoice(
         net,
         vat,
         gross: net + vat,
-    };
-    issue(conn, &draft).await.unwrap()
+    }
+}
+
+/// A one-line 8 % invoice.
+async fn invoice(
+    conn: &mut PgConnection,
+    customer: (i64, i64),
+    net: Decimal,
+    vat: Decimal,
+    issued: &str,
+    due: &str,
+) -> IssuedInvoice {
+    issue(conn, &one_line(customer, net, vat, issued, due))
+        .await
+        .unwrap()
 }
 
 /// A payment booked on `day`, allocated to the invoice and posted.
@@ -279,7 +295,8 @@ async fn reminders_go_out_by_level_once_with_gap_free_numbers(pool: PgPool) {
     assert_contains(
         &text,
         &[
-            "Ostateczne przedsądowe wezwanie do zapłaty nr WZ/2026/11/000003",
+            // The long title wraps before its number.
+            "Ostateczne przedsądowe wezwanie do zapłaty nr\nWZ/2026/11/000003",
             "Data wystawienia: 2026-11-01",
             "Zakład Wodociągów i Kanalizacji w Łężycach Sp. z o.o.",
             "Łucja Żółkiewska",
@@ -436,20 +453,25 @@ async fn household_note_for_a_late_payment_posts_interest_once(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
-async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_rate(pool: PgPool) {
-    let mut tx = pool.begin().await.unwrap();
-    base(&mut tx).await;
-    let (b, _, kb) = customer(&mut tx, "4001", 1).await;
+/// Turns a fixture customer into the bakery (a business debtor).
+async fn make_business(conn: &mut PgConnection, customer_id: i64) {
     sqlx::query(
         "update customer set kind = 'business', first_name = null, last_name = null,
              company_name = 'Piekarnia Złoty Kłos Sp. z o.o.', nip = '5260250274'
          where customer_id = $1",
     )
-    .bind(b)
-    .execute(&mut *tx)
+    .bind(customer_id)
+    .execute(conn)
     .await
     .unwrap();
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_rate(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (b, _, kb) = customer(&mut tx, "4001", 1).await;
+    make_business(&mut tx, b).await;
     let inv = invoice(
         &mut tx,
         (b, kb),
@@ -462,7 +484,8 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
     tx.commit().await.unwrap();
     let rates = StatutoryRates::embedded().unwrap();
     let cfg = DunningConfig::default();
-    // The note is dated Sunday 5 October; Saturday has no table, so Friday's rate applies.
+    // Due Friday 5 September: the compensation uses the NBP rate of the last working day of
+    // August (Friday 29 August), not one near the note's day (Sunday 5 October).
     let on = d("2025-10-05");
 
     let r = issue_interest_notes(&pool, &rates, &cfg, on, true)
@@ -474,7 +497,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
         r.failed[0],
         (
             inv.invoice_id,
-            "exchange_rate EUR (NBP mid) for 2025-10-04 or the 6 days before not found".into()
+            "exchange_rate EUR (NBP mid) for 2025-08-29 or the 6 days before not found".into()
         )
     );
     let notices: i64 = sqlx::query_scalar("select count(*) from dunning_notice")
@@ -483,7 +506,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
         .unwrap();
     assert_eq!(notices, 0, "the failed note rolled back");
 
-    sqlx::query("insert into exchange_rate (currency, day, mid) values ('EUR', '2025-10-03', 4.2650), ('EUR', '2025-09-26', 4.2700)")
+    sqlx::query("insert into exchange_rate (currency, day, mid) values ('EUR', '2025-10-03', 4.2700), ('EUR', '2025-09-01', 4.2690), ('EUR', '2025-08-29', 4.2650), ('EUR', '2025-08-28', 4.2600)")
         .execute(&pool)
         .await
         .unwrap();
@@ -528,7 +551,7 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
         dec!(1000.00) + expected.interest + dec!(170.60)
     );
     let det = details(&pool, &n.number).await.2;
-    assert_eq!(det.eur_rate, Some((d("2025-10-03"), dec!(4.2650))));
+    assert_eq!(det.eur_rate, Some((d("2025-08-29"), dec!(4.2650))));
     assert_eq!(det.items[0].parts[0].paid_on, None);
 
     let doc = dunning::load(&mut conn, &n.number).await.unwrap();
@@ -547,7 +570,197 @@ async fn business_note_adds_compensation_at_the_nbp_rate_or_names_the_missing_ra
             "nie zapłacono",
             &format!("{rate}%"),
             &format!("Razem odsetki: {interest_pl} zł"),
-            "Rekompensata za koszty odzyskiwania należności 40 EUR (kurs średni NBP z 2025-10-03: 4,2650): 170,60 zł",
+            "Rekompensata za koszty odzyskiwania należności 40 EUR (kurs średni NBP z 2025-08-29: 4,2650): 170,60 zł",
         ],
+    );
+}
+
+/// A KOR lowering `original` by `net` + `vat`, issued on `issued`, due 14 days later.
+async fn lower(
+    conn: &mut PgConnection,
+    customer: (i64, i64),
+    original: &IssuedInvoice,
+    net: Decimal,
+    vat: Decimal,
+    issued: &str,
+) -> IssuedInvoice {
+    let due = (d(issued) + chrono::Days::new(14)).to_string();
+    let draft = InvoiceDraft {
+        corrects_invoice_id: Some(original.invoice_id),
+        correction_reason: Some("odczyt rzeczywisty".into()),
+        ..one_line(customer, -net, -vat, issued, &due)
+    };
+    issue(conn, &draft).await.unwrap()
+}
+
+/// 432.00 due 1 October, 100.00 paid on time, a KOR takes 108.00 off on 5 October: the
+/// reminder asks for 224.00 (not 332.00), the late payment of those 224.00 bears interest on
+/// 224.00 only, and an invoice corrected to nothing is never reminded.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn reminders_and_notes_demand_only_what_is_open_after_corrections(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "3101", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let inv = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(400.00),
+        dec!(32.00),
+        "2026-09-17",
+        "2026-10-01",
+    )
+    .await;
+    pay(&mut tx, a, inv.invoice_id, dec!(100.00), "2026-09-30").await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &inv,
+        dec!(100.00),
+        dec!(8.00),
+        "2026-10-05",
+    )
+    .await;
+    // A second invoice the KOR wipes out completely.
+    let gone = invoice(
+        &mut tx,
+        (a, ka),
+        dec!(50.00),
+        dec!(4.00),
+        "2026-09-17",
+        "2026-10-01",
+    )
+    .await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &gone,
+        dec!(50.00),
+        dec!(4.00),
+        "2026-10-05",
+    )
+    .await;
+    tx.commit().await.unwrap();
+
+    let r = run_dunning(&pool, &DunningConfig::default(), d("2026-10-09"))
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(
+        (r.issued[0].principal, r.issued[0].total),
+        (dec!(224.00), dec!(224.00))
+    );
+    let (_, _, det) = details(&pool, &r.issued[0].number).await;
+    let items: Vec<(i64, Decimal, Decimal)> = det
+        .items
+        .iter()
+        .map(|i| (i.invoice_id, i.gross, i.open))
+        .collect();
+    assert_eq!(items, vec![(inv.invoice_id, dec!(324.00), dec!(224.00))]);
+
+    // The rest is paid late on 20 October: interest on 224.00 for 19 days.
+    let mut conn = pool.acquire().await.unwrap();
+    pay(&mut conn, a, inv.invoice_id, dec!(224.00), "2026-10-20").await;
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig {
+        min_interest: dec!(0.01),
+        ..DunningConfig::default()
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let note = interest_note(&mut tx, inv.invoice_id, &rates, &cfg, d("2026-10-31"))
+        .await
+        .unwrap();
+    let expected = interest(
+        &InterestInput {
+            debtor: Debtor::Household,
+            amount: dec!(224.00),
+            due: d("2026-10-01"),
+            paid: d("2026-10-20"),
+        },
+        &rates,
+    )
+    .unwrap();
+    let NoteOutcome::Issued(n) = note else {
+        panic!("{note:?}")
+    };
+    assert_eq!((n.principal, n.interest), (dec!(224.00), expected.interest));
+    assert_eq!(expected.days, 19);
+    // The wiped-out invoice bears nothing even when unpaid.
+    let none = interest_note(&mut tx, gone.invoice_id, &rates, &cfg, d("2026-10-31"))
+        .await
+        .unwrap();
+    assert_eq!(none, NoteOutcome::NotLate);
+}
+
+/// Art. 115 KC and the EUR rate's month: two business invoices due Saturday 31 January 2026,
+/// so in law due Monday 2 February. Paid that Monday: on time, no note. Paid Tuesday: one day
+/// of interest, and the 40 EUR at the rate of Friday 30 January (the last working day of the
+/// month before February), not of 31 December.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn due_date_on_a_saturday_moves_to_monday_and_picks_januarys_eur_rate(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (b, _, kb) = customer(&mut tx, "4101", 1).await;
+    make_business(&mut tx, b).await;
+    let monday = invoice(
+        &mut tx,
+        (b, kb),
+        dec!(100.00),
+        dec!(8.00),
+        "2026-01-17",
+        "2026-01-31",
+    )
+    .await;
+    let tuesday = invoice(
+        &mut tx,
+        (b, kb),
+        dec!(200.00),
+        dec!(16.00),
+        "2026-01-17",
+        "2026-01-31",
+    )
+    .await;
+    pay(&mut tx, b, monday.invoice_id, dec!(108.00), "2026-02-02").await;
+    pay(&mut tx, b, tuesday.invoice_id, dec!(216.00), "2026-02-03").await;
+    sqlx::query(
+        "insert into exchange_rate (currency, day, mid)
+         values ('EUR', '2025-12-31', 4.2200), ('EUR', '2026-01-30', 4.2100),
+                ('EUR', '2026-02-02', 4.2000)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig {
+        min_interest: dec!(0.01),
+        ..DunningConfig::default()
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let on_time = interest_note(&mut tx, monday.invoice_id, &rates, &cfg, d("2026-02-20"))
+        .await
+        .unwrap();
+    assert_eq!(on_time, NoteOutcome::NotLate);
+    let late = interest_note(&mut tx, tuesday.invoice_id, &rates, &cfg, d("2026-02-20"))
+        .await
+        .unwrap();
+    let NoteOutcome::Issued(n) = late else {
+        panic!("{late:?}")
+    };
+    // 216.00 × 14.00 % (4.00 % reference on 1 January + 10 pp) × 1 day / 365 = 0.08.
+    assert_eq!(
+        (n.principal, n.interest, n.compensation_pln),
+        (dec!(216.00), dec!(0.08), Some(dec!(168.40)))
+    );
+    tx.commit().await.unwrap();
+    let det = details(&pool, &n.number).await.2;
+    assert_eq!(det.eur_rate, Some((d("2026-01-30"), dec!(4.2100))));
+    let part = &det.items[0].parts[0];
+    assert_eq!((part.days, part.segments[0].from), (1, d("2026-02-03")));
+    // A reminder on 10 February counts 8 days late from Monday, not 10 from Saturday.
+    assert_eq!(
+        (d("2026-02-10") - ewoda_billing::holidays::effective_due(d("2026-01-31"))).num_days(),
+        8
     );
 }

@@ -43,6 +43,24 @@ fn october() -> Period {
     Period::new(d("2026-10-01"), d("2026-10-31")).unwrap()
 }
 
+/// October's reads: `volume` m³ used.
+fn october_reads(volume: Decimal) -> VolumeSource {
+    VolumeSource::Reads {
+        reads: vec![
+            Read {
+                date: d("2026-09-30"),
+                value: dec!(100),
+            },
+            Read {
+                date: d("2026-10-31"),
+                value: dec!(100) + volume,
+            },
+        ],
+        register_digits: None,
+        replacements: vec![],
+    }
+}
+
 fn priced(kind: CustomerKind, volume: Decimal) -> Quote {
     priced_with(kind, volume, false)
 }
@@ -66,20 +84,7 @@ fn priced_with(kind: CustomerKind, volume: Decimal, einvoice: bool) -> Quote {
         customer_kind: kind,
         period: october(),
         tariff,
-        volume: VolumeSource::Reads {
-            reads: vec![
-                Read {
-                    date: d("2026-09-30"),
-                    value: dec!(100),
-                },
-                Read {
-                    date: d("2026-10-31"),
-                    value: dec!(100) + volume,
-                },
-            ],
-            register_digits: None,
-            replacements: vec![],
-        },
+        volume: october_reads(volume),
         sub_meter_m3: None,
         sewage: true,
         einvoice,
@@ -229,4 +234,256 @@ async fn an_einvoice_discount_line_validates_as_fa3(pool: PgPool) {
     let xml = ksef_xml(&mut tx, inv.invoice_id).await.unwrap();
     assert!(xml.contains("rabat za e-fakturę"));
     xmllint("einvoice-discount", &xml);
+}
+
+/// October priced across two tariff versions with different VAT (8 % to the 15th, 23 % from
+/// the 16th), so the invoice has two rates.
+fn two_rates(volume: Decimal) -> Quote {
+    let version = |from: &str, to: Option<&str>, vat: Decimal| TariffVersion {
+        from: d(from),
+        to: to.map(d),
+        water_m3: dec!(6.95),
+        sewage_m3: dec!(12.35),
+        vat_percent: vat,
+        einvoice_discount: Decimal::ZERO,
+        fees: vec![],
+    };
+    quote(&QuoteInput {
+        customer_kind: CustomerKind::Household,
+        period: october(),
+        tariff: Tariff::new(vec![
+            version("2025-01-01", Some("2026-10-15"), dec!(8)),
+            version("2026-10-16", None, dec!(23)),
+        ])
+        .unwrap(),
+        volume: october_reads(volume),
+        sub_meter_m3: None,
+        sewage: true,
+        einvoice: false,
+    })
+    .unwrap()
+}
+
+/// A correction of a two-rate invoice: its per-rate rows are the corrected state's rows minus
+/// the stored ones, they sum exactly to its totals, and the PDF and the KSeF XML (valid FA(3))
+/// print exactly those rows.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_two_rate_correction_carries_per_rate_differences(pool: PgPool) {
+    use ewoda_billing::invoice::{document, pdf::render_invoice_pdf, vat};
+    use ewoda_common::Money;
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5101", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let first = two_rates(dec!(10.007));
+    let draft = InvoiceDraft::from_quote(
+        cust,
+        Some(contract),
+        october(),
+        &first,
+        d("2026-11-02"),
+        d("2026-11-16"),
+    );
+    let inv = issue(&mut tx, &draft).await.unwrap();
+    let stored = vat::load(&mut tx, inv.invoice_id).await.unwrap();
+    let rates: Vec<Decimal> = stored.iter().map(|r| r.vat_percent).collect();
+    assert_eq!(rates, vec![dec!(8), dec!(23)]);
+    assert_eq!(stored.iter().map(|r| r.vat).sum::<Decimal>(), first.vat);
+
+    let second = two_rates(dec!(9.001));
+    let kor = correct(
+        &mut tx,
+        inv.invoice_id,
+        &second,
+        "błędny odczyt",
+        d("2026-11-20"),
+        d("2026-12-04"),
+    )
+    .await
+    .unwrap();
+    let rows = vat::load(&mut tx, kor.invoice_id).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let doc = document::load(&mut tx, kor.invoice_id).await.unwrap();
+    assert_eq!(doc.vat_rows, rows);
+    for (row, before) in rows.iter().zip(&stored) {
+        let after_net: Decimal = second
+            .lines
+            .iter()
+            .filter(|l| l.vat_percent.normalize() == row.vat_percent)
+            .map(|l| l.net)
+            .sum();
+        assert_eq!(row.net, after_net - before.net, "{row:?}");
+        assert_eq!(
+            row.vat,
+            Money::vat(after_net, row.vat_percent).amount() - before.vat,
+            "{row:?}"
+        );
+        // These volumes make a difference of roundings differ from VAT on the net difference.
+        assert_ne!(
+            row.vat,
+            Money::vat(row.net, row.vat_percent).amount(),
+            "{row:?}"
+        );
+    }
+    assert_eq!(rows.iter().map(|r| r.net).sum::<Decimal>(), doc.net);
+    assert_eq!(rows.iter().map(|r| r.vat).sum::<Decimal>(), doc.vat);
+    assert_eq!(doc.vat, second.vat - first.vat);
+
+    let pdf = render_invoice_pdf(&doc).unwrap();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("db-ksef-two-rate-kor.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let text = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8(text.stdout)
+        .unwrap()
+        .replace('\u{a0}', " ");
+    let pl = |v: Decimal| ewoda_billing::invoice::pdf::money(v).replace('\u{a0}', " ");
+    for r in &rows {
+        let row = format!("{}%", r.vat_percent);
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&row) && l.contains(&pl(r.gross)))
+            .unwrap_or_else(|| panic!("no VAT row {row} in\n{text}"));
+        assert!(
+            line.contains(&pl(r.net)) && line.contains(&pl(r.vat)),
+            "{line}"
+        );
+    }
+
+    let xml = ksef_xml(&mut tx, kor.invoice_id).await.unwrap();
+    xmllint("two-rate-kor", &xml);
+    let field = |name: &str| {
+        let open = format!("<{name}>");
+        let at = xml
+            .find(&open)
+            .unwrap_or_else(|| panic!("{name} missing:\n{xml}"))
+            + open.len();
+        xml[at..at + xml[at..].find('<').unwrap()].to_string()
+    };
+    let r8 = &rows[0];
+    let r23 = &rows[1];
+    assert_eq!(field("P_13_1"), r23.net.to_string());
+    assert_eq!(field("P_14_1"), r23.vat.to_string());
+    assert_eq!(field("P_13_2"), r8.net.to_string());
+    assert_eq!(field("P_14_2"), r8.vat.to_string());
+    assert_eq!(field("P_15"), doc.gross.to_string());
+}
+
+/// The KSeF number from a UPO is stored with the invoice; a correction then references it
+/// (NrKSeF 1, NrKSeFFaKorygowanej) instead of "outside KSeF" (NrKSeFN), and still validates.
+/// Bad acknowledgements store nothing and name their line.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_correction_of_an_invoice_sent_to_ksef_references_its_ksef_number(pool: PgPool) {
+    use ewoda_billing::ksef::ack;
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (cust, _, contract) = customer(&mut tx, "5201", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let draft = InvoiceDraft::from_quote(
+        cust,
+        Some(contract),
+        october(),
+        &priced(CustomerKind::Household, dec!(10)),
+        d("2026-11-02"),
+        d("2026-11-16"),
+    );
+    let inv = issue(&mut tx, &draft).await.unwrap();
+    let other = issue(&mut tx, &draft).await.unwrap();
+    let nip: String = sqlx::query_scalar("select nip from utility")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ksef_no = format!("{nip}-20261102-0A1B2C-3D4E5F-A1");
+    let upo = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Potwierdzenie xmlns="http://upo.schematy.mf.gov.pl/KSeF/v4-3">
+  <NazwaPodmiotuPrzyjmujacego>Ministerstwo Finansów</NazwaPodmiotuPrzyjmujacego>
+  <NumerReferencyjnySesji>20261102-SO-2F3A4B5C6D-7E8F9A0B1C-2D</NumerReferencyjnySesji>
+  <Dokument>
+    <NipSprzedawcy>{nip}</NipSprzedawcy>
+    <NumerKSeFDokumentu>{ksef_no}</NumerKSeFDokumentu>
+    <NumerFaktury>{}</NumerFaktury>
+    <DataWystawieniaFaktury>2026-11-02</DataWystawieniaFaktury>
+    <DataPrzeslaniaDokumentu>2026-11-02T09:15:00+01:00</DataPrzeslaniaDokumentu>
+    <DataNadaniaNumeruKSeF>2026-11-02T09:15:04+01:00</DataNadaniaNumeruKSeF>
+  </Dokument>
+</Potwierdzenie>"#,
+        inv.number
+    );
+
+    // Bad files first: nothing is stored by any of them.
+    let unknown = format!("numer;ksef\nFW/2026/11/999999;{ksef_no}\n");
+    let err = ack::import(&pool, unknown.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "ack file line 2: invoice FW/2026/11/999999 not found");
+    let malformed = format!("{};{nip}-2026-XYZ\n", inv.number);
+    let err = ack::import(&pool, malformed.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("ack file line 1: NumerKSeFDokumentu:"),
+        "{err}"
+    );
+    let stranger = upo.replace(
+        &format!("<NipSprzedawcy>{nip}"),
+        "<NipSprzedawcy>5260250274",
+    );
+    let err = ack::import(&pool, stranger.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("seller NIP 5260250274 is not ours"), "{err}");
+    let half = format!(
+        "{};{ksef_no}\nFW/2026/11/999999;{nip}-20261102-0A1B2C-3D4E5F-B2\n",
+        other.number
+    );
+    assert!(ack::import(&pool, half.as_bytes()).await.is_err());
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from invoice where ksef_number is not null")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0, "all or nothing");
+
+    let r = ack::import(&pool, upo.as_bytes()).await.unwrap();
+    assert_eq!((r.stored, r.already), (1, 0));
+    let again = ack::import(&pool, upo.as_bytes()).await.unwrap();
+    assert_eq!((again.stored, again.already), (0, 1));
+    let clash = format!("{};{nip}-20261102-0A1B2C-3D4E5F-B2\n", inv.number);
+    let err = ack::import(&pool, clash.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("already has KSeF number {ksef_no}")),
+        "{err}"
+    );
+
+    let mut tx = pool.begin().await.unwrap();
+    let eight = priced(CustomerKind::Household, dec!(8));
+    let (issued, due) = (d("2026-11-20"), d("2026-12-04"));
+    let kor = correct(&mut tx, inv.invoice_id, &eight, "odczyt", issued, due)
+        .await
+        .unwrap();
+    let kor_other = correct(&mut tx, other.invoice_id, &eight, "odczyt", issued, due)
+        .await
+        .unwrap();
+    let xml = ksef_xml(&mut tx, kor.invoice_id).await.unwrap();
+    xmllint("kor-of-ksef-invoice", &xml);
+    assert!(xml.contains("<NrKSeF>1</NrKSeF>"), "{xml}");
+    assert!(xml.contains(&format!(
+        "<NrKSeFFaKorygowanej>{ksef_no}</NrKSeFFaKorygowanej>"
+    )));
+    assert!(!xml.contains("NrKSeFN"));
+    // The other invoice was never acknowledged: its correction says "outside KSeF".
+    let outside = ksef_xml(&mut tx, kor_other.invoice_id).await.unwrap();
+    assert!(outside.contains("<NrKSeFN>1</NrKSeFN>"), "{outside}");
 }

@@ -12,8 +12,8 @@ use db_payments_fixtures::{world, World};
 use ewoda_billing::ledger;
 use ewoda_billing::payments::fake_operator::FakeOperator;
 use ewoda_billing::payments::online::{
-    handle_notification, notification_sign, Notification, OnlineOrder, OnlineOutcome, Przelewy24,
-    RegisteredTransaction,
+    handle_notification, handle_notification_on, notification_sign, Notification, OnlineOrder,
+    OnlineOutcome, Przelewy24, RegisteredTransaction,
 };
 use ewoda_billing::payments::online_store;
 use ewoda_billing::payments::PaymentError;
@@ -261,4 +261,34 @@ async fn wrong_amount_or_currency_is_rejected(pool: PgPool) {
     // The genuine notification still goes through afterwards.
     assert_eq!(s.fake.deliver(&good).await.unwrap(), 200);
     assert_eq!(online_payments(&pool).await.len(), 1);
+}
+
+/// A payment notified at 00:30 in Warsaw on the day summer time ends (22:30 UTC the day
+/// before) is booked on the Warsaw day, whatever the database server's date; so are its
+/// ledger posting and its audit record.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn payment_notified_after_midnight_in_warsaw_is_booked_that_day(pool: PgPool) {
+    use ewoda_common::time::{Clock, FixedClock};
+    let s = setup(&pool).await;
+    let token = register(&s, "ewoda-4711-5").await;
+    let n = s.fake.pay(&token).unwrap();
+    let registered = online_store::registered(&pool, "ewoda-4711-5")
+        .await
+        .unwrap();
+    let clock = FixedClock("2026-10-24T22:30:00Z".parse().unwrap());
+    handle_notification_on(&pool, &s.shop.operator, &registered, &n, clock.today())
+        .await
+        .unwrap();
+    let (booked, value, audited): (chrono::NaiveDate, chrono::NaiveDate, String) = sqlx::query_as(
+        "select p.booked_on, l.value_date, a.after->>'booked_on' as audited
+             from payment p join ledger_posting l using (payment_id)
+             join audit_log a on a.entity = 'payment' and a.entity_id = p.payment_id::text
+             where p.source = 'online'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let warsaw = db_payments_fixtures::d("2026-10-25");
+    assert_eq!((booked, value), (warsaw, warsaw));
+    assert_eq!(audited, "2026-10-25");
 }
