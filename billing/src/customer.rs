@@ -440,17 +440,68 @@ pub async fn apply_contact_change(
     .bind(&phone)
     .execute(&mut *conn)
     .await?;
+    audit_update(
+        conn,
+        actor,
+        customer,
+        serde_json::json!({ "email": old_email, "phone": old_phone }),
+        serde_json::json!({ "email": email, "phone": phone }),
+    )
+    .await
+}
+
+/// The audit entry of a change to the customer row (who, before, after).
+async fn audit_update(
+    conn: &mut PgConnection,
+    actor: &str,
+    customer: CustomerId,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Result<(), StoreError> {
     sqlx::query(
         "insert into audit_log (actor, action, entity, entity_id, before, after)
          values ($1, 'update', 'customer', $2, $3, $4)",
     )
     .bind(actor)
     .bind(customer.get().to_string())
-    .bind(serde_json::json!({ "email": old_email, "phone": old_phone }))
-    .bind(serde_json::json!({ "email": email, "phone": phone }))
-    .execute(&mut *conn)
+    .bind(before)
+    .bind(after)
+    .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Sets whether the customer gets e-invoices (their e-invoice consent), in the caller's
+/// transaction, with an audit entry under `actor`; returns whether it changed.
+pub async fn set_einvoice(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    einvoice: bool,
+    actor: &str,
+) -> Result<bool, StoreError> {
+    let before: bool =
+        sqlx::query_scalar("select einvoice from customer where customer_id = $1 for update")
+            .bind(customer.get())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("customer {customer}")))?;
+    if before == einvoice {
+        return Ok(false);
+    }
+    sqlx::query("update customer set einvoice = $2, updated_at = now() where customer_id = $1")
+        .bind(customer.get())
+        .bind(einvoice)
+        .execute(&mut *conn)
+        .await?;
+    audit_update(
+        conn,
+        actor,
+        customer,
+        serde_json::json!({ "einvoice": before }),
+        serde_json::json!({ "einvoice": einvoice }),
+    )
+    .await?;
+    Ok(true)
 }
 
 #[cfg(test)]
