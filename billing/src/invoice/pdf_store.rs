@@ -92,6 +92,28 @@ pub async fn for_customer(
     }))
 }
 
+/// Renders and stores the PDFs of up to `limit` issued invoices that have none yet (oldest
+/// first) — for a job after a billing run or the demo seed, so downloads never render.
+/// Returns how many it stored.
+pub async fn render_missing(
+    conn: &mut PgConnection,
+    renderer: &InvoicePdfRenderer,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "select i.invoice_id from invoice i
+         where not exists (select 1 from invoice_pdf p where p.invoice_id = i.invoice_id)
+         order by i.invoice_id limit $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &ids {
+        store(&mut *conn, renderer, *id).await?;
+    }
+    Ok(ids.len())
+}
+
 /// Whether the invoice's PDF is stored.
 pub async fn is_stored(conn: &mut PgConnection, invoice_id: i64) -> Result<bool, StoreError> {
     Ok(

@@ -366,6 +366,22 @@ async fn pdf_is_rendered_once_then_served_from_storage(pool: PgPool) {
         pdf_store::store(&mut conn, &renderer, id).await.unwrap(),
         b"%PDF-stored"
     );
+    // The other three invoices of the world get theirs in one pass; a second pass has none left.
+    assert_eq!(
+        pdf_store::render_missing(&mut conn, &renderer, 100)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        pdf_store::render_missing(&mut conn, &renderer, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(pdf_store::is_stored(&mut conn, w.feb_4712.invoice_id)
+        .await
+        .unwrap());
 }
 
 #[derive(Clone)]

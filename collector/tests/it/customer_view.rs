@@ -397,7 +397,19 @@ async fn submitted_readings_are_validated_against_scope_and_history(pool: PgPool
         .unwrap();
     assert_eq!(count, 0, "nothing stored for a refused submission");
 
-    let id = submission::submit(&pool, t.a, &sub(t.a_main, when, dec!(101.25)), &p, now)
+    let own_photo: i64 = sqlx::query_scalar(
+        "insert into attachment (customer_id, kind, filename, content_type, data)
+         values ($1, 'photo', 'x.jpg', 'image/jpeg', '\\xffd8ff') returning attachment_id",
+    )
+    .bind(t.a.get())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let with_own_photo = NewSubmission {
+        attachment_id: Some(own_photo),
+        ..sub(t.a_main, when, dec!(101.25))
+    };
+    let id = submission::submit(&pool, t.a, &with_own_photo, &p, now)
         .await
         .unwrap();
     assert_eq!(
@@ -413,6 +425,7 @@ async fn submitted_readings_are_validated_against_scope_and_history(pool: PgPool
             .collect::<Vec<_>>(),
         [(id, "pending", 101_250_000)]
     );
+    assert_eq!(mine[0].attachment_id, Some(own_photo));
     assert!(
         submission::of_customer(&mut pool.acquire().await.unwrap(), t.b)
             .await
