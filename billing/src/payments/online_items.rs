@@ -1,10 +1,12 @@
 //! Online payment of one or several of the customer's open items from eBOK: checks that every
 //! item is the customer's and open, then records and registers the transaction through
 //! [`online_store::start_online_payment`] (the Przelewy24-style flow) for the items' open sum.
-//! The operator's notification posts the payment there; it is allocated to the first item
-//! chosen, then to the oldest due debt.
+//! The shop's status endpoint hands the operator's notification to [`notify`], which posts
+//! it through [`online_store::notify`] and then puts the money on the items chosen (in the
+//! order chosen), anything left on the oldest due debt.
 
-use super::online::{OnlineOrder, PaymentOperator, Registration};
+use super::allocation::{plan_allocation, Allocation};
+use super::online::{Notification, OnlineOrder, OnlineOutcome, PaymentOperator, Registration};
 use super::{online_store, PaymentError};
 use crate::ledger;
 use ewoda_common::scope::CustomerId;
@@ -93,8 +95,8 @@ pub async fn start_online_payment<O: PaymentOperator>(
     let registered = online_store::start_online_payment(pool, operator, &order).await;
     // The items are recorded whether or not the operator accepted, as the transaction row is.
     sqlx::query(
-        "insert into online_transaction_item (session_id, invoice_id, amount)
-         select $1, i, a from unnest($2::bigint[], $3::numeric[]) as x(i, a)",
+        "insert into online_transaction_item (session_id, invoice_id, amount, position)
+         select $1, i, a, n - 1 from unnest($2::bigint[], $3::numeric[]) with ordinality as x(i, a, n)",
     )
     .bind(&session_id)
     .bind(chosen.iter().map(|o| o.invoice_id).collect::<Vec<_>>())
@@ -111,6 +113,82 @@ pub async fn start_online_payment<O: PaymentOperator>(
         token,
         redirect_url,
     })
+}
+
+/// Handles the operator's notification (see [`online_store::notify`]) and allocates the
+/// payment to the items the customer chose. Idempotent: a repeated notification allocates the
+/// same way again.
+pub async fn notify<O: PaymentOperator>(
+    pool: &PgPool,
+    operator: &O,
+    n: &Notification,
+) -> Result<OnlineOutcome, PaymentError> {
+    let outcome = online_store::notify(pool, operator, n).await?;
+    Ok(match outcome {
+        OnlineOutcome::Posted { payment_id, .. } => OnlineOutcome::Posted {
+            payment_id,
+            allocations: allocate_to_items(pool, &n.session_id, payment_id).await?,
+        },
+        OnlineOutcome::AlreadyPosted { payment_id } => {
+            allocate_to_items(pool, &n.session_id, payment_id).await?;
+            OnlineOutcome::AlreadyPosted { payment_id }
+        }
+    })
+}
+
+/// Re-plans the payment's allocations with the session's items first, in one transaction
+/// under the customer's lock (as every allocation takes it). A session without recorded items
+/// keeps the allocation it got.
+async fn allocate_to_items(
+    pool: &PgPool,
+    session_id: &str,
+    payment_id: i64,
+) -> Result<Vec<Allocation>, PaymentError> {
+    let mut tx = pool.begin().await?;
+    let items: Vec<i64> = sqlx::query_scalar(
+        "select invoice_id from online_transaction_item
+         where session_id = $1 order by position, invoice_id",
+    )
+    .bind(session_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (customer_id, amount): (i64, Decimal) = sqlx::query_as(
+        "select c.customer_id, p.amount from payment p join customer c using (customer_id)
+         where p.payment_id = $1 for update of c",
+    )
+    .bind(payment_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if items.is_empty() {
+        tx.rollback().await?;
+        return Ok(Vec::new());
+    }
+    sqlx::query("delete from payment_allocation where payment_id = $1")
+        .bind(payment_id)
+        .execute(&mut *tx)
+        .await?;
+    let open = ledger::open_items(&mut tx, customer_id).await?;
+    let mut ordered: Vec<ledger::OpenItem> = items
+        .iter()
+        .filter_map(|id| open.iter().find(|o| o.invoice_id == *id).cloned())
+        .collect();
+    ordered.extend(
+        open.iter()
+            .filter(|o| !items.contains(&o.invoice_id))
+            .cloned(),
+    );
+    let plan = plan_allocation(&ordered, amount, None);
+    sqlx::query(
+        "insert into payment_allocation (payment_id, invoice_id, amount)
+         select $1, i, a from unnest($2::bigint[], $3::numeric[]) as x(i, a)",
+    )
+    .bind(payment_id)
+    .bind(plan.iter().map(|a| a.invoice_id).collect::<Vec<_>>())
+    .bind(plan.iter().map(|a| a.amount).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(plan)
 }
 
 /// The payment title: the invoice numbers, cut to what a transfer title holds.

@@ -16,8 +16,8 @@ use ewoda_billing::invoice::query::{self, InvoiceFilter, InvoiceKind, PaymentSta
 use ewoda_billing::payments::fake_operator::FakeOperator;
 use ewoda_billing::payments::history;
 use ewoda_billing::payments::online::{Notification, Przelewy24};
-use ewoda_billing::payments::online_items::{start_online_payment, PayerLinks};
-use ewoda_billing::payments::{online_store, PaymentError};
+use ewoda_billing::payments::online_items::{self, start_online_payment, PayerLinks};
+use ewoda_billing::payments::PaymentError;
 use ewoda_billing::tariff::Period;
 use ewoda_common::scope::{CustomerId, PageRequest};
 use rust_decimal::Decimal;
@@ -391,7 +391,7 @@ struct Shop {
 }
 
 async fn status(State(shop): State<Shop>, Json(n): Json<Notification>) -> StatusCode {
-    match online_store::notify(&shop.pool, &shop.operator, &n).await {
+    match online_items::notify(&shop.pool, &shop.operator, &n).await {
         Ok(_) => StatusCode::OK,
         Err(_) => StatusCode::BAD_REQUEST,
     }
@@ -473,6 +473,46 @@ async fn online_payment_of_several_items_posts_and_shows_in_history(pool: PgPool
             .await
             .unwrap();
     assert_eq!(recorded, 2);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn online_payment_goes_to_the_items_chosen_not_the_oldest(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    let w = world(&mut conn).await;
+    let (a, _) = ids(&w);
+    let k4711: i64 =
+        sqlx::query_scalar("select contract_id from contract where number = 'UM/4711'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    let june =
+        crate::db_payments_fixtures::invoice(&mut conn, w.c4711, k4711, "2026-06-01", dec!(50.00))
+            .await;
+    drop(conn);
+    let (fake, shop, links) = shop(&pool).await;
+    // March (100.00, the oldest) is left out on purpose.
+    let chosen = [june.invoice_id, w.may_4711.invoice_id];
+    let started = start_online_payment(&pool, &shop.operator, a, &chosen, &links)
+        .await
+        .unwrap();
+    assert_eq!(started.amount, dec!(317.41));
+    let n = fake.pay(&started.token).unwrap();
+    for _ in 0..2 {
+        assert_eq!(fake.deliver(&n).await.unwrap(), 200);
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    let open = customer::open_items(&mut conn, a, today()).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|o| (o.number.as_str(), o.open))
+            .collect::<Vec<_>>(),
+        [("FW/2026/03/000121", dec!(100.00))]
+    );
+    let h = history::history(&mut conn, a, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(h.items[0].allocations.len(), 2);
+    assert_eq!(h.items[0].unallocated, dec!(0));
 }
 
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
