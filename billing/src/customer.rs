@@ -132,7 +132,7 @@ pub struct OpenItemView {
 pub struct NextDue {
     /// The earliest due day among open items.
     pub due_on: NaiveDate,
-    /// Σ open of the items due on or before it.
+    /// Σ open of the items due on or before it (at most what is owed in total).
     pub amount: Decimal,
     /// True when that day has passed.
     pub overdue: bool,
@@ -147,7 +147,7 @@ pub struct AccountSummary {
     pub to_pay: Decimal,
     /// The overpayment (−balance when negative, else 0), shown as such, not as a debt.
     pub overpayment: Decimal,
-    /// Σ open amounts past their due day.
+    /// Σ open amounts past their due day (at most `to_pay`).
     pub overdue: Decimal,
     /// The next due day and amount, when anything is open.
     pub next_due: Option<NextDue>,
@@ -214,7 +214,9 @@ fn next_due(items: &[OpenItemView], today: NaiveDate) -> Option<NextDue> {
     })
 }
 
-/// Balance (overpayment as such), next due day and amount, open items and the account.
+/// Balance (overpayment as such), next due day and amount, open items and the account. A
+/// credit not yet allocated to invoices (an earlier overpayment) lowers what is due: the next
+/// due amount and the overdue sum never exceed what the customer owes in total.
 pub async fn account_summary(
     conn: &mut PgConnection,
     customer: CustomerId,
@@ -223,16 +225,24 @@ pub async fn account_summary(
     let balance = ledger::balance(&mut *conn, customer.get()).await?;
     let open_items = open_items(&mut *conn, customer, today).await?;
     let account = crate::virtual_accounts::of_customer(&mut *conn, customer.get()).await?;
+    let to_pay = balance.max(Decimal::ZERO);
+    let overdue: Decimal = open_items
+        .iter()
+        .filter(|o| o.overdue)
+        .map(|o| o.open)
+        .sum();
+    let next_due = next_due(&open_items, today)
+        .filter(|_| to_pay > Decimal::ZERO)
+        .map(|n| NextDue {
+            amount: n.amount.min(to_pay),
+            ..n
+        });
     Ok(AccountSummary {
-        to_pay: balance.max(Decimal::ZERO),
+        to_pay,
         overpayment: (-balance).max(Decimal::ZERO),
         balance,
-        overdue: open_items
-            .iter()
-            .filter(|o| o.overdue)
-            .map(|o| o.open)
-            .sum(),
-        next_due: next_due(&open_items, today),
+        overdue: overdue.min(to_pay),
+        next_due,
         open_items,
         account: account.as_ref().map(AccountNumber::from),
     })

@@ -150,12 +150,30 @@ async fn summary_shows_balance_next_due_open_items_and_overpayment(pool: PgPool)
         .iter()
         .all(|o| o.number != "FW/2026/05/000123"));
 
-    // A payment of 500.00 leaves 132.59 over: shown as an overpayment, nothing due.
+    // A credit of 300.00 not allocated to any invoice (e.g. an earlier overpayment) lowers
+    // what is due: 67.41 in all, so the next due amount is 67.41, not March's 100.00.
+    let credit = ewoda_billing::ledger::NewPosting::new(
+        w.c4711,
+        d("2026-05-08"),
+        ewoda_billing::ledger::PostingKind::Payment,
+        dec!(-300.00),
+        "nadpłata",
+    );
+    ewoda_billing::ledger::post(&mut conn, &credit)
+        .await
+        .unwrap();
+    let s = customer::account_summary(&mut conn, a, today())
+        .await
+        .unwrap();
+    assert_eq!((s.to_pay, s.overdue), (dec!(67.41), dec!(67.41)));
+    assert_eq!(s.next_due.unwrap().amount, dec!(67.41));
+
+    // 200.00 more leaves 132.59 over: shown as an overpayment, nothing due.
     let mut p = ewoda_billing::ledger::NewPosting::new(
         w.c4711,
         d("2026-05-09"),
         ewoda_billing::ledger::PostingKind::Payment,
-        dec!(-500.00),
+        dec!(-200.00),
         "wpłata",
     );
     p.payment_id = None;
@@ -166,6 +184,16 @@ async fn summary_shows_balance_next_due_open_items_and_overpayment(pool: PgPool)
     assert_eq!(
         (s.balance, s.to_pay, s.overpayment),
         (dec!(-132.59), dec!(0), dec!(132.59))
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(
+        (&json["balance"], &json["overpayment"], &json["next_due"]),
+        (
+            &serde_json::json!("-132.59"),
+            &serde_json::json!("132.59"),
+            &serde_json::Value::Null
+        ),
+        "money as exact decimal strings in the API"
     );
 }
 
