@@ -586,3 +586,57 @@ pub async fn case(
         attachments: attachment::of_application(conn, customer, application_id).await?,
     }))
 }
+
+/// The statuses a case can take (`application.status`).
+pub const STATUSES: [&str; 7] = [
+    "draft",
+    "submitted",
+    "in_progress",
+    "waiting_for_customer",
+    "approved",
+    "rejected",
+    "done",
+];
+
+/// Staff move a case to `status` with an optional note the customer reads, recorded as a
+/// `status:<status>` event, in one transaction. Refuses an unknown `status`.
+pub async fn set_status(
+    pool: &PgPool,
+    application_id: i64,
+    user_id: i64,
+    status: &str,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    if !STATUSES.contains(&status) {
+        return Err(StoreError::field(
+            "status",
+            "invalid",
+            format!("{status:?} is not one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
+        "update application set status = $2, updated_at = now() where application_id = $1",
+    )
+    .bind(application_id)
+    .bind(status)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!(
+            "application {application_id}"
+        )));
+    }
+    sqlx::query(
+        "insert into case_event (application_id, user_id, event, note) values ($1, $2, $3, $4)",
+    )
+    .bind(application_id)
+    .bind(user_id)
+    .bind(format!("status:{status}"))
+    .bind(note.map(str::trim).filter(|n| !n.is_empty()))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -51,7 +51,7 @@ async fn every_spec_form_is_seeded_with_both_languages(pool: PgPool) {
 
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
 async fn submission_validates_numbers_links_and_is_scoped(pool: PgPool) {
-    let (a, b, _) = two(&pool).await;
+    let (a, b, clerk) = two(&pool).await;
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
     let bad = application::submit(
         &pool,
@@ -173,6 +173,35 @@ async fn submission_validates_numbers_links_and_is_scoped(pool: PgPool) {
         .await
         .unwrap()
         .is_none());
+    application::set_status(
+        &pool,
+        first.application_id,
+        clerk,
+        "waiting_for_customer",
+        Some("Proszę dosłać zdjęcie"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refused(application::set_status(&pool, first.application_id, clerk, "lost", None).await),
+        [("status".to_string(), "invalid")]
+    );
+    let followed = application::case(&mut conn, a, first.application_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(followed.summary.status, "waiting_for_customer");
+    assert_eq!(
+        followed
+            .events
+            .iter()
+            .map(|e| (e.event.as_str(), e.note.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("submitted", None),
+            ("status:waiting_for_customer", Some("Proszę dosłać zdjęcie"))
+        ]
+    );
     assert_eq!(
         application::of_customer(&mut conn, a).await.unwrap().len(),
         1
