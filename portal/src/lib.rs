@@ -1,4 +1,5 @@
 //! ewoda-portal: the axum web application (eBOK, office, console, API).
 
 pub mod demo;
+pub mod store;
 pub mod web;

@@ -6,5 +6,7 @@ pub mod document;
 pub mod issue;
 pub mod numbering;
 pub mod pdf;
+pub mod pdf_store;
 pub mod qr;
 pub mod vat;
+pub mod query;
