@@ -1,4 +1,3 @@
 //! ewoda-portal: the axum web application (eBOK, office, console, API).
 
-pub mod demo;
 pub mod web;

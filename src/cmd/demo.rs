@@ -22,15 +22,12 @@ pub struct MigrateArgs {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let opts = ewoda_portal::demo::DemoOptions {
+    let opts = ewoda_demo::DemoOptions {
         common: args.common,
         host: args.host,
         port: args.port,
     };
-    super::finish(runtime().and_then(|rt| {
-        rt.block_on(ewoda_portal::demo::run(opts))
-            .map_err(Into::into)
-    }))
+    super::finish(runtime().and_then(|rt| rt.block_on(ewoda_demo::run(opts)).map_err(Into::into)))
 }
 
 pub fn migrate(args: MigrateArgs) -> ExitCode {

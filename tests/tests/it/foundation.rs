@@ -4,7 +4,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use ewoda_common::crypto::MasterKey;
-use ewoda_portal::demo::{seed, SeedOptions};
+use ewoda_demo::{seed, SeedOptions};
 use ewoda_tests::{table_digest, TestDb};
 
 const DOMAIN_TABLES: &[&str] = &[
@@ -346,7 +346,7 @@ async fn demo_seed_is_deterministic() {
     let before = table_digest(&a.pool, "reading").await;
     assert!(matches!(
         seed(&a.pool, &key, &small(7)).await,
-        Err(ewoda_portal::demo::SeedError::NotEmpty)
+        Err(ewoda_demo::SeedError::NotEmpty)
     ));
     assert_eq!(before, table_digest(&a.pool, "reading").await);
     // The sealed meter keys open with the master key.

@@ -1,10 +1,10 @@
 //! `ewoda demo`: start the components, migrate, seed once, serve, and stop cleanly.
 
-use super::seed::{self, SeedOptions, DEMO_LOGINS, DEMO_PASSWORD};
-use crate::web::{self, AppState};
+use crate::seed::{self, SeedOptions, DEMO_PASSWORD};
 use ewoda_common::config::CommonConfig;
 use ewoda_common::services::Services;
 use ewoda_common::{db, time};
+use ewoda_portal::web::{self, AppState};
 use std::net::SocketAddr;
 
 /// Everything that can stop the demo from starting, each with what to do about it.
@@ -82,7 +82,7 @@ async fn serve(
             summary.readings,
             started.elapsed().as_secs_f64()
         );
-        bill_last_month(&pool, today).await?;
+        bill_recent_months(&pool, today).await?;
     }
     state.set_ready();
 
@@ -91,11 +91,11 @@ async fn serve(
     println!("  database: {}", db::describe(&services.database_url));
     println!("  MQTT broker: {}", services.mqtt_url);
     println!("  logins (password for all: {DEMO_PASSWORD}):");
-    for (login, _, what) in DEMO_LOGINS {
-        println!("    {login:<11} {what}");
+    for line in seed::login_lines(&pool).await? {
+        println!("    {line}");
     }
     let today = time::local_day(chrono::Utc::now());
-    let live = match super::live::start(
+    let live = match crate::live::start(
         &pool,
         &SeedOptions::demo(today),
         &services.database_url,
@@ -128,24 +128,33 @@ async fn serve(
     served.map_err(DemoError::Serve)
 }
 
-/// Issues the invoices of the last closed month, so customers have something to see and pay.
-async fn bill_last_month(pool: &sqlx::PgPool, today: chrono::NaiveDate) -> Result<(), DemoError> {
-    use chrono::Datelike;
-    let last = today.with_day(1).unwrap_or(today) - chrono::Duration::days(1);
-    let month = format!("{:04}-{:02}", last.year(), last.month());
-    let opts = ewoda_billing::run::RunOptions {
-        issued_on: last + chrono::Duration::days(1),
-        ..ewoda_billing::run::RunOptions::for_month(&month, today)?
-    };
-    let summary = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {})
-        .await?
-        .summary;
-    eprintln!(
-        "Billed {month}: {} invoices, gross {} PLN ({} held for a clerk).",
-        summary.issued,
-        summary.gross,
-        summary.plan.exceptions.len()
-    );
+/// Issues the invoices of the last three closed months, each on the first day of the month
+/// after it, so customers have several invoices and the older ones are past due (overdue).
+pub async fn bill_recent_months(
+    pool: &sqlx::PgPool,
+    today: chrono::NaiveDate,
+) -> Result<(), DemoError> {
+    use chrono::{Datelike, Months};
+    let this_month = today.with_day(1).unwrap_or(today);
+    for back in (1..=3).rev() {
+        let Some(first) = this_month.checked_sub_months(Months::new(back)) else {
+            continue;
+        };
+        let month = format!("{:04}-{:02}", first.year(), first.month());
+        let opts = ewoda_billing::run::RunOptions {
+            issued_on: first + Months::new(1),
+            ..ewoda_billing::run::RunOptions::for_month(&month, today)?
+        };
+        let summary = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {})
+            .await?
+            .summary;
+        eprintln!(
+            "Billed {month}: {} invoices, gross {} PLN ({} held for a clerk).",
+            summary.issued,
+            summary.gross,
+            summary.plan.exceptions.len()
+        );
+    }
     Ok(())
 }
 
