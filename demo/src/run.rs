@@ -4,7 +4,7 @@ use crate::seed::{self, SeedOptions, DEMO_PASSWORD};
 use ewoda_common::config::CommonConfig;
 use ewoda_common::services::Services;
 use ewoda_common::{db, time};
-use ewoda_portal::web::{self, AppState};
+use ewoda_portal::{self as web, AppState};
 use std::net::SocketAddr;
 
 /// Everything that can stop the demo from starting, each with what to do about it.

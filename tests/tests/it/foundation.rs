@@ -416,8 +416,8 @@ async fn seeded_readings_are_consistent() {
 #[tokio::test]
 async fn portal_answers_healthz_when_ready_and_serves_the_landing_page_in_both_languages() {
     let db = TestDb::new("portal").await;
-    let state = ewoda_portal::web::AppState::new(db.pool.clone());
-    let app = ewoda_portal::web::router(state.clone());
+    let state = ewoda_portal::AppState::new(db.pool.clone());
+    let app = ewoda_portal::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
