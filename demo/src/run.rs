@@ -18,6 +18,8 @@ pub enum DemoError {
     Db(#[from] sqlx::Error),
     #[error("demo billing run: {0}")]
     Billing(#[from] ewoda_billing::store_error::StoreError),
+    #[error("portal: {0}")]
+    Portal(#[from] ewoda_portal::error::AppError),
     #[error("web server: {0}")]
     Serve(std::io::Error),
 }
@@ -57,8 +59,14 @@ async fn serve(
 ) -> Result<(), DemoError> {
     let pool = db::connect(&services.database_url, 16).await?;
     db::migrate(&pool).await?;
-    let state = AppState::new(pool.clone());
-    let app = web::router(state.clone());
+    // Mail goes to the data dir's maildir (read at /office/mail); links point at this demo.
+    let config = ewoda_portal::AppConfig {
+        data_dir: opts.common.data_dir.clone(),
+        public_url: format!("http://{}:{}", display_host(&opts.host), opts.port),
+        ..ewoda_portal::AppConfig::default()
+    };
+    let state = AppState::with_config(pool.clone(), config)?;
+    let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())

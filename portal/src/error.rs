@@ -40,6 +40,11 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Common(#[from] ewoda_common::Error),
+    /// Bad input outside a form (configuration, command line), naming the field.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -103,6 +108,14 @@ impl IntoResponse for AppError {
             AppError::PayloadTooLarge => ErrorPage::PayloadTooLarge,
             AppError::Db(e) => {
                 tracing::error!(error = %e, "database error");
+                ErrorPage::Internal
+            }
+            AppError::Common(e) => {
+                tracing::error!(error = %e, "internal error");
+                ErrorPage::Internal
+            }
+            AppError::Invalid { field, reason } => {
+                tracing::error!(field, reason, "invalid input outside a form");
                 ErrorPage::Internal
             }
             AppError::Internal(e) => {

@@ -8,7 +8,9 @@ pub mod console;
 pub mod ebok;
 pub mod error;
 pub mod home;
+pub mod mail;
 pub mod office;
+pub mod serve;
 pub mod ui;
 
 pub use app::{router, AppConfig, AppState};

@@ -1,5 +1,7 @@
 //! Shared application state and its typed configuration.
 
+use crate::error::AppError;
+use crate::mail::{MaildirMailer, Mailer, SmtpMailer};
 use crate::ui::i18n::I18n;
 use sqlx::PgPool;
 use std::path::PathBuf;
@@ -23,6 +25,8 @@ pub struct App {
     pub pool: PgPool,
     pub config: AppConfig,
     pub i18n: I18n,
+    /// SMTP when configured, else the maildir in the data directory.
+    pub mailer: Box<dyn Mailer>,
     /// False until migrations and seeding are done; `/healthz` answers 503 meanwhile.
     pub ready: AtomicBool,
 }
@@ -41,6 +45,21 @@ pub struct AppConfig {
     pub session_idle: Duration,
     /// Where the maildir of unsent mail lives (`<data_dir>/maildir`).
     pub data_dir: PathBuf,
+    /// SMTP server for outgoing mail; without it mail goes to the maildir.
+    pub smtp_url: Option<String>,
+    /// The portal's address as users reach it, for links in mails (never taken from the
+    /// request's Host header, which a client can forge).
+    pub public_url: String,
+    /// How long a confirmation link and a password-reset link stay valid.
+    pub confirm_valid: Duration,
+    pub reset_valid: Duration,
+}
+
+impl AppConfig {
+    /// The maildir used without SMTP.
+    pub fn maildir(&self) -> PathBuf {
+        self.data_dir.join("maildir")
+    }
 }
 
 /// A token bucket: `burst` requests at once, then one more every `every`.
@@ -62,21 +81,37 @@ impl Default for AppConfig {
             lockout_for: Duration::from_secs(15 * 60),
             session_idle: Duration::from_secs(2 * 3600),
             data_dir: PathBuf::from(".ewoda"),
+            smtp_url: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            confirm_valid: Duration::from_secs(48 * 3600),
+            reset_valid: Duration::from_secs(3600),
         }
     }
 }
 
 impl AppState {
-    /// State with the default configuration.
+    /// State with the default configuration (mail into `.ewoda/maildir`).
     pub fn new(pool: PgPool) -> Self {
-        Self::with_config(pool, AppConfig::default())
+        let config = AppConfig::default();
+        let mailer = Box::new(MaildirMailer::new(config.maildir()));
+        Self::assemble(pool, config, mailer)
     }
 
-    pub fn with_config(pool: PgPool, config: AppConfig) -> Self {
+    /// State with a configuration; fails on an unusable `SMTP_URL`.
+    pub fn with_config(pool: PgPool, config: AppConfig) -> Result<Self, AppError> {
+        let mailer: Box<dyn Mailer> = match config.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Box::new(SmtpMailer::new(url)?),
+            None => Box::new(MaildirMailer::new(config.maildir())),
+        };
+        Ok(Self::assemble(pool, config, mailer))
+    }
+
+    fn assemble(pool: PgPool, config: AppConfig, mailer: Box<dyn Mailer>) -> Self {
         AppState(Arc::new(App {
             pool,
             config,
             i18n: I18n::load(),
+            mailer,
             ready: AtomicBool::new(false),
         }))
     }

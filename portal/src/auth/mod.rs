@@ -5,6 +5,10 @@
 mod extract;
 mod login;
 pub mod password;
+mod register;
+mod reset;
+mod tokens;
+pub mod users;
 
 pub use extract::{
     Admin, AnyStaff, Clerk, CurrentUser, Customer, Operator, Reader, Staff, StaffRole,
@@ -92,11 +96,18 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// Routes of this feature.
+/// Routes of this feature; every POST here is rate-limited per client IP.
 pub const ROUTES: &[RouteRule] = &[
     RouteRule::get("/login", Access::Public),
     RouteRule::post("/login", Access::Public),
     RouteRule::post("/logout", Access::Public),
+    RouteRule::get("/register", Access::Public),
+    RouteRule::post("/register", Access::Public),
+    RouteRule::get("/register/confirm", Access::Public),
+    RouteRule::get("/reset", Access::Public),
+    RouteRule::post("/reset", Access::Public),
+    RouteRule::get("/reset/new", Access::Public),
+    RouteRule::post("/reset/new", Access::Public),
 ];
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -104,6 +115,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .get("/login", login::form)
         .post("/login", login::submit)
         .post("/logout", login::logout)
+        .get("/register", register::form)
+        .post("/register", register::submit)
+        .get("/register/confirm", register::confirm)
+        .get("/reset", reset::form)
+        .post("/reset", reset::submit)
+        .get("/reset/new", reset::new_form)
+        .post("/reset/new", reset::new_submit)
         .into_router()
         .layer(crate::app::limit::public_forms(state))
 }

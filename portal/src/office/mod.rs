@@ -1,8 +1,9 @@
 //! The office for staff (`/office/`): its home links to every page the user's role may open.
 
+mod mail;
 mod users;
 
-use crate::app::{Access, AppState, Area, RouteRule};
+use crate::app::{Access, AppState, Area, IdKind, RouteRule};
 use crate::auth::{AnyStaff, Role, Staff};
 use crate::ui::{self, Page};
 use askama::Template;
@@ -16,13 +17,15 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::get("/office/", STAFF),
     RouteRule::get("/office/users", Access::Staff(&[])),
     RouteRule::get("/office/mail", STAFF),
+    RouteRule::get("/office/mail/{name}", STAFF).with_ids(&[IdKind::Mail]),
 ];
 
 pub fn router() -> Router<AppState> {
     Area::new(ROUTES)
         .get("/office/", home)
         .get("/office/users", users::list)
-        .get("/office/mail", mail)
+        .get("/office/mail", mail::list)
+        .get("/office/mail/{name}", mail::show)
         .into_router()
 }
 
@@ -60,15 +63,4 @@ async fn home(staff: Staff<AnyStaff>, page: Page) -> Response {
         .collect();
     links.sort_by(|a, b| a.href.cmp(b.href));
     ui::ok(&Home { page, links })
-}
-
-#[derive(Template)]
-#[template(path = "office/mail.html")]
-struct Mail {
-    page: Page,
-}
-
-/// The mails sent without an SMTP server (filled by the mail feature).
-async fn mail(_staff: Staff<AnyStaff>, page: Page) -> Response {
-    ui::ok(&Mail { page })
 }

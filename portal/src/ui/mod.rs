@@ -51,9 +51,10 @@ impl Page {
     }
 
     /// A text with a count, by the language's plural rules (Polish: one / few / many).
-    pub fn tn(&self, id: &str, count: i64) -> String {
+    /// Takes `i64` or `&i64` (askama passes template fields by reference).
+    pub fn tn(&self, id: &str, count: impl std::borrow::Borrow<i64>) -> String {
         let mut args = FluentArgs::new();
-        args.set("count", count);
+        args.set("count", *count.borrow());
         self.state.i18n.text(self.lang, id, Some(&args))
     }
 

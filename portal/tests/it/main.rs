@@ -2,6 +2,7 @@
 //! fresh database per test (see `support`).
 
 mod auth;
+mod mail;
 mod matrix;
 mod support;
 mod ui;

@@ -131,7 +131,8 @@ impl TestAppBuilder {
             .await
             .expect("migrations apply");
         fixtures(&pool).await;
-        let state = AppState::with_config(pool.clone(), self.config);
+        let state =
+            AppState::with_config(pool.clone(), self.config).expect("a valid test configuration");
         state.set_ready();
         let router = ewoda_portal::router(state.clone());
         TestApp {

@@ -81,3 +81,64 @@ users-created = Utworzono
 users-chart-title = Nowe konta w miesiącu
 users-chart-month = Miesiąc
 users-chart-count = Liczba kont
+
+login-register = Nie masz konta? Zarejestruj się kodem z faktury
+login-forgot = Nie pamiętasz hasła?
+register-title = Rejestracja w eBOK
+register-intro = Numer klienta i kod aktywacyjny znajdziesz na fakturze. Po rejestracji wyślemy e-mail z linkiem potwierdzającym.
+register-number = Numer klienta
+register-code = Kod aktywacyjny z faktury
+register-email = Adres e-mail
+register-username = Login
+register-password = Hasło (co najmniej 10 znaków)
+register-password2 = Powtórz hasło
+register-submit = Zarejestruj
+register-number-invalid = Podaj numer klienta z faktury (same cyfry).
+register-code-invalid = Podaj kod aktywacyjny z faktury (6–32 znaki).
+register-code-wrong = Numer klienta i kod aktywacyjny nie pasują do siebie. Sprawdź je na fakturze.
+register-already = Ten klient ma już konto w eBOK. Zaloguj się albo zresetuj hasło.
+register-email-invalid = Podaj adres e-mail, np. jan.kowalski@example.pl.
+register-username-invalid = Login: 3–64 znaki, małe litery bez polskich znaków, cyfry, kropka, podkreślenie lub myślnik.
+register-username-taken = Ten login jest zajęty. Wybierz inny.
+password-too-short = Hasło musi mieć co najmniej 10 znaków.
+password-mismatch = Hasła się różnią. Wpisz to samo hasło dwa razy.
+register-sent-title = Sprawdź skrzynkę e-mail
+register-sent-text = Wysłaliśmy link potwierdzający na adres { $email }. Kliknij go, aby aktywować konto.
+register-confirmed-title = Adres potwierdzony
+register-confirmed-text = Konto jest aktywne. Możesz się zalogować.
+link-invalid-title = Link nie działa
+link-invalid-text = Ten link wygasł albo został już użyty. Poproś o nowy (rejestracja lub „Nie pamiętasz hasła?”).
+mail-confirm-subject = Potwierdź adres e-mail w eBOK
+mail-confirm-body = Dzień dobry,
+
+    aby aktywować konto w eBOK, otwórz ten link:
+    { $link }
+
+    Link jest ważny 48 godzin. Jeśli to nie Ty zakładałeś konto, zignoruj tę wiadomość.
+reset-title = Reset hasła
+reset-intro = Podaj adres e-mail konta. Wyślemy link do ustawienia nowego hasła.
+reset-submit = Wyślij link
+reset-sent-title = Sprawdź skrzynkę e-mail
+reset-sent-text = Jeśli adres { $email } należy do konta, wysłaliśmy na niego link do ustawienia nowego hasła. Link jest ważny godzinę.
+reset-new-title = Nowe hasło
+reset-new-submit = Ustaw hasło
+reset-done-title = Hasło zmienione
+reset-done-text = Nowe hasło działa. Możesz się zalogować.
+mail-reset-subject = Reset hasła w eBOK
+mail-reset-body = Dzień dobry,
+
+    aby ustawić nowe hasło, otwórz ten link:
+    { $link }
+
+    Link działa raz i jest ważny godzinę. Jeśli to nie Ty prosiłeś o reset, zignoruj tę wiadomość.
+mail-smtp = Poczta wychodzi przez serwer SMTP; tu widać tylko wiadomości zapisane wcześniej bez niego.
+mail-maildir = Serwer nie ma skonfigurowanego SMTP (SMTP_URL), więc każda wiadomość trafia do folderu maildir i jest widoczna tutaj.
+mail-subject = Temat
+mail-to = Do
+mail-date = Data
+mail-back = Wszystkie wiadomości
+mail-count = { $count ->
+    [one] { $count } wiadomość
+    [few] { $count } wiadomości
+   *[many] { $count } wiadomości
+}
