@@ -27,6 +27,8 @@ pub struct App {
     pub i18n: I18n,
     /// SMTP when configured, else the maildir in the data directory.
     pub mailer: Box<dyn Mailer>,
+    /// See [`crate::auth::password::dummy_hash`].
+    pub dummy_hash: String,
     /// False until migrations and seeding are done; `/healthz` answers 503 meanwhile.
     pub ready: AtomicBool,
 }
@@ -112,6 +114,7 @@ impl AppState {
             config,
             i18n: I18n::load(),
             mailer,
+            dummy_hash: crate::auth::password::dummy_hash(),
             ready: AtomicBool::new(false),
         }))
     }

@@ -113,7 +113,7 @@ async fn check(state: &AppState, login: &str, given: &str) -> Result<Outcome, Ap
     .fetch_optional(&state.pool)
     .await?;
     let Some(row) = row else {
-        verify_blocking(given.to_string(), password::DUMMY_HASH.to_string()).await;
+        verify_blocking(given.to_string(), state.dummy_hash.clone()).await;
         return Ok(Outcome::Wrong);
     };
     let user_id: i64 = row.try_get("user_id")?;

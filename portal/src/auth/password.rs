@@ -25,6 +25,8 @@ pub fn verify(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A hash to verify against when the login does not exist, so an unknown login takes as long
-/// as a wrong password.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8j1+1vfpv8v8hEQbRuGYyZ8Y7rJCwX4zBG1DKnZ1dq0";
+/// A hash of a random password, to verify against when the login does not exist, so an
+/// unknown login takes as long as a wrong password (computed once per process start).
+pub fn dummy_hash() -> String {
+    hash(&super::random_token()).unwrap_or_default()
+}
