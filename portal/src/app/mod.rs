@@ -43,11 +43,12 @@ pub fn router(state: AppState) -> Router {
             crate::error::render_pages,
         ))
         .layer(from_fn_with_state(state.clone(), crate::ui::lang::resolve))
-        .layer(layers::sessions(&state));
+        .layer(layers::sessions(&state))
+        // Pages only: the health check answers 503 while starting, which is not an error.
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     Router::new()
         .merge(crate::home::static_router())
         .merge(pages)
         .layer(from_fn_with_state(state.clone(), layers::security_headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
