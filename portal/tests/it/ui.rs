@@ -201,3 +201,28 @@ async fn a_chart_comes_with_its_data_table() {
     );
     app.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_server_error_is_logged_and_hidden_behind_a_page() {
+    let app = TestApp::new().await;
+    let mut c = app.login("admin").await;
+    c.get("/office/users?lang=en")
+        .await
+        .assert_status(StatusCode::OK);
+    sqlx::query("alter table app_user rename to app_user_gone")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = c.get("/office/users").await;
+    r.assert_status(StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.texts("h1"), ["Server error"]);
+    assert!(
+        !r.body.contains("app_user"),
+        "no database detail in the page"
+    );
+    sqlx::query("alter table app_user_gone rename to app_user")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.drop_db().await;
+}
