@@ -20,6 +20,13 @@ struct Cli {
 enum Command {
     /// Start everything with a seeded demo utility and print the URL and logins.
     Demo(cmd::demo::Args),
+    /// Serve the portal on an existing database (DATABASE_URL), no demo seed.
+    Serve(cmd::serve::Args),
+    /// Portal users: `user add --role ROLE LOGIN` creates a staff user.
+    User {
+        #[command(subcommand)]
+        command: cmd::user::Command,
+    },
     /// Apply database migrations (to DATABASE_URL or the private cluster).
     Migrate(cmd::demo::MigrateArgs),
     /// Install missing server packages (PostgreSQL, Mosquitto) with apt-get; needs root.
@@ -69,6 +76,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::User { command } => cmd::user::run(command),
         Command::Migrate(args) => cmd::demo::migrate(args),
         Command::Setup => cmd::demo::setup(),
         Command::Decode(args) => cmd::decode::run(args),

@@ -22,19 +22,18 @@ pub struct MigrateArgs {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let opts = ewoda_portal::demo::DemoOptions {
+    let opts = ewoda_demo::DemoOptions {
         common: args.common,
         host: args.host,
         port: args.port,
     };
-    super::finish(runtime().and_then(|rt| {
-        rt.block_on(ewoda_portal::demo::run(opts))
-            .map_err(Into::into)
-    }))
+    super::finish(
+        super::runtime().and_then(|rt| rt.block_on(ewoda_demo::run(opts)).map_err(Into::into)),
+    )
 }
 
 pub fn migrate(args: MigrateArgs) -> ExitCode {
-    super::finish(runtime().and_then(|rt| {
+    super::finish(super::runtime().and_then(|rt| {
         rt.block_on(async {
             let services =
                 ewoda_common::services::Services::start(&ewoda_common::services::ServiceOptions {
@@ -69,10 +68,4 @@ pub fn setup() -> ExitCode {
         }
     }
     super::finish(result)
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
 }

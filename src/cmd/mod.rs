@@ -10,19 +10,15 @@ pub mod dunning;
 pub mod ksef;
 pub mod payments;
 pub mod rates;
+pub mod serve;
 pub mod sim;
+pub mod user;
 
 /// Runs an async command on a multi-threaded runtime and maps its result to the exit code.
 pub fn block_on(
     command: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> std::process::ExitCode {
-    finish(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(command)),
-    )
+    finish(runtime().and_then(|rt| rt.block_on(command)))
 }
 
 /// Runs `work` on the migrated database of `common` (started privately when needed), then
@@ -59,4 +55,11 @@ pub fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The multi-threaded runtime every async subcommand runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

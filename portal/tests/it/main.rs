@@ -1,3 +1,9 @@
-//! The crate's one integration-test binary (one link instead of one per file).
+//! The portal's one integration-test binary: the real router against a real PostgreSQL, one
+//! fresh database per test (see `support`).
 
+mod auth;
+mod mail;
+mod matrix;
 mod store;
+mod support;
+mod ui;

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use ewoda_common::crypto::MasterKey;
-use ewoda_portal::demo::{live, seed, SeedOptions};
+use ewoda_demo::{live, seed, SeedOptions};
 use ewoda_tests::{mqtt_url, Scratch, TestDb};
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use ewoda_common::crypto::MasterKey;
-use ewoda_portal::demo::{seed, SeedOptions};
+use ewoda_demo::{seed, SeedOptions};
 use ewoda_tests::{table_digest, TestDb};
 
 const DOMAIN_TABLES: &[&str] = &[
@@ -346,7 +346,7 @@ async fn demo_seed_is_deterministic() {
     let before = table_digest(&a.pool, "reading").await;
     assert!(matches!(
         seed(&a.pool, &key, &small(7)).await,
-        Err(ewoda_portal::demo::SeedError::NotEmpty)
+        Err(ewoda_demo::SeedError::NotEmpty)
     ));
     assert_eq!(before, table_digest(&a.pool, "reading").await);
     // The sealed meter keys open with the master key.
@@ -416,8 +416,8 @@ async fn seeded_readings_are_consistent() {
 #[tokio::test]
 async fn portal_answers_healthz_when_ready_and_serves_the_landing_page_in_both_languages() {
     let db = TestDb::new("portal").await;
-    let state = ewoda_portal::web::AppState::new(db.pool.clone());
-    let app = ewoda_portal::web::router(state.clone());
+    let state = ewoda_portal::AppState::new(db.pool.clone());
+    let app = ewoda_portal::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -1,6 +1,7 @@
 //! The crate's one integration-test binary (one link instead of one per file).
 
 mod broker_restart;
+mod demo_accounts;
 mod demo_live;
 mod foundation;
 mod radio;

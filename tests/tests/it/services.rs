@@ -123,7 +123,7 @@ async fn the_demo_refuses_a_taken_port_before_starting_anything() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let dir = Scratch::new("demoport");
-    let opts = ewoda_portal::demo::DemoOptions {
+    let opts = ewoda_demo::DemoOptions {
         common: ewoda_common::config::CommonConfig {
             database_url: None,
             mqtt_url: None,
@@ -133,7 +133,7 @@ async fn the_demo_refuses_a_taken_port_before_starting_anything() {
         host: "127.0.0.1".into(),
         port,
     };
-    let msg = ewoda_portal::demo::run(opts).await.unwrap_err().to_string();
+    let msg = ewoda_demo::run(opts).await.unwrap_err().to_string();
     assert!(
         msg.contains(&format!("port {port}"))
             && msg.contains("already in use")

@@ -1,10 +1,10 @@
 //! `ewoda demo`: start the components, migrate, seed once, serve, and stop cleanly.
 
-use super::seed::{self, SeedOptions, DEMO_LOGINS, DEMO_PASSWORD};
-use crate::web::{self, AppState};
+use crate::seed::{self, SeedOptions, DEMO_PASSWORD};
 use ewoda_common::config::CommonConfig;
 use ewoda_common::services::Services;
 use ewoda_common::{db, time};
+use ewoda_portal::{self as web, AppState};
 use std::net::SocketAddr;
 
 /// Everything that can stop the demo from starting, each with what to do about it.
@@ -18,6 +18,8 @@ pub enum DemoError {
     Db(#[from] sqlx::Error),
     #[error("demo billing run: {0}")]
     Billing(#[from] ewoda_billing::store_error::StoreError),
+    #[error("portal: {0}")]
+    Portal(#[from] ewoda_portal::error::AppError),
     #[error("web server: {0}")]
     Serve(std::io::Error),
 }
@@ -57,8 +59,14 @@ async fn serve(
 ) -> Result<(), DemoError> {
     let pool = db::connect(&services.database_url, 16).await?;
     db::migrate(&pool).await?;
-    let state = AppState::new(pool.clone());
-    let app = web::router(state.clone());
+    // Mail goes to the data dir's maildir (read at /office/mail); links point at this demo.
+    let config = ewoda_portal::AppConfig {
+        data_dir: opts.common.data_dir.clone(),
+        public_url: format!("http://{}:{}", display_host(&opts.host), opts.port),
+        ..ewoda_portal::AppConfig::default()
+    };
+    let state = AppState::with_config(pool.clone(), config)?;
+    let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -82,7 +90,7 @@ async fn serve(
             summary.readings,
             started.elapsed().as_secs_f64()
         );
-        bill_last_month(&pool, today).await?;
+        bill_recent_months(&pool, today).await?;
     }
     state.set_ready();
 
@@ -91,11 +99,11 @@ async fn serve(
     println!("  database: {}", db::describe(&services.database_url));
     println!("  MQTT broker: {}", services.mqtt_url);
     println!("  logins (password for all: {DEMO_PASSWORD}):");
-    for (login, _, what) in DEMO_LOGINS {
-        println!("    {login:<11} {what}");
+    for line in seed::login_lines(&pool).await? {
+        println!("    {line}");
     }
     let today = time::local_day(chrono::Utc::now());
-    let live = match super::live::start(
+    let live = match crate::live::start(
         &pool,
         &SeedOptions::demo(today),
         &services.database_url,
@@ -128,24 +136,33 @@ async fn serve(
     served.map_err(DemoError::Serve)
 }
 
-/// Issues the invoices of the last closed month, so customers have something to see and pay.
-async fn bill_last_month(pool: &sqlx::PgPool, today: chrono::NaiveDate) -> Result<(), DemoError> {
-    use chrono::Datelike;
-    let last = today.with_day(1).unwrap_or(today) - chrono::Duration::days(1);
-    let month = format!("{:04}-{:02}", last.year(), last.month());
-    let opts = ewoda_billing::run::RunOptions {
-        issued_on: last + chrono::Duration::days(1),
-        ..ewoda_billing::run::RunOptions::for_month(&month, today)?
-    };
-    let summary = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {})
-        .await?
-        .summary;
-    eprintln!(
-        "Billed {month}: {} invoices, gross {} PLN ({} held for a clerk).",
-        summary.issued,
-        summary.gross,
-        summary.plan.exceptions.len()
-    );
+/// Issues the invoices of the last three closed months, each on the first day of the month
+/// after it, so customers have several invoices and the older ones are past due (overdue).
+pub async fn bill_recent_months(
+    pool: &sqlx::PgPool,
+    today: chrono::NaiveDate,
+) -> Result<(), DemoError> {
+    use chrono::{Datelike, Months};
+    let this_month = today.with_day(1).unwrap_or(today);
+    for back in (1..=3).rev() {
+        let Some(first) = this_month.checked_sub_months(Months::new(back)) else {
+            continue;
+        };
+        let month = format!("{:04}-{:02}", first.year(), first.month());
+        let opts = ewoda_billing::run::RunOptions {
+            issued_on: first + Months::new(1),
+            ..ewoda_billing::run::RunOptions::for_month(&month, today)?
+        };
+        let summary = ewoda_billing::run::bill_period(pool, &opts, &mut |_, _| {})
+            .await?
+            .summary;
+        eprintln!(
+            "Billed {month}: {} invoices, gross {} PLN ({} held for a clerk).",
+            summary.issued,
+            summary.gross,
+            summary.plan.exceptions.len()
+        );
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! history ends, over its real transports (radio dongle and wired M-Bus on ptys, Modbus TCP,
 //! MQTT devices), and the collector reads it into the database like a real installation.
 
-use super::seed::{demo_fleet, SeedError, SeedOptions};
+use crate::seed::{demo_fleet, SeedError, SeedOptions};
 use chrono::Utc;
 use ewoda_common::time;
 use ewoda_sim::mqtt::DeviceSelection;

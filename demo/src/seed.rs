@@ -5,7 +5,7 @@
 //! The seed writes master data of several crates' tables directly, in bulk (UNNEST/COPY): it is
 //! demo data, created once in an empty database, not a business operation.
 
-use super::names::*;
+use crate::names::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use ewoda_collector::pipeline::rollup;
 use ewoda_collector::store::{self, DailyRollup, NewReading, Source};
@@ -51,12 +51,28 @@ pub const DEMO_LOGINS: &[(&str, &str, &str)] = &[
     ("urzednik", "clerk", "billing clerk / urzędnik"),
     ("dyspozytor", "operator", "operator (alarms) / dyspozytor"),
     ("inkasent", "reader", "meter reader / inkasent"),
-    (
-        "klient",
-        "customer",
-        "customer (eBOK), customer number 4701",
-    ),
+    ("klient", "customer", "customer (eBOK)"),
+    ("klient2", "customer", "another customer (eBOK)"),
 ];
+
+/// The demo logins as `ewoda demo` prints them: role, and each customer's number, e.g.
+/// `klient (customer 4701)`.
+pub async fn login_lines(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    let mut lines = Vec::new();
+    for (login, _, what) in DEMO_LOGINS {
+        let number: Option<String> = sqlx::query_scalar(
+            "select c.number from app_user u join customer c using (customer_id) where u.login = $1",
+        )
+        .bind(login)
+        .fetch_optional(pool)
+        .await?;
+        lines.push(match number {
+            Some(n) => format!("{:<24} {what}", format!("{login} (customer {n})")),
+            None => format!("{login:<24} {what}"),
+        });
+    }
+    Ok(lines)
+}
 
 /// Counts of what was created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -837,17 +853,22 @@ async fn write_master_data(
     .execute(&mut **tx)
     .await?;
 
-    // Demo users; the eBOK login belongs to the first household.
-    let first_household = t
-        .customers
-        .iter()
-        .position(|c| c.kind == "household")
-        .unwrap_or(0) as i64
-        + 1;
+    // Demo users; the eBOK logins belong to the first households, one each.
+    let mut households = demo_households(t).into_iter();
     let mut rng = Rng::new(opts.seed ^ 0x05E5);
     for (login, role, _) in DEMO_LOGINS {
         let hash = hash_password(&opts.password, &mut rng)?;
-        let customer = (*role == "customer").then_some(first_household);
+        let customer = if *role == "customer" {
+            Some(
+                households
+                    .next()
+                    .ok_or(SeedError::Options("too few households for the demo logins"))?
+                    as i64
+                    + 1,
+            )
+        } else {
+            None
+        };
         let user_id: i64 = sqlx::query_scalar(
             "insert into app_user (login, email, display_name, password_hash, customer_id, org_unit_id, email_confirmed_at)
              values ($1, $1 || '@zwik.przykladowo.example', $2, $3, $4, case when $4 is null then (select org_unit_id from org_unit where code = 'BOK') end, now())
@@ -855,7 +876,9 @@ async fn write_master_data(
         )
         .bind(login)
         .bind(match *role {
-            "customer" => customer_name(&t.customers[first_household as usize - 1]),
+            "customer" => customer
+                .map(|c| customer_name(&t.customers[c as usize - 1]))
+                .unwrap_or_default(),
             _ => login.to_string(),
         })
         .bind(hash)
@@ -884,6 +907,30 @@ async fn write_master_data(
         .await?;
     }
     Ok(())
+}
+
+/// Customers (indexes) of the demo's eBOK logins: the first households with a main meter.
+fn demo_households(t: &Town) -> Vec<usize> {
+    let logins = DEMO_LOGINS.iter().filter(|l| l.1 == "customer").count();
+    t.customers
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.kind == "household" && main_meter_of(t, *i).is_some())
+        .map(|(i, _)| i)
+        .take(logins)
+        .collect()
+}
+
+/// The current main meter (row) on a premises the customer has a contract for.
+fn main_meter_of(t: &Town, customer: usize) -> Option<usize> {
+    t.contracts
+        .iter()
+        .filter(|c| c.customer == customer)
+        .find_map(|c| {
+            t.meters
+                .iter()
+                .position(|m| m.premises == c.premises && m.role == "main" && m.removed.is_none())
+        })
 }
 
 fn customer_name(c: &Customer) -> String {
@@ -926,6 +973,22 @@ async fn write_alarms(conn: &mut sqlx::PgConnection, t: &Town) -> Result<(), sql
     .bind(meters)
     .bind(since)
     .bind(local(t.start + Duration::days(t.days as i64 - 1), 23, 59))
+    .execute(&mut *conn)
+    .await?;
+    // Each demo customer has an open alarm to see in eBOK (unless a leak already gave one).
+    let demo_meters: Vec<i64> = demo_households(t)
+        .into_iter()
+        .filter_map(|c| main_meter_of(t, c))
+        .map(|row| row as i64 + 1)
+        .collect();
+    sqlx::query(
+        "insert into alarm (meter_id, kind, severity, source, opened_at, last_seen_at, occurrences, details)
+         select m, 'battery_low', 'info', 'meter', $2, $2, 1, jsonb_build_object('demo', true)
+         from unnest($1::bigint[]) as x(m)
+         where not exists (select 1 from alarm a where a.meter_id = m and a.state = 'open')",
+    )
+    .bind(demo_meters)
+    .bind(local(t.start + Duration::days(t.days as i64 - 2), 8, 15))
     .execute(conn)
     .await?;
     Ok(())

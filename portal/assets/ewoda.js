@@ -1,0 +1,8 @@
+// ewoda: small progressive enhancements; every page works without this file.
+// Buttons with data-copy copy the text of the element they name (e.g. the account number).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  var source = document.getElementById(button.getAttribute("data-copy"));
+  if (source) navigator.clipboard.writeText(source.textContent.trim());
+});

@@ -1,0 +1,129 @@
+//! Shared application state and its typed configuration.
+
+use crate::error::AppError;
+use crate::mail::{MaildirMailer, Mailer, SmtpMailer};
+use crate::ui::i18n::I18n;
+use sqlx::PgPool;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared application state, passed to every handler (never global).
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// What every handler can reach: the pool, the configuration, the translations.
+pub struct App {
+    pub pool: PgPool,
+    pub config: AppConfig,
+    pub i18n: I18n,
+    /// SMTP when configured, else the maildir in the data directory.
+    pub mailer: Box<dyn Mailer>,
+    /// See [`crate::auth::password::dummy_hash`].
+    pub dummy_hash: String,
+    /// False until migrations and seeding are done; `/healthz` answers 503 meanwhile.
+    pub ready: AtomicBool,
+}
+
+/// Portal settings; [`AppConfig::default`] is what the demo and tests start from.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Served over TLS (directly or behind a TLS proxy): cookies get `Secure`, responses HSTS.
+    pub tls: bool,
+    /// Rate limit of the public forms (login, registration, reset), per client IP.
+    pub rate_limit: RateLimit,
+    /// Failed logins in a row before the account is locked, and for how long.
+    pub lockout_failures: i32,
+    pub lockout_for: Duration,
+    /// Idle time after which a session expires.
+    pub session_idle: Duration,
+    /// Where the maildir of unsent mail lives (`<data_dir>/maildir`).
+    pub data_dir: PathBuf,
+    /// SMTP server for outgoing mail; without it mail goes to the maildir.
+    pub smtp_url: Option<String>,
+    /// The portal's address as users reach it, for links in mails (never taken from the
+    /// request's Host header, which a client can forge).
+    pub public_url: String,
+    /// How long a confirmation link and a password-reset link stay valid.
+    pub confirm_valid: Duration,
+    pub reset_valid: Duration,
+}
+
+impl AppConfig {
+    /// The maildir used without SMTP.
+    pub fn maildir(&self) -> PathBuf {
+        self.data_dir.join("maildir")
+    }
+}
+
+/// A token bucket: `burst` requests at once, then one more every `every`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub every: Duration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            tls: false,
+            rate_limit: RateLimit {
+                burst: 10,
+                every: Duration::from_secs(6),
+            },
+            lockout_failures: 5,
+            lockout_for: Duration::from_secs(15 * 60),
+            session_idle: Duration::from_secs(2 * 3600),
+            data_dir: PathBuf::from(".ewoda"),
+            smtp_url: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            confirm_valid: Duration::from_secs(48 * 3600),
+            reset_valid: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl AppState {
+    /// State with the default configuration (mail into `.ewoda/maildir`).
+    pub fn new(pool: PgPool) -> Self {
+        let config = AppConfig::default();
+        let mailer = Box::new(MaildirMailer::new(config.maildir()));
+        Self::assemble(pool, config, mailer)
+    }
+
+    /// State with a configuration; fails on an unusable `SMTP_URL`.
+    pub fn with_config(pool: PgPool, config: AppConfig) -> Result<Self, AppError> {
+        let mailer: Box<dyn Mailer> = match config.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Box::new(SmtpMailer::new(url)?),
+            None => Box::new(MaildirMailer::new(config.maildir())),
+        };
+        Ok(Self::assemble(pool, config, mailer))
+    }
+
+    fn assemble(pool: PgPool, config: AppConfig, mailer: Box<dyn Mailer>) -> Self {
+        AppState(Arc::new(App {
+            pool,
+            config,
+            i18n: I18n::load(),
+            mailer,
+            dummy_hash: crate::auth::password::dummy_hash(),
+            ready: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn set_ready(&self) {
+        self.0.ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.ready.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,242 @@
+//! Login, logout, session fixation, lockout, CSRF, rate limit.
+
+use crate::support::{TestApp, PASSWORD};
+use axum::http::StatusCode;
+
+#[tokio::test]
+async fn login_form_has_the_contract_fields_and_each_role_lands_at_home() {
+    let app = TestApp::new().await;
+    let mut c = app.anonymous();
+    let r = c.get("/login").await;
+    r.assert_status(StatusCode::OK);
+    assert_eq!(r.texts(r#"input[name="username"]"#).len(), 1);
+    assert_eq!(r.texts(r#"input[name="password"]"#).len(), 1);
+    for (login, home) in [
+        ("klient", "/ebok/"),
+        ("klient2", "/ebok/"),
+        ("urzednik", "/office/"),
+        ("inkasent", "/office/"),
+        ("admin", "/office/"),
+        ("dyspozytor", "/console/"),
+    ] {
+        let mut c = app.anonymous();
+        c.get("/login").await;
+        // Outside checks post only the two fields (no hidden token): that must log in.
+        let r = c
+            .post_raw(
+                "/login",
+                &[("username", login), ("password", PASSWORD)],
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{login}: {}", r.body);
+        assert_eq!(r.location(), Some(home), "{login}");
+        c.get(home).await.assert_status(StatusCode::OK);
+    }
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_re_renders_the_form_with_the_message_and_the_login_kept() {
+    let app = TestApp::new().await;
+    let mut c = app.anonymous();
+    c.get("/login?lang=en").await;
+    let r = c
+        .post("/login", &[("username", "klient"), ("password", "nope")])
+        .await;
+    r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.texts("#e-password"), ["Wrong login or password."]);
+    let html = r.html();
+    let sel = scraper::Selector::parse("#f-password").unwrap();
+    let input = html.select(&sel).next().unwrap();
+    assert_eq!(input.value().attr("aria-describedby"), Some("e-password"));
+    let sel = scraper::Selector::parse("#f-username").unwrap();
+    assert_eq!(
+        html.select(&sel).next().unwrap().value().attr("value"),
+        Some("klient")
+    );
+    // In Polish too.
+    c.get("/login?lang=pl").await;
+    let r = c
+        .post("/login", &[("username", ""), ("password", "")])
+        .await;
+    assert_eq!(r.texts("#e-username"), ["Podaj login."]);
+    assert_eq!(r.texts("#e-password"), ["Podaj hasło."]);
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_login_and_logout_ends_the_session() {
+    let app = TestApp::new().await;
+    let mut c = app.anonymous();
+    c.get("/login").await;
+    let before = c
+        .session_id()
+        .expect("the login form starts a session (CSRF token)");
+    let r = c
+        .post("/login", &[("username", "klient"), ("password", PASSWORD)])
+        .await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    let after = c.session_id().unwrap();
+    assert_ne!(
+        before, after,
+        "session fixation: the id must change at login"
+    );
+    // The old id is no longer logged in.
+    let mut planted = app.anonymous();
+    planted.cookies.insert("ewoda_session".into(), before);
+    let r = planted.get("/ebok/").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
+
+    c.get("/ebok/").await.assert_status(StatusCode::OK);
+    let r = c.post("/logout", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mut replay = app.anonymous();
+    replay.cookies.insert("ewoda_session".into(), after);
+    assert_eq!(replay.get("/ebok/").await.status, StatusCode::SEE_OTHER);
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_even_for_the_right_password() {
+    let app = TestApp::builder()
+        .config(|c| c.lockout_failures = 3)
+        .build()
+        .await;
+    let mut c = app.anonymous();
+    c.get("/login?lang=en").await;
+    for _ in 0..3 {
+        let r = c
+            .post("/login", &[("username", "klient"), ("password", "wrong")])
+            .await;
+        r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let r = c
+        .post("/login", &[("username", "klient"), ("password", PASSWORD)])
+        .await;
+    r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.texts("#e-password")[0].contains("locked"), "{}", r.body);
+    let locked: bool =
+        sqlx::query_scalar("select locked_until > now() from app_user where login = 'klient'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(locked);
+    // Another account is not affected.
+    app.login("klient2").await;
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn cross_site_and_tokenless_posts_are_refused_with_an_explanation() {
+    let app = TestApp::new().await;
+    let mut c = app.login("klient").await;
+    c.get("/ebok/?lang=en").await;
+    let token = c.csrf.clone().unwrap();
+    // Cross-site, even with the right token.
+    let r = c
+        .post_raw(
+            "/logout",
+            &[("csrf", &token)],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    assert!(r.body.contains("The form was not accepted"), "{}", r.body);
+    let r = c
+        .post_raw(
+            "/login",
+            &[("username", "klient"), ("password", PASSWORD)],
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    // Same site without the token: refused (any route but login/logout needs it).
+    let r = c.post_raw("/ebok/", &[], &[]).await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    assert!(r.body.contains("The form was not accepted"), "{}", r.body);
+    // A wrong token, and the right one in the header.
+    let r = c.post_raw("/ebok/", &[("csrf", "00")], &[]).await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    let r = c.post_raw("/ebok/", &[], &[("x-csrf-token", &token)]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "the token passed; no POST route there"
+    );
+    // Still logged in: the refused logout did nothing.
+    c.get("/ebok/").await.assert_status(StatusCode::OK);
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_explains_itself() {
+    let app = TestApp::new().await;
+    let mut c = app.anonymous();
+    let r = c.post_raw("/ebok/?lang=en", &[("csrf", "x")], &[]).await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    assert!(r.body.contains("Session expired"), "{}", r.body);
+    assert!(r.body.contains("<html lang=\"en\">"));
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn login_posts_are_rate_limited_and_the_form_still_shows() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.rate_limit.burst = 3;
+            c.rate_limit.every = std::time::Duration::from_secs(3600);
+        })
+        .build()
+        .await;
+    let mut c = app.anonymous();
+    c.get("/login").await;
+    for _ in 0..3 {
+        let r = c
+            .post("/login", &[("username", "nobody"), ("password", "x")])
+            .await;
+        r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let r = c
+        .post("/login", &[("username", "klient"), ("password", PASSWORD)])
+        .await;
+    r.assert_status(StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("Zbyt wiele prób"), "{}", r.body);
+    c.get("/login").await.assert_status(StatusCode::OK);
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn next_returns_to_the_page_asked_for_but_never_to_another_site() {
+    let app = TestApp::new().await;
+    let mut c = app.anonymous();
+    let r = c.get("/office/users").await;
+    assert_eq!(r.location(), Some("/login?next=%2Foffice%2Fusers"));
+    c.get("/login?next=%2Foffice%2Fusers").await;
+    let r = c
+        .post(
+            "/login",
+            &[
+                ("username", "admin"),
+                ("password", PASSWORD),
+                ("next", "/office/users"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/office/users"));
+    let mut c = app.anonymous();
+    c.get("/login").await;
+    let r = c
+        .post(
+            "/login",
+            &[
+                ("username", "admin"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/office/"));
+    app.drop_db().await;
+}

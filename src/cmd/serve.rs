@@ -1,0 +1,55 @@
+//! `ewoda serve`: the portal on an existing database (no demo seed).
+
+use ewoda_portal::serve::{self, ServeOptions};
+use ewoda_portal::AppConfig;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// PostgreSQL URL of the utility's database (required: serve never starts its own).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "EWODA_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// HTTP port.
+    #[arg(long, env = "EWODA_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// The portal is reached over TLS (directly or through a proxy): Secure cookies, HSTS.
+    #[arg(long, env = "EWODA_TLS")]
+    pub tls: bool,
+    /// The address users reach the portal at, for links in mails.
+    #[arg(long, env = "EWODA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for mail; without it mail is written to <data dir>/maildir.
+    #[arg(long, env = "SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Data directory (the maildir lives here).
+    #[arg(long, env = "EWODA_DATA_DIR", default_value = ".ewoda")]
+    pub data_dir: std::path::PathBuf,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let listen = match format!("{}:{}", args.host, args.port).parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("ewoda: --host {:?}: expected an IP address", args.host);
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = AppConfig {
+        tls: args.tls,
+        public_url: args
+            .public_url
+            .unwrap_or_else(|| format!("http://{}:{}", args.host, args.port)),
+        smtp_url: args.smtp_url.filter(|s| !s.is_empty()),
+        data_dir: args.data_dir,
+        ..AppConfig::default()
+    };
+    let opts = ServeOptions {
+        database_url: args.database_url,
+        listen,
+        config,
+    };
+    super::finish(super::runtime().and_then(|rt| rt.block_on(serve::run(opts)).map_err(Into::into)))
+}
