@@ -90,6 +90,8 @@ async fn serve(
             summary.readings,
             started.elapsed().as_secs_f64()
         );
+        // Real NBP history (EUR mid and reference rates) for interest notes and compensation.
+        ewoda_billing::rates::load_shipped(&pool).await?;
         bill_recent_months(&pool, today).await?;
     }
     state.set_ready();
