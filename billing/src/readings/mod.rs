@@ -8,8 +8,11 @@ use crate::consumption::{volume_from_reads, Estimate, Norm, Read, Replacement, V
 use crate::tariff::Period;
 use chrono::{DateTime, Days, Utc};
 use ewoda_common::time::{day_start, local_day};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+
+pub mod query;
 
 /// How a meter is used on a premises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +56,88 @@ pub struct Installation {
     pub register_digits: u32,
 }
 
-/// A stored register reading.
+/// Where a register value comes from: a source of `reading.source`, the installation history,
+/// or the billing run's own estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadSource {
+    /// A reading of the collector with this `reading.source` (`wmbus`, `handheld`, …).
+    Reading(&'static str),
+    /// The register noted when the meter was installed.
+    Installed,
+    /// The register noted when the meter was removed.
+    Removed,
+    /// Estimated by a billing run (opening + estimated volume).
+    Estimate,
+}
+
+/// `reading.source` values, so a parsed source is a `&'static str`.
+const READING_SOURCES: [&str; 10] = [
+    "wmbus", "mbus", "modbus", "mqtt", "handheld", "file", "manual", "ebok", "estimate", "seed",
+];
+
+impl ReadSource {
+    /// Parses a stored source name (`installed`, `removed`, `run_estimate` or a reading's).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "installed" => ReadSource::Installed,
+            "removed" => ReadSource::Removed,
+            "run_estimate" => ReadSource::Estimate,
+            other => ReadSource::Reading(
+                READING_SOURCES
+                    .iter()
+                    .find(|k| **k == other)
+                    .copied()
+                    .unwrap_or("manual"),
+            ),
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadSource::Reading(s) => s,
+            ReadSource::Installed => "installed",
+            ReadSource::Removed => "removed",
+            ReadSource::Estimate => "run_estimate",
+        }
+    }
+
+    /// True for a value nobody read off the meter.
+    pub fn estimated(self) -> bool {
+        matches!(self, ReadSource::Estimate | ReadSource::Reading("estimate"))
+    }
+}
+
+/// A register value at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredRead {
     /// When.
     pub at: DateTime<Utc>,
     /// Register, ml.
     pub volume_ml: i64,
+    /// Where it comes from.
+    pub source: ReadSource,
 }
 
-/// The readings of one meter nearest the two bounds of a period (each within a tolerance).
+/// The two reads a meter's part of a billed period runs between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterReads {
+    /// The meter.
+    pub meter_id: i64,
+    /// Its role.
+    pub role: MeterRole,
+    /// Where the period starts for it.
+    pub opening: StoredRead,
+    /// Where it ends (an [`ReadSource::Estimate`] for an estimated period).
+    pub closing: StoredRead,
+}
+
+/// The readings of one meter nearest the two bounds of a period (each within a tolerance),
+/// and the closing read of its last invoice, which — when there is one — opens the period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BoundReads {
+    /// The closing read the meter's previous invoice used (the read chain).
+    pub opening: Option<StoredRead>,
     /// Last read at or before the period's start.
     pub before_start: Option<StoredRead>,
     /// First read after the period's start.
@@ -132,6 +205,8 @@ pub struct Measured {
     pub source: VolumeSource,
     /// Σ sub-meter volumes in the period, m³ (None when there is no sub-meter).
     pub sub_meter_m3: Option<Decimal>,
+    /// The reads used, per meter (mains in chain order, then sub-meters).
+    pub reads: Vec<MeterReads>,
 }
 
 /// What the period's volume will be based on.
@@ -177,10 +252,15 @@ fn span(
     reads: Option<&BoundReads>,
 ) -> Result<(StoredRead, StoredRead), VolumeProblem> {
     let r = reads.copied().unwrap_or_default();
-    let first = if inst.installed_at >= start {
+    // The chain first: a period starts where the meter's last invoice ended, never at a read
+    // re-chosen near the bound (a late reading there would bill volume twice or not at all).
+    let first = if let Some(opening) = r.opening.filter(|o| o.at >= inst.installed_at) {
+        opening
+    } else if inst.installed_at >= start {
         StoredRead {
             at: inst.installed_at,
             volume_ml: inst.installed_read_ml,
+            source: ReadSource::Installed,
         }
     } else {
         nearest(start, r.before_start, r.after_start).ok_or(VolumeProblem::MissingReading {
@@ -189,7 +269,11 @@ fn span(
         })?
     };
     let last = match (inst.removed_at, inst.removed_read_ml) {
-        (Some(at), Some(ml)) if at <= end => StoredRead { at, volume_ml: ml },
+        (Some(at), Some(ml)) if at <= end => StoredRead {
+            at,
+            volume_ml: ml,
+            source: ReadSource::Removed,
+        },
         _ => nearest(end, r.before_end, r.after_end).ok_or(VolumeProblem::MissingReading {
             meter_id: inst.meter_id,
             bound: "end",
@@ -252,7 +336,7 @@ fn main_chain(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     reads: &HashMap<i64, BoundReads>,
-) -> Result<VolumeSource, VolumeProblem> {
+) -> Result<(VolumeSource, Vec<MeterReads>), VolumeProblem> {
     let spans: Vec<(StoredRead, StoredRead)> = chain
         .iter()
         .map(|i| span(i, start, end, reads.get(&i.meter_id)))
@@ -277,11 +361,22 @@ fn main_chain(
             _ => None,
         })
         .collect();
-    Ok(VolumeSource::Reads {
+    let used = chain
+        .iter()
+        .zip(&spans)
+        .map(|(i, (opening, closing))| MeterReads {
+            meter_id: i.meter_id,
+            role: i.role,
+            opening: *opening,
+            closing: *closing,
+        })
+        .collect();
+    let source = VolumeSource::Reads {
         reads: vec![read(first.0), read(last.1)],
         register_digits: chain.last().map(|i| i.register_digits),
         replacements,
-    })
+    };
+    Ok((source, used))
 }
 
 /// The basis of a premises's volume in `period`: its main meters' reads (with the sub-meters'
@@ -296,7 +391,7 @@ pub fn basis(
     if mains.is_empty() {
         return Ok(Basis::NoMeter);
     }
-    let source = main_chain(&mains, start, end, reads)?;
+    let (source, mut used) = main_chain(&mains, start, end, reads)?;
     let subs = active(installations, MeterRole::Sub, start, end);
     let mut sub_total: Option<Decimal> = None;
     for sub in subs {
@@ -304,11 +399,63 @@ pub fn basis(
         let v = volume_from_reads(&[read(a), read(b)], Some(sub.register_digits), &[])
             .map_err(|e| VolumeProblem::Invalid(format!("sub-meter {}: {e}", sub.meter_id)))?;
         sub_total = Some(sub_total.unwrap_or(Decimal::ZERO) + v);
+        used.push(MeterReads {
+            meter_id: sub.meter_id,
+            role: sub.role,
+            opening: a,
+            closing: b,
+        });
     }
     Ok(Basis::Measured(Measured {
         source,
         sub_meter_m3: sub_total,
+        reads: used,
     }))
+}
+
+/// The reads an estimated period stands on: its one main meter's opening (chain, installation
+/// or a read near the start) and, as the closing, that opening plus the estimated volume at the
+/// period's end — so the next period continues from what was billed. None when there is no
+/// opening or the main meter changed in the period (then the next period starts from reads
+/// near its bound, and the estimate is reconciled from the period's own reads).
+pub fn estimated_reads(
+    period: Period,
+    installations: &[Installation],
+    reads: &HashMap<i64, BoundReads>,
+    volume_m3: Decimal,
+) -> Option<MeterReads> {
+    let (start, end) = bounds(period);
+    let mains = active(installations, MeterRole::Main, start, end);
+    let [main] = mains.as_slice() else {
+        return None;
+    };
+    if main.removed_at.is_some_and(|r| r <= end) {
+        return None;
+    }
+    let r = reads.get(&main.meter_id).copied().unwrap_or_default();
+    let opening = match r.opening.filter(|o| o.at >= main.installed_at) {
+        Some(o) => o,
+        None if main.installed_at >= start => StoredRead {
+            at: main.installed_at,
+            volume_ml: main.installed_read_ml,
+            source: ReadSource::Installed,
+        },
+        None => nearest(start, r.before_start, r.after_start)?,
+    };
+    let ml = (volume_m3 * Decimal::from(1_000_000)).trunc().to_i64()?;
+    if opening.at >= end {
+        return None;
+    }
+    Some(MeterReads {
+        meter_id: main.meter_id,
+        role: main.role,
+        opening,
+        closing: StoredRead {
+            at: end,
+            volume_ml: opening.volume_ml.checked_add(ml)?,
+            source: ReadSource::Estimate,
+        },
+    })
 }
 
 /// An estimate from the monthly history (m³ per month, previous months), flagged estimated.
@@ -374,6 +521,7 @@ mod tests {
         Some(StoredRead {
             at: local(d(day), 23, 50),
             volume_ml: ml,
+            source: ReadSource::Reading("wmbus"),
         })
     }
 
@@ -468,6 +616,7 @@ mod tests {
                 after_start: at("2026-10-01", 2_000_000),
                 before_end: None,
                 after_end: at("2026-11-01", 9_000_000),
+                opening: None,
             },
         )]);
         // 1 Oct 23:50 is nearer to 1 Oct 00:00 than 25 Sep 23:50.
@@ -475,6 +624,15 @@ mod tests {
             volume(&basis(october(), &insts, &reads).unwrap()).0,
             dec!(7.000)
         );
+        // The previous invoice's closing read opens the period, however far from the bound.
+        let mut chained = reads.clone();
+        if let Some(r) = chained.get_mut(&1) {
+            r.opening = at("2026-09-20", 500_000);
+        }
+        let b = basis(october(), &insts, &chained).unwrap();
+        assert_eq!(volume(&b).0, dec!(8.500));
+        let Basis::Measured(m) = b else { panic!() };
+        assert_eq!(m.reads[0].opening, at("2026-09-20", 500_000).unwrap());
         let none = HashMap::new();
         assert_eq!(
             basis(october(), &insts, &none),
