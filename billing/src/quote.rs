@@ -53,7 +53,7 @@ fn default_true() -> bool {
 }
 
 /// Unit of an invoice line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LineUnit {
     /// Cubic metres of water or sewage.
@@ -65,7 +65,7 @@ pub enum LineUnit {
 }
 
 /// One invoice line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteLine {
     /// `water`, `sewage` or the fee's name.
     pub item: String,
@@ -86,7 +86,7 @@ pub struct QuoteLine {
 }
 
 /// A priced invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     /// Water volume, m³ to 0.001.
     pub volume_m3: Decimal,

@@ -254,20 +254,10 @@ fn span(
     let r = reads.copied().unwrap_or_default();
     // The chain first: a period starts where the meter's last invoice ended, never at a read
     // re-chosen near the bound (a late reading there would bill volume twice or not at all).
-    let first = if let Some(opening) = r.opening.filter(|o| o.at >= inst.installed_at) {
-        opening
-    } else if inst.installed_at >= start {
-        StoredRead {
-            at: inst.installed_at,
-            volume_ml: inst.installed_read_ml,
-            source: ReadSource::Installed,
-        }
-    } else {
-        nearest(start, r.before_start, r.after_start).ok_or(VolumeProblem::MissingReading {
-            meter_id: inst.meter_id,
-            bound: "start",
-        })?
-    };
+    let first = opening_of(inst, start, &r).ok_or(VolumeProblem::MissingReading {
+        meter_id: inst.meter_id,
+        bound: "start",
+    })?;
     let last = match (inst.removed_at, inst.removed_read_ml) {
         (Some(at), Some(ml)) if at <= end => StoredRead {
             at,
@@ -413,49 +403,73 @@ pub fn basis(
     }))
 }
 
-/// The reads an estimated period stands on: its one main meter's opening (chain, installation
-/// or a read near the start) and, as the closing, that opening plus the estimated volume at the
-/// period's end — so the next period continues from what was billed. None when there is no
-/// opening or the main meter changed in the period (then the next period starts from reads
-/// near its bound, and the estimate is reconciled from the period's own reads).
+/// The register a meter's part of a period opens at: the read chain, its installation, or the
+/// read nearest the period's start.
+fn opening_of(inst: &Installation, start: DateTime<Utc>, r: &BoundReads) -> Option<StoredRead> {
+    match r.opening.filter(|o| o.at >= inst.installed_at) {
+        Some(o) => Some(o),
+        None if inst.installed_at >= start => Some(StoredRead {
+            at: inst.installed_at,
+            volume_ml: inst.installed_read_ml,
+            source: ReadSource::Installed,
+        }),
+        None => nearest(start, r.before_start, r.after_start),
+    }
+}
+
+/// The reads an estimated period stands on: the main meters' reads where known (a replaced
+/// meter's full span) and, as the last meter's closing, its opening plus what the estimate
+/// leaves after the earlier spans, at the period's end — so the next period continues from
+/// what was billed. None when an opening is unknown or the earlier spans already exceed the
+/// estimate (then the next period starts from reads near its bound, and the estimate is
+/// reconciled from the period's own reads).
 pub fn estimated_reads(
     period: Period,
     installations: &[Installation],
     reads: &HashMap<i64, BoundReads>,
     volume_m3: Decimal,
-) -> Option<MeterReads> {
+) -> Vec<MeterReads> {
     let (start, end) = bounds(period);
     let mains = active(installations, MeterRole::Main, start, end);
-    let [main] = mains.as_slice() else {
-        return None;
+    let Some((last, earlier)) = mains.split_last() else {
+        return Vec::new();
     };
-    if main.removed_at.is_some_and(|r| r <= end) {
-        return None;
+    let mut left = (volume_m3 * Decimal::from(1_000_000)).trunc().to_i64();
+    let mut out = Vec::with_capacity(mains.len());
+    for inst in earlier {
+        let Ok((opening, closing)) = span(inst, start, end, reads.get(&inst.meter_id)) else {
+            return Vec::new();
+        };
+        left = left.and_then(|l| l.checked_sub(closing.volume_ml - opening.volume_ml));
+        out.push(MeterReads {
+            meter_id: inst.meter_id,
+            role: inst.role,
+            opening,
+            closing,
+        });
     }
-    let r = reads.get(&main.meter_id).copied().unwrap_or_default();
-    let opening = match r.opening.filter(|o| o.at >= main.installed_at) {
-        Some(o) => o,
-        None if main.installed_at >= start => StoredRead {
-            at: main.installed_at,
-            volume_ml: main.installed_read_ml,
-            source: ReadSource::Installed,
-        },
-        None => nearest(start, r.before_start, r.after_start)?,
+    let r = reads.get(&last.meter_id).copied().unwrap_or_default();
+    let (Some(opening), Some(left)) = (opening_of(last, start, &r), left.filter(|l| *l >= 0))
+    else {
+        return Vec::new();
     };
-    let ml = (volume_m3 * Decimal::from(1_000_000)).trunc().to_i64()?;
-    if opening.at >= end {
-        return None;
+    if opening.at >= end || last.removed_at.is_some_and(|at| at <= end) {
+        return Vec::new();
     }
-    Some(MeterReads {
-        meter_id: main.meter_id,
-        role: main.role,
+    let Some(closing_ml) = opening.volume_ml.checked_add(left) else {
+        return Vec::new();
+    };
+    out.push(MeterReads {
+        meter_id: last.meter_id,
+        role: last.role,
         opening,
         closing: StoredRead {
             at: end,
-            volume_ml: opening.volume_ml.checked_add(ml)?,
+            volume_ml: closing_ml,
             source: ReadSource::Estimate,
         },
-    })
+    });
+    out
 }
 
 /// An estimate from the monthly history (m³ per month, previous months), flagged estimated.

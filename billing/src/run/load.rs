@@ -2,13 +2,14 @@
 //! invoiced, the tariffs, and — through [`crate::readings::query`] — installations, bound reads
 //! and consumption history.
 
-use super::RunOptions;
+use super::{chain, RunOptions};
 use crate::calc_error::CalcError;
 use crate::readings::{self, query, BoundReads, Installation};
 use crate::store_error::StoreError;
 use crate::tariff::{Fee, FeePer, Period, Tariff, TariffVersion};
 use chrono::{Months, NaiveDate};
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -106,6 +107,8 @@ type NormSpan = (NaiveDate, Option<NaiveDate>, Option<Decimal>);
 /// Tariff groups with their versions' norms: group → (tariff, [(from, to, norm)]).
 pub(super) struct Tariffs {
     pub(super) groups: HashMap<i64, Result<Tariff, CalcError>>,
+    /// A digest of each group's versions and fees, part of a proposal's fingerprint.
+    pub(super) digests: HashMap<i64, String>,
     pub(super) norms: HashMap<i64, Vec<NormSpan>>,
 }
 
@@ -170,11 +173,16 @@ async fn load_tariffs(conn: &mut PgConnection) -> Result<Tariffs, StoreError> {
             einvoice_discount: r.try_get::<Decimal, _>("einvoice_discount")?.normalize(),
         });
     }
+    let digests = versions
+        .iter()
+        .map(|(g, v)| (*g, hex::encode(Sha256::digest(format!("{v:?}")))))
+        .collect();
     Ok(Tariffs {
         groups: versions
             .into_iter()
             .map(|(g, v)| (g, Tariff::new(v)))
             .collect(),
+        digests,
         norms,
     })
 }
@@ -217,13 +225,32 @@ pub(super) async fn load(
             None => not_due += 1,
         }
     }
+    let before = due.len();
+    let due = not_invoiced(conn, due, window.from()).await?;
+    let already_invoiced = before - due.len();
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "loaded invoiced periods"
+    );
+    let mut loaded = inputs(conn, due, window, opts).await?;
+    loaded.not_due = not_due;
+    loaded.already_invoiced = already_invoiced;
+    Ok(loaded)
+}
+
+/// Drops the contracts already invoiced (by any run) for a period overlapping theirs.
+async fn not_invoiced(
+    conn: &mut PgConnection,
+    mut due: Vec<(ContractRow, Period)>,
+    since: NaiveDate,
+) -> Result<Vec<(ContractRow, Period)>, StoreError> {
     let ids: Vec<i64> = due.iter().map(|(c, _)| c.contract_id).collect();
     let invoiced = sqlx::query(
         "select contract_id, period_from, period_to from invoice
          where kind = 'VAT' and contract_id = any($1) and period_to >= $2",
     )
     .bind(&ids)
-    .bind(window.from())
+    .bind(since)
     .fetch_all(&mut *conn)
     .await?;
     let mut done: HashMap<i64, Vec<(NaiveDate, NaiveDate)>> = HashMap::new();
@@ -232,17 +259,22 @@ pub(super) async fn load(
             .or_default()
             .push((r.try_get("period_from")?, r.try_get("period_to")?));
     }
-    let before = due.len();
     due.retain(|(c, p)| {
         done.get(&c.contract_id)
             .is_none_or(|v| !v.iter().any(|(f, t)| *f <= p.to() && *t >= p.from()))
     });
-    let already_invoiced = before - due.len();
+    Ok(due)
+}
 
-    tracing::debug!(
-        ms = t.elapsed().as_millis() as u64,
-        "loaded invoiced periods"
-    );
+/// The pricing input of contracts and their periods: tariffs, installations, the reads at the
+/// bounds (the period opening at the read chain where there is one) and monthly history.
+pub(super) async fn inputs(
+    conn: &mut PgConnection,
+    due: Vec<(ContractRow, Period)>,
+    window: Period,
+    opts: &RunOptions,
+) -> Result<Loaded, StoreError> {
+    let t = Instant::now();
     let tariffs = load_tariffs(conn).await?;
     let mut premises: Vec<i64> = due.iter().map(|(c, _)| c.premises_id).collect();
     premises.sort_unstable();
@@ -264,11 +296,14 @@ pub(super) async fn load(
     }
     wanted.sort_unstable_by_key(|(m, p)| (*m, p.from(), p.to()));
     wanted.dedup();
-    let reads = query::bound_reads(conn, &wanted, opts.read_tolerance_days).await?;
+    let mut reads = query::bound_reads(conn, &wanted, opts.read_tolerance_days).await?;
+    for (key, opening) in chain::openings(conn, &wanted).await? {
+        reads.entry(key).or_default().opening = Some(opening);
+    }
     tracing::debug!(
         meters = wanted.len(),
         ms = t.elapsed().as_millis() as u64,
-        "loaded bound reads"
+        "loaded bound reads and the read chain"
     );
     let history_from = earliest
         .checked_sub_months(Months::new(opts.estimate_months))
@@ -277,8 +312,8 @@ pub(super) async fn load(
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "loaded history");
     Ok(Loaded {
         contracts: due,
-        not_due,
-        already_invoiced,
+        not_due: 0,
+        already_invoiced: 0,
         tariffs,
         installations,
         reads,

@@ -5,16 +5,20 @@
 //! issues per batch of customers in one transaction each. Idempotent: a contract already
 //! invoiced for an overlapping period is skipped, and `invoice_once_per_run` backs that up.
 
+mod chain;
 mod issue;
 mod load;
 mod price;
 mod reconcile;
+mod store;
 
 pub use issue::issue;
 pub use reconcile::{reconcile_estimate, reconcile_estimates};
+pub use store::{create_preview, run_info, RunInfo};
 
 use crate::invoice::issue::IssuedInvoice;
 use crate::quote::Quote;
+use crate::readings::MeterReads;
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::{Datelike, Months, NaiveDate};
@@ -116,6 +120,11 @@ pub struct Proposal {
     pub basis: VolumeBasis,
     /// The priced invoice.
     pub quote: Quote,
+    /// Per meter, the reads the volume runs between (stored with the invoice).
+    pub reads: Vec<MeterReads>,
+    /// A digest of the input (contract, tariff, reads, history); issue refuses the proposal
+    /// when the data gives another.
+    pub fingerprint: String,
 }
 
 /// Why a contract needs a look.
@@ -220,18 +229,10 @@ pub async fn preview(pool: &PgPool, opts: &RunOptions) -> Result<RunPlan, StoreE
     price::plan(&mut conn, opts).await
 }
 
-/// Opens a billing run in state `preview` for the month and area and returns its id.
+/// Opens a billing run in state `preview` for the month and area — its proposals and
+/// exceptions computed and stored — and returns its id.
 pub async fn create_run(pool: &PgPool, opts: &RunOptions) -> Result<i64, StoreError> {
-    let month = opts.month_period();
-    Ok(sqlx::query_scalar(
-        "insert into billing_run (period_from, period_to, area) values ($1, $2, $3)
-         returning billing_run_id",
-    )
-    .bind(month.from())
-    .bind(month.to())
-    .bind(opts.area.as_deref())
-    .fetch_one(pool)
-    .await?)
+    Ok(store::create_preview(pool, opts).await?.0)
 }
 
 /// Approves a run in preview (a clerk has reviewed the exceptions).
@@ -276,6 +277,23 @@ pub struct RunSummary {
     pub gross: Decimal,
     /// First and last number issued.
     pub numbers: Option<(String, String)>,
+    /// Stored proposals not issued because the contract already has its invoice (another run).
+    pub skipped: Vec<SkippedContract>,
+    /// Stored proposals refused because their input changed since the preview.
+    pub refused: Vec<SkippedContract>,
+}
+
+/// A stored proposal that issue did not post, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedContract {
+    /// The contract.
+    pub contract_id: i64,
+    /// Its number.
+    pub contract_number: String,
+    /// The customer.
+    pub customer_id: i64,
+    /// Why.
+    pub reason: String,
 }
 
 /// What [`bill_period`] did.
@@ -290,9 +308,10 @@ pub struct BillOutcome {
 }
 
 /// A whole run without a clerk in between: gives every customer a virtual account (invoices
-/// print it), creates the run, approves and issues it, then reconciles earlier estimated
-/// invoices whose real readings have arrived since (a KOR each). What `ewoda bill --issue`
-/// and the demo do.
+/// print it), reconciles earlier estimated invoices whose real readings have arrived since (a
+/// KOR each, so the new period opens at the real read), then previews the run (stored),
+/// approves and issues it — the same stored preview a clerk would approve. What
+/// `ewoda bill --issue` and the demo do.
 pub async fn bill_period(
     pool: &PgPool,
     opts: &RunOptions,
@@ -301,10 +320,10 @@ pub async fn bill_period(
     let mut conn = pool.acquire().await?;
     let accounts_assigned = crate::virtual_accounts::assign_all(&mut conn).await?;
     drop(conn);
+    let reconciled = reconcile_estimates(pool, opts).await?;
     let run_id = create_run(pool, opts).await?;
     approve(pool, run_id).await?;
     let summary = issue(pool, run_id, opts, progress).await?;
-    let reconciled = reconcile_estimates(pool, opts).await?;
     Ok(BillOutcome {
         accounts_assigned,
         summary,

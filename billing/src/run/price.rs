@@ -5,64 +5,106 @@ use super::load::{load, ContractRow, Loaded, Scope};
 use super::{
     cycle_period, ExceptionKind, Proposal, RunException, RunOptions, RunPlan, Timings, VolumeBasis,
 };
-use crate::quote::{quote, CustomerKind, QuoteInput};
-use crate::readings::{self, Basis, BoundReads, Installation, VolumeProblem};
+use crate::consumption::VolumeSource;
+use crate::quote::{quote, CustomerKind, Quote, QuoteInput};
+use crate::readings::{self, Basis, BoundReads, Installation, MeterReads, VolumeProblem};
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::Months;
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Prices one contract's period from loaded data: a proposal, an exception, or both (estimate).
-pub(super) fn price(
+/// A period's volume and what it rests on.
+struct Volume {
+    source: VolumeSource,
+    sub_meter_m3: Option<Decimal>,
+    basis: VolumeBasis,
+    reads: Vec<MeterReads>,
+    note: Option<(ExceptionKind, String)>,
+}
+
+/// The premises's volume in the period: measured along the read chain, else a norm (no
+/// meter) or an estimate (a read missing); an exception when none applies.
+fn volume(
     c: &ContractRow,
     period: Period,
     l: &Loaded,
-    opts: &RunOptions,
-) -> (Option<Proposal>, Option<RunException>) {
-    let exception = |kind: ExceptionKind, message: String| RunException {
-        contract_id: c.contract_id,
-        contract_number: c.number.clone(),
-        customer_id: c.customer_id,
-        kind,
-        message,
-    };
-    let Some(tariff) = l.tariffs.groups.get(&c.tariff_group_id) else {
-        return (
-            None,
-            Some(exception(
-                ExceptionKind::Invalid,
-                format!("tariff group {} has no versions", c.tariff_group_id),
-            )),
-        );
-    };
-    let tariff = match tariff {
-        Ok(t) => t,
-        Err(e) => {
-            return (
-                None,
-                Some(exception(
-                    ExceptionKind::Invalid,
-                    format!("tariff group {}: {e}", c.tariff_group_id),
-                )),
-            )
-        }
-    };
-    if !c.water {
-        return (
-            None,
-            Some(exception(
-                ExceptionKind::Invalid,
-                "sewage-only contracts are billed by a clerk".into(),
-            )),
-        );
-    }
+    history: &[Decimal],
+    installs: &[Installation],
+    reads: &HashMap<i64, BoundReads>,
+) -> Result<Volume, (ExceptionKind, String)> {
     let months = u32::try_from(period.months().len()).unwrap_or(1);
-    // Average history of the months before the period.
-    let history: Vec<Decimal> = l
-        .history
+    let plain = |source, basis| Volume {
+        source,
+        sub_meter_m3: None,
+        basis,
+        reads: Vec::new(),
+        note: None,
+    };
+    match readings::basis(period, installs, reads) {
+        Ok(Basis::Measured(m)) => Ok(Volume {
+            source: m.source,
+            sub_meter_m3: m.sub_meter_m3,
+            basis: VolumeBasis::Measured,
+            reads: m.reads,
+            note: None,
+        }),
+        Ok(Basis::NoMeter) => {
+            let norm = l.tariffs.norm_on(c.tariff_group_id, period.to());
+            readings::norm(c.persons, norm, months)
+                .map(|v| plain(v, VolumeBasis::Norm))
+                .ok_or((
+                    ExceptionKind::MissingReading,
+                    "no meter, and no persons or norm to bill by".into(),
+                ))
+        }
+        Err(problem @ VolumeProblem::MissingReading { .. }) => {
+            match readings::estimate(history, months) {
+                Some(v) => Ok(Volume {
+                    note: Some((
+                        ExceptionKind::Estimated,
+                        format!("{problem}; estimated from {} months", history.len()),
+                    )),
+                    ..plain(v, VolumeBasis::Estimated)
+                }),
+                None => Err((
+                    ExceptionKind::MissingReading,
+                    format!("{problem}; no history to estimate from"),
+                )),
+            }
+        }
+        Err(p @ VolumeProblem::Negative { .. }) => Err((ExceptionKind::Negative, p.to_string())),
+        Err(p) => Err((ExceptionKind::Invalid, p.to_string())),
+    }
+}
+
+/// A digest of everything a proposal was computed from: the contract, its tariff, the reads
+/// used and the history an estimate averaged. Issue refuses a proposal whose input changed.
+fn fingerprint(
+    c: &ContractRow,
+    period: Period,
+    tariff_digest: &str,
+    v: &Volume,
+    history: &[Decimal],
+) -> String {
+    let history = if v.basis == VolumeBasis::Estimated {
+        history
+    } else {
+        &[]
+    };
+    let text = format!(
+        "{c:?}|{period:?}|{tariff_digest}|{:?}|{:?}|{history:?}",
+        v.basis, v.reads
+    );
+    hex::encode(Sha256::digest(text))
+}
+
+/// The history months an estimate of `period` averages (the months before it).
+fn history_before(l: &Loaded, c: &ContractRow, period: Period, opts: &RunOptions) -> Vec<Decimal> {
+    l.history
         .get(&c.premises_id)
         .map(|h| {
             let from = period
@@ -71,7 +113,37 @@ pub(super) fn price(
                 .unwrap_or(period.from());
             h.range(from..period.from()).map(|(_, v)| *v).collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Prices one contract's period from loaded data: a proposal, an exception, or both (estimate).
+pub(super) fn price(
+    c: &ContractRow,
+    period: Period,
+    l: &Loaded,
+    opts: &RunOptions,
+) -> (Option<Proposal>, Option<RunException>) {
+    let exception = |(kind, message): (ExceptionKind, String)| RunException {
+        contract_id: c.contract_id,
+        contract_number: c.number.clone(),
+        customer_id: c.customer_id,
+        kind,
+        message,
+    };
+    let tariff = match l.tariffs.groups.get(&c.tariff_group_id) {
+        None => Err(format!(
+            "tariff group {} has no versions",
+            c.tariff_group_id
+        )),
+        Some(Err(e)) => Err(format!("tariff group {}: {e}", c.tariff_group_id)),
+        Some(Ok(t)) if c.water => Ok(t),
+        Some(Ok(_)) => Err("sewage-only contracts are billed by a clerk".into()),
+    };
+    let tariff = match tariff {
+        Ok(t) => t,
+        Err(m) => return (None, Some(exception((ExceptionKind::Invalid, m)))),
+    };
+    let history = history_before(l, c, period, opts);
     let installs: &[Installation] = l
         .installations
         .get(&c.premises_id)
@@ -85,51 +157,9 @@ pub(super) fn price(
                 .map(|r| (i.meter_id, *r))
         })
         .collect();
-    let mut notes = None;
-    let (volume, sub_meter_m3, basis) = match readings::basis(period, installs, &reads) {
-        Ok(Basis::Measured(m)) => (m.source, m.sub_meter_m3, VolumeBasis::Measured),
-        Ok(Basis::NoMeter) => {
-            let norm = l.tariffs.norm_on(c.tariff_group_id, period.to());
-            match readings::norm(c.persons, norm, months) {
-                Some(v) => (v, None, VolumeBasis::Norm),
-                None => {
-                    return (
-                        None,
-                        Some(exception(
-                            ExceptionKind::MissingReading,
-                            "no meter, and no persons or norm to bill by".into(),
-                        )),
-                    )
-                }
-            }
-        }
-        Err(problem @ VolumeProblem::MissingReading { .. }) => {
-            match readings::estimate(&history, months) {
-                Some(v) => {
-                    notes = Some(exception(
-                        ExceptionKind::Estimated,
-                        format!("{problem}; estimated from {} months", history.len()),
-                    ));
-                    (v, None, VolumeBasis::Estimated)
-                }
-                None => {
-                    return (
-                        None,
-                        Some(exception(
-                            ExceptionKind::MissingReading,
-                            format!("{problem}; no history to estimate from"),
-                        )),
-                    )
-                }
-            }
-        }
-        Err(p @ VolumeProblem::Negative { .. }) => {
-            return (
-                None,
-                Some(exception(ExceptionKind::Negative, p.to_string())),
-            )
-        }
-        Err(p) => return (None, Some(exception(ExceptionKind::Invalid, p.to_string()))),
+    let mut v = match volume(c, period, l, &history, installs, &reads) {
+        Ok(v) => v,
+        Err(e) => return (None, Some(exception(e))),
     };
     let input = QuoteInput {
         customer_kind: if c.household {
@@ -139,44 +169,70 @@ pub(super) fn price(
         },
         period,
         tariff: tariff.clone(),
-        volume,
-        sub_meter_m3,
+        volume: v.source.clone(),
+        sub_meter_m3: v.sub_meter_m3,
         sewage: c.sewage,
         einvoice: c.einvoice,
     };
     let q = match quote(&input) {
         Ok(q) => q,
-        Err(e) => return (None, Some(exception(ExceptionKind::Invalid, e.to_string()))),
-    };
-    if basis == VolumeBasis::Measured && !history.is_empty() {
-        let avg = history.iter().copied().sum::<Decimal>() / Decimal::from(history.len());
-        let expected = avg * Decimal::from(months);
-        if q.volume_m3 > Decimal::ONE && q.volume_m3 > opts.implausible_factor * expected {
+        Err(e) => {
             return (
                 None,
-                Some(exception(
-                    ExceptionKind::Implausible,
-                    format!(
-                        "{} m³ is more than {}× the average {} m³ for the period",
-                        q.volume_m3,
-                        opts.implausible_factor,
-                        expected.round_dp(3)
-                    ),
-                )),
-            );
+                Some(exception((ExceptionKind::Invalid, e.to_string()))),
+            )
         }
+    };
+    if let Some(problem) = implausible(&q, &v, &history, period, opts) {
+        return (None, Some(exception((ExceptionKind::Implausible, problem))));
     }
+    if v.basis == VolumeBasis::Estimated {
+        v.reads = readings::estimated_reads(period, installs, &reads, q.volume_m3);
+    }
+    let digest = l
+        .tariffs
+        .digests
+        .get(&c.tariff_group_id)
+        .map(String::as_str)
+        .unwrap_or_default();
+    let fingerprint = fingerprint(c, period, digest, &v, &history);
     (
         Some(Proposal {
             contract_id: c.contract_id,
             contract_number: c.number.clone(),
             customer_id: c.customer_id,
             period,
-            basis,
+            basis: v.basis,
             quote: q,
+            reads: v.reads,
+            fingerprint,
         }),
-        notes,
+        v.note.map(exception),
     )
+}
+
+/// Why a measured volume is implausible: far above the average of the history.
+fn implausible(
+    q: &Quote,
+    v: &Volume,
+    history: &[Decimal],
+    period: Period,
+    opts: &RunOptions,
+) -> Option<String> {
+    if v.basis != VolumeBasis::Measured || history.is_empty() {
+        return None;
+    }
+    let months = u32::try_from(period.months().len()).unwrap_or(1);
+    let avg = history.iter().copied().sum::<Decimal>() / Decimal::from(history.len());
+    let expected = avg * Decimal::from(months);
+    (q.volume_m3 > Decimal::ONE && q.volume_m3 > opts.implausible_factor * expected).then(|| {
+        format!(
+            "{} m³ is more than {}× the average {} m³ for the period",
+            q.volume_m3,
+            opts.implausible_factor,
+            expected.round_dp(3)
+        )
+    })
 }
 
 /// Loads and prices a whole run month.

@@ -1,20 +1,53 @@
-//! Reconciling estimated invoices: once the real readings arrive, a correction (KOR) brings
-//! the estimate to the measured volume.
+//! Reconciling estimated invoices: once the real reading arrives, a correction (KOR) brings
+//! the estimate to the volume measured from the invoice's stored opening read, and stores the
+//! real closing read so the next period opens there.
 
-use super::load::{load, load_contracts, ContractRow, Scope};
+use super::load::{inputs, load_contracts, Scope};
 use super::price::price;
-use super::{RunOptions, VolumeBasis};
+use super::{chain, RunOptions, VolumeBasis};
 use crate::invoice::correction;
 use crate::invoice::issue::IssuedInvoice;
-use crate::readings::{self, query};
+use crate::readings::MeterReads;
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::Days;
 use sqlx::{PgConnection, PgPool};
 
-/// Re-prices an estimated invoice from the readings now stored; when the volume is no longer
-/// an estimate, issues the KOR that reconciles it (in the caller's transaction) and returns
-/// it, otherwise returns None.
+/// True when a later invoice already opened at one of the estimated closing reads: the
+/// later invoice's measured volume has then settled the estimate along the chain, and a
+/// correction now would bill the difference twice.
+async fn chained_past(
+    conn: &mut PgConnection,
+    period: Period,
+    stored: &[MeterReads],
+) -> Result<bool, StoreError> {
+    let estimated: Vec<&MeterReads> = stored
+        .iter()
+        .filter(|r| r.closing.source.estimated())
+        .collect();
+    if estimated.is_empty() {
+        return Ok(false);
+    }
+    Ok(sqlx::query_scalar(
+        "select exists (
+           select 1 from unnest($1::bigint[], $2::timestamptz[], $3::bigint[]) as x(meter_id, at, ml)
+           join invoice_read r on r.meter_id = x.meter_id and r.opening_at = x.at
+                              and r.opening_ml = x.ml
+           join invoice i using (invoice_id)
+           where i.period_to > $4)",
+    )
+    .bind(estimated.iter().map(|r| r.meter_id).collect::<Vec<_>>())
+    .bind(estimated.iter().map(|r| r.closing.at).collect::<Vec<_>>())
+    .bind(estimated.iter().map(|r| r.closing.volume_ml).collect::<Vec<_>>())
+    .bind(period.to())
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Re-prices an estimated invoice from its stored opening reads and the readings now stored;
+/// when the volume is no longer an estimate, issues the KOR that reconciles it (in the
+/// caller's transaction), stores the KOR's reads (the real closing read, where the next period
+/// then opens) and returns it; otherwise returns None.
 pub async fn reconcile_estimate(
     conn: &mut PgConnection,
     invoice_id: i64,
@@ -27,53 +60,46 @@ pub async fn reconcile_estimate(
     let Some(contract_id) = cur.contract_id else {
         return Ok(None);
     };
-    let ids = [contract_id];
     let period = cur.period;
-    let fixed = move |_: &ContractRow| Some(period);
-    let mut loaded = load(conn, &Scope::Contracts(&ids), &fixed, period, opts).await?;
-    // `load` drops contracts invoiced for the period — this one is; price it all the same.
-    if loaded.contracts.is_empty() {
-        let again =
-            load_contracts(conn, &Scope::Contracts(&ids), period.from(), period.to()).await?;
-        loaded.contracts = again.into_iter().map(|c| (c, period)).collect();
-        let premises: Vec<i64> = loaded
-            .contracts
-            .iter()
-            .map(|(c, _)| c.premises_id)
-            .collect();
-        let (s, e) = readings::bounds(period);
-        loaded.installations = query::installations(conn, &premises, s, e).await?;
-        let wanted: Vec<(i64, Period)> = loaded
-            .installations
-            .values()
-            .flatten()
-            .map(|i| (i.meter_id, period))
-            .collect();
-        loaded.reads = query::bound_reads(conn, &wanted, opts.read_tolerance_days).await?;
+    let stored = chain::of_invoice(conn, invoice_id).await?;
+    if chained_past(conn, period, &stored).await? {
+        return Ok(None);
+    }
+    let ids = [contract_id];
+    let contracts =
+        load_contracts(conn, &Scope::Contracts(&ids), period.from(), period.to()).await?;
+    let due = contracts.into_iter().map(|c| (c, period)).collect();
+    let mut loaded = inputs(conn, due, period, opts).await?;
+    // The estimate opened at these reads: reconcile from them, not from reads re-chosen.
+    for r in &stored {
+        loaded
+            .reads
+            .entry((r.meter_id, period.from(), period.to()))
+            .or_default()
+            .opening = Some(r.opening);
     }
     let Some((c, p)) = loaded.contracts.first() else {
         return Ok(None);
     };
     let (proposal, _) = price(c, *p, &loaded, opts);
-    match proposal {
-        Some(pr) if pr.basis == VolumeBasis::Measured => {
-            let due_on = opts
-                .issued_on
-                .checked_add_days(Days::new(u64::from(opts.due_days)))
-                .unwrap_or(opts.issued_on);
-            let kor = correction::correct(
-                conn,
-                invoice_id,
-                &pr.quote,
-                "Rozliczenie faktury szacunkowej według odczytu rzeczywistego",
-                opts.issued_on,
-                due_on,
-            )
-            .await?;
-            Ok(Some(kor))
-        }
-        _ => Ok(None),
-    }
+    let Some(pr) = proposal.filter(|pr| pr.basis == VolumeBasis::Measured) else {
+        return Ok(None);
+    };
+    let due_on = opts
+        .issued_on
+        .checked_add_days(Days::new(u64::from(opts.due_days)))
+        .unwrap_or(opts.issued_on);
+    let kor = correction::correct(
+        conn,
+        invoice_id,
+        &pr.quote,
+        "Rozliczenie faktury szacunkowej według odczytu rzeczywistego",
+        opts.issued_on,
+        due_on,
+    )
+    .await?;
+    chain::save(conn, &[(kor.invoice_id, pr.reads.as_slice())]).await?;
+    Ok(Some(kor))
 }
 
 /// Reconciles every estimated invoice of a period before the run's month that a correction

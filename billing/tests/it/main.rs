@@ -12,6 +12,7 @@ mod db_payments_fixtures;
 mod db_payments_props;
 mod db_payments_refunds;
 mod db_run;
+mod db_run_integrity;
 mod elixir_refund;
 mod ksef_common;
 mod ksef_props;
