@@ -178,14 +178,15 @@ pub fn quote(input: &QuoteInput) -> Result<Quote, QuoteError> {
     }
     for month in period.months() {
         let version = version_on(&input.tariff, month.from())?;
+        // A partial month (move-in, move-out) pays by its days: quantity days/month's days.
+        let fraction = month.month_fraction();
         for fee in version.fees.iter().filter(|f| f.per == FeePer::Month) {
-            lines.push(fee_line(
-                &fee.name,
-                month,
-                LineUnit::Month,
-                fee.amount,
-                version,
-            ));
+            let mut line = fee_line(&fee.name, month, LineUnit::Month, fee.amount, version);
+            if fraction != Decimal::ONE {
+                line.quantity = round_half_up(fraction, 3);
+                line.net = round_half_up(fee.amount * fraction, MONEY_DP);
+            }
+            lines.push(line);
         }
     }
     Ok(totals(usage.volume_m3, sewage_m3, usage.estimated, lines))

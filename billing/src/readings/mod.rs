@@ -472,21 +472,64 @@ pub fn estimated_reads(
     out
 }
 
-/// An estimate from the monthly history (m³ per month, previous months), flagged estimated.
-pub fn estimate(history_m3: &[Decimal], months: u32) -> Option<VolumeSource> {
+/// An estimate from the monthly history (m³ per month, previous months), flagged estimated:
+/// `share` of the `months` estimated, plus `measured_m3` known from the rest of the period.
+pub fn estimate(
+    history_m3: &[Decimal],
+    months: u32,
+    share: Decimal,
+    measured_m3: Decimal,
+) -> Option<VolumeSource> {
     (!history_m3.is_empty()).then(|| {
         VolumeSource::Estimate(Estimate {
             monthly_history_m3: history_m3.to_vec(),
             months,
+            share: (share != Decimal::ONE).then_some(share),
+            measured_m3: (!measured_m3.is_zero()).then_some(measured_m3),
         })
     })
 }
 
-/// A norm volume for a premises without a meter.
+/// What an estimate of a period still rests on when a main meter's read is missing: the
+/// volume the earlier meters of the chain measured (a replaced meter's whole span) and the
+/// share of the period the last meter's unknown part covers. (0, 1) when the earlier spans
+/// are not known either.
+pub fn estimate_base(
+    period: Period,
+    installations: &[Installation],
+    reads: &HashMap<i64, BoundReads>,
+) -> (Decimal, Decimal) {
+    let (start, end) = bounds(period);
+    let mains = active(installations, MeterRole::Main, start, end);
+    let whole = (Decimal::ZERO, Decimal::ONE);
+    let Some((last, earlier)) = mains.split_last() else {
+        return whole;
+    };
+    let mut measured_ml = 0i64;
+    for inst in earlier {
+        match span(inst, start, end, reads.get(&inst.meter_id)) {
+            Ok((a, b)) if b.volume_ml >= a.volume_ml => measured_ml += b.volume_ml - a.volume_ml,
+            _ => return whole,
+        }
+    }
+    let r = reads.get(&last.meter_id).copied().unwrap_or_default();
+    let Some(opening) = opening_of(last, start, &r) else {
+        return whole;
+    };
+    let total = (end - start).num_seconds().max(1);
+    let unknown = (end - opening.at.max(start)).num_seconds().clamp(0, total);
+    (
+        ml_to_m3(measured_ml),
+        Decimal::from(unknown) / Decimal::from(total),
+    )
+}
+
+/// A norm volume for a premises without a meter (`share` of the months, for partial ones).
 pub fn norm(
     persons: Option<i16>,
     m3_per_person_month: Option<Decimal>,
     months: u32,
+    share: Decimal,
 ) -> Option<VolumeSource> {
     match (
         persons.and_then(|p| u32::try_from(p).ok()),
@@ -496,6 +539,7 @@ pub fn norm(
             persons,
             m3_per_person_month: m3,
             months,
+            share: (share != Decimal::ONE).then_some(share),
         })),
         _ => None,
     }
@@ -656,8 +700,8 @@ mod tests {
             })
         );
         assert_eq!(basis(october(), &[], &none), Ok(Basis::NoMeter));
-        assert!(norm(Some(3), Some(dec!(3.0)), 1).is_some());
-        assert!(norm(None, Some(dec!(3.0)), 1).is_none());
-        assert!(estimate(&[], 1).is_none());
+        assert!(norm(Some(3), Some(dec!(3.0)), 1, Decimal::ONE).is_some());
+        assert!(norm(None, Some(dec!(3.0)), 1, Decimal::ONE).is_none());
+        assert!(estimate(&[], 1, Decimal::ONE, Decimal::ZERO).is_none());
     }
 }

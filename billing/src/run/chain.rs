@@ -96,6 +96,14 @@ fn role_str(role: MeterRole) -> &'static str {
     }
 }
 
+/// One side (opening or closing) of many reads, as UNNEST columns.
+struct ReadColumns {
+    at: Vec<DateTime<Utc>>,
+    ml: Vec<i64>,
+    source: Vec<&'static str>,
+    estimated: Vec<bool>,
+}
+
 /// Stores the reads of issued invoices: `(invoice_id, reads)` pairs, in one statement.
 pub async fn save(
     conn: &mut PgConnection,
@@ -108,17 +116,16 @@ pub async fn save(
     if rows.is_empty() {
         return Ok(());
     }
-    let col = |f: &dyn Fn(&MeterReads) -> StoredRead| -> (Vec<DateTime<Utc>>, Vec<i64>, Vec<&'static str>, Vec<bool>) {
+    let col = |f: &dyn Fn(&MeterReads) -> StoredRead| -> ReadColumns {
         let reads: Vec<StoredRead> = rows.iter().map(|(_, r)| f(r)).collect();
-        (
-            reads.iter().map(|r| r.at).collect(),
-            reads.iter().map(|r| r.volume_ml).collect(),
-            reads.iter().map(|r| r.source.as_str()).collect(),
-            reads.iter().map(|r| r.source.estimated()).collect(),
-        )
+        ReadColumns {
+            at: reads.iter().map(|r| r.at).collect(),
+            ml: reads.iter().map(|r| r.volume_ml).collect(),
+            source: reads.iter().map(|r| r.source.as_str()).collect(),
+            estimated: reads.iter().map(|r| r.source.estimated()).collect(),
+        }
     };
-    let (oa, om, os, oe) = col(&|r| r.opening);
-    let (ca, cm, cs, ce) = col(&|r| r.closing);
+    let (o, c) = (col(&|r| r.opening), col(&|r| r.closing));
     sqlx::query(
         "insert into invoice_read (invoice_id, meter_id, role, opening_at, opening_ml,
              opening_source, opening_estimated, closing_at, closing_ml, closing_source,
@@ -134,14 +141,14 @@ pub async fn save(
             .map(|(_, r)| role_str(r.role))
             .collect::<Vec<_>>(),
     )
-    .bind(oa)
-    .bind(om)
-    .bind(os)
-    .bind(oe)
-    .bind(ca)
-    .bind(cm)
-    .bind(cs)
-    .bind(ce)
+    .bind(o.at)
+    .bind(o.ml)
+    .bind(o.source)
+    .bind(o.estimated)
+    .bind(c.at)
+    .bind(c.ml)
+    .bind(c.source)
+    .bind(c.estimated)
     .execute(conn)
     .await?;
     Ok(())

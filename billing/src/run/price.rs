@@ -54,7 +54,7 @@ fn volume(
         }),
         Ok(Basis::NoMeter) => {
             let norm = l.tariffs.norm_on(c.tariff_group_id, period.to());
-            readings::norm(c.persons, norm, months)
+            readings::norm(c.persons, norm, months, period.month_share())
                 .map(|v| plain(v, VolumeBasis::Norm))
                 .ok_or((
                     ExceptionKind::MissingReading,
@@ -62,7 +62,9 @@ fn volume(
                 ))
         }
         Err(problem @ VolumeProblem::MissingReading { .. }) => {
-            match readings::estimate(history, months) {
+            let (measured, part) = readings::estimate_base(period, installs, reads);
+            let share = period.month_share() * part;
+            match readings::estimate(history, months, share, measured) {
                 Some(v) => Ok(Volume {
                     note: Some((
                         ExceptionKind::Estimated,

@@ -102,17 +102,24 @@ pub async fn reconcile_estimate(
     Ok(Some(kor))
 }
 
-/// Reconciles every estimated invoice of a period before the run's month that a correction
-/// has not yet settled, each in its own transaction; ones still without readings stay.
+/// Reconciles every estimated invoice (in the run's area) of a period before the run's month
+/// that a correction has not yet settled, each in its own transaction; ones still without
+/// readings stay.
 pub async fn reconcile_estimates(
     pool: &PgPool,
     opts: &RunOptions,
 ) -> Result<Vec<IssuedInvoice>, StoreError> {
     let ids: Vec<i64> = sqlx::query_scalar(
-        "select invoice_id from invoice
-         where kind = 'VAT' and estimated and period_to < $1 order by invoice_id",
+        "select i.invoice_id from invoice i
+         join contract c using (contract_id)
+         join premises p using (premises_id)
+         left join district d on d.district_id = p.district_id
+         where i.kind = 'VAT' and i.estimated and i.period_to < $1
+           and ($2::text is null or d.code = $2)
+         order by i.invoice_id",
     )
     .bind(opts.month_period().from())
+    .bind(opts.area.as_deref())
     .fetch_all(pool)
     .await?;
     let mut done = Vec::new();

@@ -40,6 +40,8 @@ fn priced(volume_to: Decimal, estimated: bool) -> Quote {
         VolumeSource::Estimate(ewoda_billing::consumption::Estimate {
             monthly_history_m3: vec![volume_to],
             months: 1,
+            share: None,
+            measured_m3: None,
         })
     } else {
         VolumeSource::Reads {

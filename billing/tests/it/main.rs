@@ -11,6 +11,7 @@ mod db_payments;
 mod db_payments_fixtures;
 mod db_payments_props;
 mod db_payments_refunds;
+mod db_read_chain_props;
 mod db_run;
 mod db_run_integrity;
 mod elixir_refund;
