@@ -14,6 +14,7 @@ mod db_payments_refunds;
 mod db_read_chain_props;
 mod db_run;
 mod db_run_integrity;
+mod db_run_moves;
 mod elixir_refund;
 mod ksef_common;
 mod ksef_props;
