@@ -11,7 +11,7 @@ use super::{chain, Proposal, RunOptions, RunSummary, SkippedContract};
 use crate::invoice::issue::{issue_many, InvoiceDraft, IssuedInvoice};
 use crate::store_error::StoreError;
 use crate::tariff::Period;
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -192,10 +192,7 @@ pub async fn issue(
         .map(|p| (p.contract_id, p.fingerprint.as_str()))
         .collect();
     let t0 = Instant::now();
-    let due_on = opts
-        .issued_on
-        .checked_add_days(Days::new(u64::from(opts.due_days)))
-        .unwrap_or(opts.issued_on);
+    let due_on = opts.due_on();
     let total = stored.len();
     let mut all = BatchOutcome::default();
     let mut start = 0;

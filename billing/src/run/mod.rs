@@ -72,6 +72,13 @@ impl RunOptions {
     pub fn month_period(&self) -> Period {
         self.month
     }
+
+    /// The due day of invoices issued with these options.
+    pub fn due_on(&self) -> NaiveDate {
+        self.issued_on
+            .checked_add_days(chrono::Days::new(u64::from(self.due_days)))
+            .unwrap_or(self.issued_on)
+    }
 }
 
 /// `months` calendar months ending with the month of `last_month`.

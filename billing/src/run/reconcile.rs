@@ -10,7 +10,6 @@ use crate::invoice::issue::IssuedInvoice;
 use crate::readings::MeterReads;
 use crate::store_error::StoreError;
 use crate::tariff::Period;
-use chrono::Days;
 use sqlx::{PgConnection, PgPool};
 
 /// True when a later invoice already opened at one of the estimated closing reads: the
@@ -85,10 +84,7 @@ pub async fn reconcile_estimate(
     let Some(pr) = proposal.filter(|pr| pr.basis == VolumeBasis::Measured) else {
         return Ok(None);
     };
-    let due_on = opts
-        .issued_on
-        .checked_add_days(Days::new(u64::from(opts.due_days)))
-        .unwrap_or(opts.issued_on);
+    let due_on = opts.due_on();
     let kor = correction::correct(
         conn,
         invoice_id,
