@@ -282,7 +282,8 @@ async fn bench_billing_async(customers: usize) -> anyhow::Result<()> {
         r.seed.as_secs_f64()
     );
     println!(
-        "plan: load {:.2} s, compute {:.2} s; issue {:.2} s",
+        "stored preview {:.2} s; issue: re-check plan load {:.2} s, compute {:.2} s; posting {:.2} s",
+        r.preview.as_secs_f64(),
         t.load.as_secs_f64(),
         t.compute.as_secs_f64(),
         t.issue.as_secs_f64()
