@@ -1,9 +1,12 @@
 //! The billing run: for a month (and optionally one district) prices every active contract
-//! whose billing cycle ends that month — volume from stored readings, estimates or norms
-//! ([`crate::readings`]), prices from [`crate::quote::quote`] — then previews (proposed invoices
-//! and exceptions), approves and issues. Loads everything in bulk (one query per kind) and
-//! issues per batch of customers in one transaction each. Idempotent: a contract already
-//! invoiced for an overlapping period is skipped, and `invoice_once_per_run` backs that up.
+//! whose billing cycle ends that month — volume from stored readings along the read chain,
+//! estimates or norms ([`crate::readings`], `chain`), prices from [`crate::quote::quote`] —
+//! in stages: `load` (everything in bulk, one query per kind), `price` (proposals and
+//! exceptions), `store` (the preview stored as a run; approval freezes it), [`issue`] (posts
+//! the stored proposals per batch of customers, one transaction each, under a per-month lock
+//! with a re-check across runs; refuses proposals whose input changed) and `reconcile`
+//! (estimates corrected once the real reading arrives). A contract gets one sales invoice per
+//! period whatever the runs; `invoice_once_per_contract_period` backs that up.
 
 mod chain;
 mod issue;
