@@ -250,11 +250,12 @@ fn span(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     reads: Option<&BoundReads>,
+    successor: bool,
 ) -> Result<(StoredRead, StoredRead), VolumeProblem> {
     let r = reads.copied().unwrap_or_default();
     // The chain first: a period starts where the meter's last invoice ended, never at a read
     // re-chosen near the bound (a late reading there would bill volume twice or not at all).
-    let first = opening_of(inst, start, &r).ok_or(VolumeProblem::MissingReading {
+    let first = opening_of(inst, start, &r, successor).ok_or(VolumeProblem::MissingReading {
         meter_id: inst.meter_id,
         bound: "start",
     })?;
@@ -318,6 +319,30 @@ fn active(
     v
 }
 
+/// The main meters of a period in installation order: those hanging in it, and before them a
+/// meter removed earlier whose billed chain had not reached its removal (its last part was
+/// never billed, e.g. its month was held) — that part belongs to this period.
+fn mains<'a>(
+    installations: &'a [Installation],
+    reads: &HashMap<i64, BoundReads>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<&'a Installation> {
+    let mut v = active(installations, MeterRole::Main, start, end);
+    v.extend(installations.iter().filter(|i| {
+        i.role == MeterRole::Main
+            && i.removed_at.is_some_and(|removed| {
+                removed <= start
+                    && reads
+                        .get(&i.meter_id)
+                        .and_then(|r| r.opening)
+                        .is_some_and(|o| o.at >= i.installed_at && o.at < removed)
+            })
+    }));
+    v.sort_by_key(|i| i.installed_at);
+    v
+}
+
 /// The main meter chain of a period as `VolumeSource::Reads`: the first meter's register at
 /// the start, each replacement (old meter's final, new meter's initial register), the last
 /// meter's register at the end. Rollover uses the last meter's register size.
@@ -329,7 +354,8 @@ fn main_chain(
 ) -> Result<(VolumeSource, Vec<MeterReads>), VolumeProblem> {
     let spans: Vec<(StoredRead, StoredRead)> = chain
         .iter()
-        .map(|i| span(i, start, end, reads.get(&i.meter_id)))
+        .enumerate()
+        .map(|(n, i)| span(i, start, end, reads.get(&i.meter_id), n > 0))
         .collect::<Result<_, _>>()?;
     if chain
         .windows(2)
@@ -377,7 +403,7 @@ pub fn basis(
     reads: &HashMap<i64, BoundReads>,
 ) -> Result<Basis, VolumeProblem> {
     let (start, end) = bounds(period);
-    let mains = active(installations, MeterRole::Main, start, end);
+    let mains = mains(installations, reads, start, end);
     if mains.is_empty() {
         return Ok(Basis::NoMeter);
     }
@@ -385,7 +411,7 @@ pub fn basis(
     let subs = active(installations, MeterRole::Sub, start, end);
     let mut sub_total: Option<Decimal> = None;
     for sub in subs {
-        let (a, b) = span(sub, start, end, reads.get(&sub.meter_id))?;
+        let (a, b) = span(sub, start, end, reads.get(&sub.meter_id), false)?;
         let v = volume_from_reads(&[read(a), read(b)], Some(sub.register_digits), &[])
             .map_err(|e| VolumeProblem::Invalid(format!("sub-meter {}: {e}", sub.meter_id)))?;
         sub_total = Some(sub_total.unwrap_or(Decimal::ZERO) + v);
@@ -405,10 +431,17 @@ pub fn basis(
 
 /// The register a meter's part of a period opens at: the read chain, its installation, or the
 /// read nearest the period's start.
-fn opening_of(inst: &Installation, start: DateTime<Utc>, r: &BoundReads) -> Option<StoredRead> {
+/// A meter that replaced another in the chain (`successor`) and was never billed opens at its
+/// installation, wherever the period starts.
+fn opening_of(
+    inst: &Installation,
+    start: DateTime<Utc>,
+    r: &BoundReads,
+    successor: bool,
+) -> Option<StoredRead> {
     match r.opening.filter(|o| o.at >= inst.installed_at) {
         Some(o) => Some(o),
-        None if inst.installed_at >= start => Some(StoredRead {
+        None if successor || inst.installed_at >= start => Some(StoredRead {
             at: inst.installed_at,
             volume_ml: inst.installed_read_ml,
             source: ReadSource::Installed,
@@ -430,14 +463,15 @@ pub fn estimated_reads(
     volume_m3: Decimal,
 ) -> Vec<MeterReads> {
     let (start, end) = bounds(period);
-    let mains = active(installations, MeterRole::Main, start, end);
+    let mains = mains(installations, reads, start, end);
     let Some((last, earlier)) = mains.split_last() else {
         return Vec::new();
     };
     let mut left = (volume_m3 * Decimal::from(1_000_000)).trunc().to_i64();
     let mut out = Vec::with_capacity(mains.len());
-    for inst in earlier {
-        let Ok((opening, closing)) = span(inst, start, end, reads.get(&inst.meter_id)) else {
+    for (n, inst) in earlier.iter().enumerate() {
+        let Ok((opening, closing)) = span(inst, start, end, reads.get(&inst.meter_id), n > 0)
+        else {
             return Vec::new();
         };
         left = left.and_then(|l| l.checked_sub(closing.volume_ml - opening.volume_ml));
@@ -449,8 +483,10 @@ pub fn estimated_reads(
         });
     }
     let r = reads.get(&last.meter_id).copied().unwrap_or_default();
-    let (Some(opening), Some(left)) = (opening_of(last, start, &r), left.filter(|l| *l >= 0))
-    else {
+    let (Some(opening), Some(left)) = (
+        opening_of(last, start, &r, !earlier.is_empty()),
+        left.filter(|l| *l >= 0),
+    ) else {
         return Vec::new();
     };
     if opening.at >= end || last.removed_at.is_some_and(|at| at <= end) {
@@ -500,20 +536,20 @@ pub fn estimate_base(
     reads: &HashMap<i64, BoundReads>,
 ) -> (Decimal, Decimal) {
     let (start, end) = bounds(period);
-    let mains = active(installations, MeterRole::Main, start, end);
+    let mains = mains(installations, reads, start, end);
     let whole = (Decimal::ZERO, Decimal::ONE);
     let Some((last, earlier)) = mains.split_last() else {
         return whole;
     };
     let mut measured_ml = 0i64;
-    for inst in earlier {
-        match span(inst, start, end, reads.get(&inst.meter_id)) {
+    for (n, inst) in earlier.iter().enumerate() {
+        match span(inst, start, end, reads.get(&inst.meter_id), n > 0) {
             Ok((a, b)) if b.volume_ml >= a.volume_ml => measured_ml += b.volume_ml - a.volume_ml,
             _ => return whole,
         }
     }
     let r = reads.get(&last.meter_id).copied().unwrap_or_default();
-    let Some(opening) = opening_of(last, start, &r) else {
+    let Some(opening) = opening_of(last, start, &r, !earlier.is_empty()) else {
         return whole;
     };
     let total = (end - start).num_seconds().max(1);

@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
 use std::collections::{BTreeMap, HashMap};
-/// Installations on `premises` active at some time in [from, to).
+/// Installations on `premises` active at some time in [from, to), or removed in the year
+/// before (the last part of a removed meter may still be unbilled).
 pub async fn installations(
     conn: &mut PgConnection,
     premises: &[i64],
@@ -21,7 +22,7 @@ pub async fn installations(
                 mi.removed_at, mi.removed_read_ml, m.register_digits
          from meter_installation mi join meter m using (meter_id)
          where mi.premises_id = any($1) and mi.installed_at < $3
-           and (mi.removed_at is null or mi.removed_at > $2)",
+           and (mi.removed_at is null or mi.removed_at > $2 - interval '1 year')",
     )
     .bind(premises)
     .bind(from)
@@ -173,4 +174,30 @@ pub async fn monthly_history(
             .insert(r.try_get("month")?, ml_to_m3(r.try_get("consumption_ml")?));
     }
     Ok(out)
+}
+
+/// The first reading of `meter` after `after` that somebody read off it (not an estimate).
+pub async fn first_real_after(
+    conn: &mut PgConnection,
+    meter: i64,
+    after: DateTime<Utc>,
+) -> Result<Option<StoredRead>, StoreError> {
+    let row = sqlx::query(
+        "select read_at, volume_ml, source from reading
+         where meter_id = $1 and read_at > $2 and source <> 'estimate'
+         order by read_at limit 1",
+    )
+    .bind(meter)
+    .bind(after)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        let source: String = r.try_get("source")?;
+        Ok(StoredRead {
+            at: r.try_get("read_at")?,
+            volume_ml: r.try_get("volume_ml")?,
+            source: ReadSource::parse(&source),
+        })
+    })
+    .transpose()
 }

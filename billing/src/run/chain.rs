@@ -192,3 +192,23 @@ pub fn from_json(v: &Value) -> Result<Vec<MeterReads>, StoreError> {
         .map(|m| meter(m).ok_or_else(bad))
         .collect()
 }
+
+/// The sales invoice whose stored estimated closing read of `meter` is `read` (the invoice a
+/// later estimate chained from).
+pub async fn estimated_before(
+    conn: &mut PgConnection,
+    meter: i64,
+    read: StoredRead,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "select r.invoice_id from invoice_read r join invoice i using (invoice_id)
+         where r.meter_id = $1 and r.closing_at = $2 and r.closing_ml = $3
+           and r.closing_estimated and i.kind = 'VAT'
+         order by r.invoice_id desc limit 1",
+    )
+    .bind(meter)
+    .bind(read.at)
+    .bind(read.volume_ml)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -4,10 +4,10 @@
 
 use super::load::{inputs, load_contracts, Scope};
 use super::price::price;
-use super::{chain, RunOptions, VolumeBasis};
+use super::{chain, Proposal, RunOptions, VolumeBasis};
 use crate::invoice::correction;
 use crate::invoice::issue::IssuedInvoice;
-use crate::readings::MeterReads;
+use crate::readings::{query, MeterReads, StoredRead};
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use sqlx::{PgConnection, PgPool};
@@ -43,59 +43,180 @@ async fn chained_past(
     .await?)
 }
 
-/// Re-prices an estimated invoice from its stored opening reads and the readings now stored;
-/// when the volume is no longer an estimate, issues the KOR that reconciles it (in the
-/// caller's transaction), stores the KOR's reads (the real closing read, where the next period
-/// then opens) and returns it; otherwise returns None.
-pub async fn reconcile_estimate(
+/// Prices an invoice's contract and period again from the data now, with the period's reads
+/// of some meters fixed (`fixed`: meter → opening and, if known, closing).
+async fn reprice(
     conn: &mut PgConnection,
-    invoice_id: i64,
+    contract_id: i64,
+    period: Period,
+    fixed: &[(i64, StoredRead, Option<StoredRead>)],
     opts: &RunOptions,
-) -> Result<Option<IssuedInvoice>, StoreError> {
-    let cur = correction::current(conn, invoice_id).await?;
-    if !cur.estimated {
-        return Ok(None);
-    }
-    let Some(contract_id) = cur.contract_id else {
-        return Ok(None);
-    };
-    let period = cur.period;
-    let stored = chain::of_invoice(conn, invoice_id).await?;
-    if chained_past(conn, period, &stored).await? {
-        return Ok(None);
-    }
+) -> Result<Option<Proposal>, StoreError> {
     let ids = [contract_id];
     let contracts =
         load_contracts(conn, &Scope::Contracts(&ids), period.from(), period.to()).await?;
     let due = contracts.into_iter().map(|c| (c, period)).collect();
     let mut loaded = inputs(conn, due, period, opts).await?;
-    // The estimate opened at these reads: reconcile from them, not from reads re-chosen.
-    for r in &stored {
-        loaded
+    for (meter, opening, closing) in fixed {
+        let r = loaded
             .reads
-            .entry((r.meter_id, period.from(), period.to()))
-            .or_default()
-            .opening = Some(r.opening);
+            .entry((*meter, period.from(), period.to()))
+            .or_default();
+        r.opening = Some(*opening);
+        if let Some(closing) = closing {
+            (r.before_end, r.after_end) = (Some(*closing), None);
+        }
     }
     let Some((c, p)) = loaded.contracts.first() else {
         return Ok(None);
     };
     let (proposal, _) = price(c, *p, &loaded, opts);
-    let Some(pr) = proposal.filter(|pr| pr.basis == VolumeBasis::Measured) else {
-        return Ok(None);
-    };
-    let due_on = opts.due_on();
+    Ok(proposal.filter(|pr| pr.basis == VolumeBasis::Measured))
+}
+
+/// Issues the KOR that brings `invoice_id` to `pr` and stores the reads it now rests on.
+async fn post(
+    conn: &mut PgConnection,
+    invoice_id: i64,
+    pr: &Proposal,
+    reason: &str,
+    opts: &RunOptions,
+) -> Result<IssuedInvoice, StoreError> {
     let kor = correction::correct(
         conn,
         invoice_id,
         &pr.quote,
-        "Rozliczenie faktury szacunkowej według odczytu rzeczywistego",
+        reason,
         opts.issued_on,
-        due_on,
+        opts.due_on(),
     )
     .await?;
     chain::save(conn, &[(kor.invoice_id, pr.reads.as_slice())]).await?;
-    Ok(Some(kor))
+    Ok(kor)
+}
+
+/// Re-prices an estimated invoice from its stored opening reads and the readings now stored;
+/// when the volume is no longer an estimate, issues the KOR that reconciles it (in the
+/// caller's transaction), stores the KOR's reads (the real closing read, where the next period
+/// then opens) and returns it. When the estimates ran ahead of the meter (a later real read
+/// below the estimated closing), [`settle_overestimate`] corrects the estimated invoices of
+/// the chain down instead (the last of those KORs is returned). Otherwise None.
+pub async fn reconcile_estimate(
+    conn: &mut PgConnection,
+    invoice_id: i64,
+    opts: &RunOptions,
+) -> Result<Option<IssuedInvoice>, StoreError> {
+    Ok(reconcile_one(conn, invoice_id, opts).await?.pop())
+}
+
+async fn reconcile_one(
+    conn: &mut PgConnection,
+    invoice_id: i64,
+    opts: &RunOptions,
+) -> Result<Vec<IssuedInvoice>, StoreError> {
+    let cur = correction::current(conn, invoice_id).await?;
+    let Some(contract_id) = cur.contract_id.filter(|_| cur.estimated) else {
+        return Ok(Vec::new());
+    };
+    let period = cur.period;
+    let stored = chain::of_invoice(conn, invoice_id).await?;
+    if chained_past(conn, period, &stored).await? {
+        return Ok(Vec::new());
+    }
+    // The estimate opened at these reads: reconcile from them, not from reads re-chosen.
+    let fixed: Vec<(i64, StoredRead, Option<StoredRead>)> = stored
+        .iter()
+        .map(|r| (r.meter_id, r.opening, None))
+        .collect();
+    if let Some(pr) = reprice(conn, contract_id, period, &fixed, opts).await? {
+        let reason = "Rozliczenie faktury szacunkowej według odczytu rzeczywistego";
+        return Ok(vec![post(conn, invoice_id, &pr, reason, opts).await?]);
+    }
+    settle_overestimate(conn, invoice_id, &stored, opts).await
+}
+
+/// The estimated invoices a chain of estimates runs through, oldest first, ending with
+/// `head`, and the real read the first of them opened at: (invoice, its reads of the meter).
+async fn estimated_tail(
+    conn: &mut PgConnection,
+    head: (i64, MeterReads),
+) -> Result<Vec<(i64, MeterReads)>, StoreError> {
+    let mut tail = vec![head];
+    while let Some((_, first)) = tail.first().copied() {
+        if !first.opening.source.estimated() || tail.len() > 120 {
+            break;
+        }
+        let Some(prev) = chain::estimated_before(conn, first.meter_id, first.opening).await? else {
+            break;
+        };
+        let Some(reads) = chain::of_invoice(conn, prev)
+            .await?
+            .into_iter()
+            .find(|r| r.meter_id == first.meter_id)
+        else {
+            break;
+        };
+        tail.insert(0, (prev, reads));
+    }
+    Ok(tail)
+}
+
+/// When a real read arrives below what a chain of estimates billed up to, corrects every
+/// estimated invoice of the chain down: its closing becomes the register interpolated (by
+/// time, whole litres) between the real read the chain opened at and the new real read, so
+/// the estimates plus the next period again add up to what the meter shows.
+async fn settle_overestimate(
+    conn: &mut PgConnection,
+    head: i64,
+    stored: &[MeterReads],
+    opts: &RunOptions,
+) -> Result<Vec<IssuedInvoice>, StoreError> {
+    let Some(last) = stored
+        .iter()
+        .find(|r| r.closing.source.estimated())
+        .copied()
+    else {
+        return Ok(Vec::new());
+    };
+    let tail = estimated_tail(conn, (head, last)).await?;
+    let Some(start) = tail.first().map(|(_, r)| r.opening) else {
+        return Ok(Vec::new());
+    };
+    let Some(real) = query::first_real_after(conn, last.meter_id, start.at).await? else {
+        return Ok(Vec::new());
+    };
+    if real.volume_ml >= last.closing.volume_ml || real.volume_ml < start.volume_ml {
+        return Ok(Vec::new());
+    }
+    let span = (real.at - start.at).num_seconds().max(1);
+    let rise = real.volume_ml - start.volume_ml;
+    // The register at `t` on the straight line between the two real reads, in whole litres
+    // (so the corrected volumes add up exactly), never past the later read.
+    let at = |t: chrono::DateTime<chrono::Utc>| -> i64 {
+        let part = (t - start.at).num_seconds().clamp(0, span);
+        let ml = i128::from(rise) * i128::from(part) / i128::from(span);
+        start.volume_ml + i64::try_from(ml).unwrap_or(rise) / 1_000 * 1_000
+    };
+    let mut done = Vec::with_capacity(tail.len());
+    let mut opening = start;
+    for (invoice_id, reads) in &tail {
+        let closing = StoredRead {
+            volume_ml: at(reads.closing.at).max(opening.volume_ml),
+            ..reads.closing
+        };
+        let cur = correction::current(conn, *invoice_id).await?;
+        let Some(contract) = cur.contract_id else {
+            break;
+        };
+        let fixed = [(reads.meter_id, opening, Some(closing))];
+        let Some(pr) = reprice(conn, contract, cur.period, &fixed, opts).await? else {
+            break;
+        };
+        let reason = "Korekta faktur szacunkowych: odczyt rzeczywisty niższy od szacunku";
+        done.push(post(conn, *invoice_id, &pr, reason, opts).await?);
+        opening = closing;
+    }
+    Ok(done)
 }
 
 /// Reconciles every estimated invoice (in the run's area) of a period before the run's month
@@ -121,9 +242,7 @@ pub async fn reconcile_estimates(
     let mut done = Vec::new();
     for id in ids {
         let mut tx = pool.begin().await?;
-        if let Some(kor) = reconcile_estimate(&mut tx, id, opts).await? {
-            done.push(kor);
-        }
+        done.extend(reconcile_one(&mut tx, id, opts).await?);
         tx.commit().await?;
     }
     Ok(done)
