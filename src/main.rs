@@ -42,7 +42,7 @@ enum Command {
         #[command(subcommand)]
         command: cmd::billing::Command,
     },
-    /// Billing run for a month (preview, or --issue).
+    /// Billing run for a month: stored preview, --approve RUN, --issue-run RUN, or --issue.
     Bill(cmd::bill::Args),
     /// Reminders, interest notes, their PDFs and the KSeF XML of issued invoices.
     Dunning {

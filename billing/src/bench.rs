@@ -145,7 +145,9 @@ pub struct BillingBenchReport {
     pub seed: Duration,
     /// The issue's summary.
     pub summary: RunSummary,
-    /// Wall time of the run (plan + issue).
+    /// Time of the stored preview (plan + storing its proposals).
+    pub preview: Duration,
+    /// Wall time of the run (stored preview, approval, issue with its re-check).
     pub run: Duration,
 }
 
@@ -161,12 +163,14 @@ pub async fn billing(pool: &PgPool, customers: usize) -> Result<BillingBenchRepo
     };
     let t1 = Instant::now();
     let run_id = run::create_run(pool, &opts).await?;
+    let preview = t1.elapsed();
     run::approve(pool, run_id).await?;
     let summary = run::issue(pool, run_id, &opts, &mut |_, _| {}).await?;
     Ok(BillingBenchReport {
         customers,
         seed: seed_time,
         summary,
+        preview,
         run: t1.elapsed(),
     })
 }

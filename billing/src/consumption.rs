@@ -42,6 +42,13 @@ pub struct Estimate {
     pub monthly_history_m3: Vec<Decimal>,
     /// Months billed.
     pub months: u32,
+    /// The share of those months estimated (0–1): a partial month counts by its days, and
+    /// after a meter exchange only the new meter's part is estimated. Default 1.
+    #[serde(default)]
+    pub share: Option<Decimal>,
+    /// Volume measured in the rest of the period (a replaced meter's span), added as it is.
+    #[serde(default)]
+    pub measured_m3: Option<Decimal>,
 }
 
 /// Norm for a customer without a meter: persons × m³ per person-month × months.
@@ -54,6 +61,21 @@ pub struct Norm {
     pub m3_per_person_month: Decimal,
     /// Months billed.
     pub months: u32,
+    /// The share of those months billed (0–1; a partial month counts by its days). Default 1.
+    #[serde(default)]
+    pub share: Option<Decimal>,
+}
+
+/// A share of months (0–1) from the input, checked.
+fn share(share: Option<Decimal>, field: &str) -> Result<Decimal, CalcError> {
+    match share {
+        None => Ok(Decimal::ONE),
+        Some(s) if s.is_sign_negative() || s > Decimal::ONE => Err(CalcError::invalid(
+            field,
+            format!("{s} is not between 0 and 1"),
+        )),
+        Some(s) => Ok(s),
+    }
 }
 
 /// Where the period's volume comes from (JSON: exactly one of `reads`, `estimate`, `norm`).
@@ -289,12 +311,22 @@ pub fn estimate_volume(estimate: &Estimate) -> Result<Decimal, CalcError> {
         })?;
     }
     let n = Decimal::from(estimate.monthly_history_m3.len());
+    let part = share(estimate.share, "volume.estimate.share")?;
+    let measured = estimate.measured_m3.unwrap_or(Decimal::ZERO);
+    check_magnitude(measured, "volume.estimate.measured_m3")?;
+    if measured.is_sign_negative() {
+        return Err(CalcError::invalid(
+            "volume.estimate.measured_m3",
+            format!("{measured} is negative"),
+        ));
+    }
     // Multiply before dividing so that exact averages stay exact.
     let volume = sum
         .checked_mul(Decimal::from(estimate.months))
+        .and_then(|x| x.checked_mul(part))
         .and_then(|x| x.checked_div(n))
         .ok_or_else(|| CalcError::invalid("volume.estimate", "volume overflows"))?;
-    Ok(round_half_up(volume, VOLUME_DP))
+    Ok(round_half_up(volume, VOLUME_DP) + round_half_up(measured, VOLUME_DP))
 }
 
 /// Persons × m³ per person-month × months, rounded half-up to 0.001 m³.
@@ -310,7 +342,8 @@ pub fn norm_volume(norm: &Norm) -> Result<Decimal, CalcError> {
         .m3_per_person_month
         .checked_mul(Decimal::from(norm.persons))
         .and_then(|x| x.checked_mul(Decimal::from(norm.months)))
-        .ok_or_else(|| CalcError::invalid("volume.norm", "volume overflows"))?;
+        .and_then(|x| x.checked_mul(share(norm.share, "volume.norm.share").ok()?))
+        .ok_or_else(|| CalcError::invalid("volume.norm", "volume overflows or share out of 0–1"))?;
     Ok(round_half_up(volume, VOLUME_DP))
 }
 
@@ -574,22 +607,30 @@ mod tests {
         let e = Estimate {
             monthly_history_m3: vec![dec!(10.2), dec!(9.6), dec!(11.1)],
             months: 2,
+            share: None,
+            measured_m3: None,
         };
         assert_eq!(estimate_volume(&e).unwrap().to_string(), "20.600");
         // 10/3 × 1 = 3.3333… → 3.333; 2.0005 × 1 → 2.001 (half-up)
         let e = Estimate {
             monthly_history_m3: vec![dec!(1), dec!(4), dec!(5)],
             months: 1,
+            share: None,
+            measured_m3: None,
         };
         assert_eq!(estimate_volume(&e).unwrap().to_string(), "3.333");
         let e = Estimate {
             monthly_history_m3: vec![dec!(2.0005)],
             months: 1,
+            share: None,
+            measured_m3: None,
         };
         assert_eq!(estimate_volume(&e).unwrap().to_string(), "2.001");
         let e = Estimate {
             monthly_history_m3: vec![],
             months: 1,
+            share: None,
+            measured_m3: None,
         };
         assert_eq!(
             estimate_volume(&e).unwrap_err().field(),
@@ -598,6 +639,8 @@ mod tests {
         let src = VolumeSource::Estimate(Estimate {
             monthly_history_m3: vec![dec!(3)],
             months: 2,
+            share: None,
+            measured_m3: None,
         });
         assert_eq!(
             consumption(&src).unwrap(),
@@ -614,10 +657,36 @@ mod tests {
             persons: 4,
             m3_per_person_month: dec!(3.0),
             months: 2,
+            share: None,
         };
         assert_eq!(norm_volume(&n).unwrap().to_string(), "24.000");
-        let src = VolumeSource::Norm(n);
+        let src = VolumeSource::Norm(n.clone());
         assert!(!consumption(&src).unwrap().estimated);
+        // Moved in on 16 October: 16 of 31 days of one month.
+        let part = Norm {
+            months: 1,
+            share: Some(Decimal::from(16) / Decimal::from(31)),
+            ..n
+        };
+        assert_eq!(norm_volume(&part).unwrap().to_string(), "6.194");
+        let bad = Norm {
+            share: Some(dec!(1.5)),
+            ..part
+        };
+        assert!(norm_volume(&bad).is_err());
+    }
+
+    #[test]
+    fn a_partial_estimate_adds_the_measured_part() {
+        // A meter exchanged mid-month: the old meter measured 4.5 m³, the new one's closing
+        // read is missing and its 10 days of 30 are estimated from 9 m³ a month.
+        let e = Estimate {
+            monthly_history_m3: vec![dec!(9)],
+            months: 1,
+            share: Some(Decimal::from(10) / Decimal::from(30)),
+            measured_m3: Some(dec!(4.5)),
+        };
+        assert_eq!(estimate_volume(&e).unwrap(), dec!(7.500));
     }
 
     #[test]

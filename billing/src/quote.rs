@@ -52,7 +52,7 @@ fn default_true() -> bool {
 }
 
 /// Unit of an invoice line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LineUnit {
     /// Cubic metres of water or sewage.
@@ -64,7 +64,7 @@ pub enum LineUnit {
 }
 
 /// One invoice line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteLine {
     /// `water`, `sewage` or the fee's name.
     pub item: String,
@@ -85,7 +85,7 @@ pub struct QuoteLine {
 }
 
 /// A priced invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     /// Water volume, m³ to 0.001.
     pub volume_m3: Decimal,
@@ -177,14 +177,15 @@ pub fn quote(input: &QuoteInput) -> Result<Quote, QuoteError> {
     }
     for month in period.months() {
         let version = version_on(&input.tariff, month.from())?;
+        // A partial month (move-in, move-out) pays by its days: quantity days/month's days.
+        let fraction = month.month_fraction();
         for fee in version.fees.iter().filter(|f| f.per == FeePer::Month) {
-            lines.push(fee_line(
-                &fee.name,
-                month,
-                LineUnit::Month,
-                fee.amount,
-                version,
-            ));
+            let mut line = fee_line(&fee.name, month, LineUnit::Month, fee.amount, version);
+            if fraction != Decimal::ONE {
+                line.quantity = round_half_up(fraction, 3);
+                line.net = round_half_up(fee.amount * fraction, MONEY_DP);
+            }
+            lines.push(line);
         }
     }
     Ok(totals(usage.volume_m3, sewage_m3, usage.estimated, lines))

@@ -55,6 +55,31 @@ impl Period {
         (self.to - self.from).num_days() + 1
     }
 
+    /// The part of its calendar month this period (within one month) covers: its days over the
+    /// month's days, 1 for a whole month. A move-in or move-out month pays by its own days.
+    pub fn month_fraction(&self) -> Decimal {
+        let month = Period {
+            from: self.from.with_day(1).unwrap_or(self.from),
+            to: last_day_of_month(self.from),
+        };
+        if self.from <= month.from && self.to >= month.to {
+            Decimal::ONE
+        } else {
+            Decimal::from(self.days().min(month.days())) / Decimal::from(month.days())
+        }
+    }
+
+    /// The share (0–1) of its touched months the period covers: Σ each month's fraction over
+    /// the number of months.
+    pub fn month_share(&self) -> Decimal {
+        let months = self.months();
+        if months.is_empty() {
+            return Decimal::ONE;
+        }
+        let sum: Decimal = months.iter().map(Period::month_fraction).sum();
+        sum / Decimal::from(months.len())
+    }
+
     /// The calendar months touching the period, each clipped to it, in order.
     pub fn months(&self) -> Vec<Period> {
         let mut out = Vec::new();

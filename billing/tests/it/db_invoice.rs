@@ -40,6 +40,8 @@ fn priced(volume_to: Decimal, estimated: bool) -> Quote {
         VolumeSource::Estimate(ewoda_billing::consumption::Estimate {
             monthly_history_m3: vec![volume_to],
             months: 1,
+            share: None,
+            measured_m3: None,
         })
     } else {
         VolumeSource::Reads {
@@ -90,7 +92,11 @@ async fn concurrent_issuers_neither_skip_nor_reuse_numbers(pool: PgPool) {
     let mut tasks = Vec::new();
     for t in 0..8 {
         let pool = pool.clone();
-        let dr = draft(cust, contract, &q);
+        // Numbering only: no contract, since a contract has one sales invoice per period.
+        let dr = InvoiceDraft {
+            contract_id: None,
+            ..draft(cust, contract, &q)
+        };
         tasks.push(tokio::spawn(async move {
             for i in 0..6 {
                 let mut tx = pool.begin().await.unwrap();

@@ -133,7 +133,9 @@ async fn apply(pool: &PgPool, case: usize, evs: &[Event]) -> [i64; 3] {
                         &mut tx,
                         &InvoiceDraft {
                             customer_id,
-                            contract_id: Some(contracts[who]),
+                            // Many invoices of one period: a contract has one sales
+                            // invoice per period, so these carry none.
+                            contract_id: None,
                             billing_run_id: None,
                             corrects_invoice_id: corrects,
                             correction_reason: corrects.map(|_| "korekta".to_string()),

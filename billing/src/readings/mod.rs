@@ -8,8 +8,11 @@ use crate::consumption::{volume_from_reads, Estimate, Norm, Read, Replacement, V
 use crate::tariff::Period;
 use chrono::{DateTime, Days, Utc};
 use ewoda_common::time::{day_start, local_day};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+
+pub mod query;
 
 /// How a meter is used on a premises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +56,88 @@ pub struct Installation {
     pub register_digits: u32,
 }
 
-/// A stored register reading.
+/// Where a register value comes from: a source of `reading.source`, the installation history,
+/// or the billing run's own estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadSource {
+    /// A reading of the collector with this `reading.source` (`wmbus`, `handheld`, …).
+    Reading(&'static str),
+    /// The register noted when the meter was installed.
+    Installed,
+    /// The register noted when the meter was removed.
+    Removed,
+    /// Estimated by a billing run (opening + estimated volume).
+    Estimate,
+}
+
+/// `reading.source` values, so a parsed source is a `&'static str`.
+const READING_SOURCES: [&str; 10] = [
+    "wmbus", "mbus", "modbus", "mqtt", "handheld", "file", "manual", "ebok", "estimate", "seed",
+];
+
+impl ReadSource {
+    /// Parses a stored source name (`installed`, `removed`, `run_estimate` or a reading's).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "installed" => ReadSource::Installed,
+            "removed" => ReadSource::Removed,
+            "run_estimate" => ReadSource::Estimate,
+            other => ReadSource::Reading(
+                READING_SOURCES
+                    .iter()
+                    .find(|k| **k == other)
+                    .copied()
+                    .unwrap_or("manual"),
+            ),
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadSource::Reading(s) => s,
+            ReadSource::Installed => "installed",
+            ReadSource::Removed => "removed",
+            ReadSource::Estimate => "run_estimate",
+        }
+    }
+
+    /// True for a value nobody read off the meter.
+    pub fn estimated(self) -> bool {
+        matches!(self, ReadSource::Estimate | ReadSource::Reading("estimate"))
+    }
+}
+
+/// A register value at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredRead {
     /// When.
     pub at: DateTime<Utc>,
     /// Register, ml.
     pub volume_ml: i64,
+    /// Where it comes from.
+    pub source: ReadSource,
 }
 
-/// The readings of one meter nearest the two bounds of a period (each within a tolerance).
+/// The two reads a meter's part of a billed period runs between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterReads {
+    /// The meter.
+    pub meter_id: i64,
+    /// Its role.
+    pub role: MeterRole,
+    /// Where the period starts for it.
+    pub opening: StoredRead,
+    /// Where it ends (an [`ReadSource::Estimate`] for an estimated period).
+    pub closing: StoredRead,
+}
+
+/// The readings of one meter nearest the two bounds of a period (each within a tolerance),
+/// and the closing read of its last invoice, which — when there is one — opens the period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BoundReads {
+    /// The closing read the meter's previous invoice used (the read chain).
+    pub opening: Option<StoredRead>,
     /// Last read at or before the period's start.
     pub before_start: Option<StoredRead>,
     /// First read after the period's start.
@@ -132,6 +205,8 @@ pub struct Measured {
     pub source: VolumeSource,
     /// Σ sub-meter volumes in the period, m³ (None when there is no sub-meter).
     pub sub_meter_m3: Option<Decimal>,
+    /// The reads used, per meter (mains in chain order, then sub-meters).
+    pub reads: Vec<MeterReads>,
 }
 
 /// What the period's volume will be based on.
@@ -175,21 +250,21 @@ fn span(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     reads: Option<&BoundReads>,
+    successor: bool,
 ) -> Result<(StoredRead, StoredRead), VolumeProblem> {
     let r = reads.copied().unwrap_or_default();
-    let first = if inst.installed_at >= start {
-        StoredRead {
-            at: inst.installed_at,
-            volume_ml: inst.installed_read_ml,
-        }
-    } else {
-        nearest(start, r.before_start, r.after_start).ok_or(VolumeProblem::MissingReading {
-            meter_id: inst.meter_id,
-            bound: "start",
-        })?
-    };
+    // The chain first: a period starts where the meter's last invoice ended, never at a read
+    // re-chosen near the bound (a late reading there would bill volume twice or not at all).
+    let first = opening_of(inst, start, &r, successor).ok_or(VolumeProblem::MissingReading {
+        meter_id: inst.meter_id,
+        bound: "start",
+    })?;
     let last = match (inst.removed_at, inst.removed_read_ml) {
-        (Some(at), Some(ml)) if at <= end => StoredRead { at, volume_ml: ml },
+        (Some(at), Some(ml)) if at <= end => StoredRead {
+            at,
+            volume_ml: ml,
+            source: ReadSource::Removed,
+        },
         _ => nearest(end, r.before_end, r.after_end).ok_or(VolumeProblem::MissingReading {
             meter_id: inst.meter_id,
             bound: "end",
@@ -244,6 +319,30 @@ fn active(
     v
 }
 
+/// The main meters of a period in installation order: those hanging in it, and before them a
+/// meter removed earlier whose billed chain had not reached its removal (its last part was
+/// never billed, e.g. its month was held) — that part belongs to this period.
+fn mains<'a>(
+    installations: &'a [Installation],
+    reads: &HashMap<i64, BoundReads>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<&'a Installation> {
+    let mut v = active(installations, MeterRole::Main, start, end);
+    v.extend(installations.iter().filter(|i| {
+        i.role == MeterRole::Main
+            && i.removed_at.is_some_and(|removed| {
+                removed <= start
+                    && reads
+                        .get(&i.meter_id)
+                        .and_then(|r| r.opening)
+                        .is_some_and(|o| o.at >= i.installed_at && o.at < removed)
+            })
+    }));
+    v.sort_by_key(|i| i.installed_at);
+    v
+}
+
 /// The main meter chain of a period as `VolumeSource::Reads`: the first meter's register at
 /// the start, each replacement (old meter's final, new meter's initial register), the last
 /// meter's register at the end. Rollover uses the last meter's register size.
@@ -252,10 +351,11 @@ fn main_chain(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     reads: &HashMap<i64, BoundReads>,
-) -> Result<VolumeSource, VolumeProblem> {
+) -> Result<(VolumeSource, Vec<MeterReads>), VolumeProblem> {
     let spans: Vec<(StoredRead, StoredRead)> = chain
         .iter()
-        .map(|i| span(i, start, end, reads.get(&i.meter_id)))
+        .enumerate()
+        .map(|(n, i)| span(i, start, end, reads.get(&i.meter_id), n > 0))
         .collect::<Result<_, _>>()?;
     if chain
         .windows(2)
@@ -277,11 +377,22 @@ fn main_chain(
             _ => None,
         })
         .collect();
-    Ok(VolumeSource::Reads {
+    let used = chain
+        .iter()
+        .zip(&spans)
+        .map(|(i, (opening, closing))| MeterReads {
+            meter_id: i.meter_id,
+            role: i.role,
+            opening: *opening,
+            closing: *closing,
+        })
+        .collect();
+    let source = VolumeSource::Reads {
         reads: vec![read(first.0), read(last.1)],
         register_digits: chain.last().map(|i| i.register_digits),
         replacements,
-    })
+    };
+    Ok((source, used))
 }
 
 /// The basis of a premises's volume in `period`: its main meters' reads (with the sub-meters'
@@ -292,40 +403,169 @@ pub fn basis(
     reads: &HashMap<i64, BoundReads>,
 ) -> Result<Basis, VolumeProblem> {
     let (start, end) = bounds(period);
-    let mains = active(installations, MeterRole::Main, start, end);
+    let mains = mains(installations, reads, start, end);
     if mains.is_empty() {
         return Ok(Basis::NoMeter);
     }
-    let source = main_chain(&mains, start, end, reads)?;
+    let (source, mut used) = main_chain(&mains, start, end, reads)?;
     let subs = active(installations, MeterRole::Sub, start, end);
     let mut sub_total: Option<Decimal> = None;
     for sub in subs {
-        let (a, b) = span(sub, start, end, reads.get(&sub.meter_id))?;
+        let (a, b) = span(sub, start, end, reads.get(&sub.meter_id), false)?;
         let v = volume_from_reads(&[read(a), read(b)], Some(sub.register_digits), &[])
             .map_err(|e| VolumeProblem::Invalid(format!("sub-meter {}: {e}", sub.meter_id)))?;
         sub_total = Some(sub_total.unwrap_or(Decimal::ZERO) + v);
+        used.push(MeterReads {
+            meter_id: sub.meter_id,
+            role: sub.role,
+            opening: a,
+            closing: b,
+        });
     }
     Ok(Basis::Measured(Measured {
         source,
         sub_meter_m3: sub_total,
+        reads: used,
     }))
 }
 
-/// An estimate from the monthly history (m³ per month, previous months), flagged estimated.
-pub fn estimate(history_m3: &[Decimal], months: u32) -> Option<VolumeSource> {
+/// The register a meter's part of a period opens at: the read chain, its installation, or the
+/// read nearest the period's start.
+/// A meter that replaced another in the chain (`successor`) and was never billed opens at its
+/// installation, wherever the period starts.
+fn opening_of(
+    inst: &Installation,
+    start: DateTime<Utc>,
+    r: &BoundReads,
+    successor: bool,
+) -> Option<StoredRead> {
+    match r.opening.filter(|o| o.at >= inst.installed_at) {
+        Some(o) => Some(o),
+        None if successor || inst.installed_at >= start => Some(StoredRead {
+            at: inst.installed_at,
+            volume_ml: inst.installed_read_ml,
+            source: ReadSource::Installed,
+        }),
+        None => nearest(start, r.before_start, r.after_start),
+    }
+}
+
+/// The reads an estimated period stands on: the main meters' reads where known (a replaced
+/// meter's full span) and, as the last meter's closing, its opening plus what the estimate
+/// leaves after the earlier spans, at the period's end — so the next period continues from
+/// what was billed. None when an opening is unknown or the earlier spans already exceed the
+/// estimate (then the next period starts from reads near its bound, and the estimate is
+/// reconciled from the period's own reads).
+pub fn estimated_reads(
+    period: Period,
+    installations: &[Installation],
+    reads: &HashMap<i64, BoundReads>,
+    volume_m3: Decimal,
+) -> Vec<MeterReads> {
+    let (start, end) = bounds(period);
+    let mains = mains(installations, reads, start, end);
+    let Some((last, earlier)) = mains.split_last() else {
+        return Vec::new();
+    };
+    let mut left = (volume_m3 * Decimal::from(1_000_000)).trunc().to_i64();
+    let mut out = Vec::with_capacity(mains.len());
+    for (n, inst) in earlier.iter().enumerate() {
+        let Ok((opening, closing)) = span(inst, start, end, reads.get(&inst.meter_id), n > 0)
+        else {
+            return Vec::new();
+        };
+        left = left.and_then(|l| l.checked_sub(closing.volume_ml - opening.volume_ml));
+        out.push(MeterReads {
+            meter_id: inst.meter_id,
+            role: inst.role,
+            opening,
+            closing,
+        });
+    }
+    let r = reads.get(&last.meter_id).copied().unwrap_or_default();
+    let (Some(opening), Some(left)) = (
+        opening_of(last, start, &r, !earlier.is_empty()),
+        left.filter(|l| *l >= 0),
+    ) else {
+        return Vec::new();
+    };
+    if opening.at >= end || last.removed_at.is_some_and(|at| at <= end) {
+        return Vec::new();
+    }
+    let Some(closing_ml) = opening.volume_ml.checked_add(left) else {
+        return Vec::new();
+    };
+    out.push(MeterReads {
+        meter_id: last.meter_id,
+        role: last.role,
+        opening,
+        closing: StoredRead {
+            at: end,
+            volume_ml: closing_ml,
+            source: ReadSource::Estimate,
+        },
+    });
+    out
+}
+
+/// An estimate from the monthly history (m³ per month, previous months), flagged estimated:
+/// `share` of the `months` estimated, plus `measured_m3` known from the rest of the period.
+pub fn estimate(
+    history_m3: &[Decimal],
+    months: u32,
+    share: Decimal,
+    measured_m3: Decimal,
+) -> Option<VolumeSource> {
     (!history_m3.is_empty()).then(|| {
         VolumeSource::Estimate(Estimate {
             monthly_history_m3: history_m3.to_vec(),
             months,
+            share: (share != Decimal::ONE).then_some(share),
+            measured_m3: (!measured_m3.is_zero()).then_some(measured_m3),
         })
     })
 }
 
-/// A norm volume for a premises without a meter.
+/// What an estimate of a period still rests on when a main meter's read is missing: the
+/// volume the earlier meters of the chain measured (a replaced meter's whole span) and the
+/// share of the period the last meter's unknown part covers. (0, 1) when the earlier spans
+/// are not known either.
+pub fn estimate_base(
+    period: Period,
+    installations: &[Installation],
+    reads: &HashMap<i64, BoundReads>,
+) -> (Decimal, Decimal) {
+    let (start, end) = bounds(period);
+    let mains = mains(installations, reads, start, end);
+    let whole = (Decimal::ZERO, Decimal::ONE);
+    let Some((last, earlier)) = mains.split_last() else {
+        return whole;
+    };
+    let mut measured_ml = 0i64;
+    for (n, inst) in earlier.iter().enumerate() {
+        match span(inst, start, end, reads.get(&inst.meter_id), n > 0) {
+            Ok((a, b)) if b.volume_ml >= a.volume_ml => measured_ml += b.volume_ml - a.volume_ml,
+            _ => return whole,
+        }
+    }
+    let r = reads.get(&last.meter_id).copied().unwrap_or_default();
+    let Some(opening) = opening_of(last, start, &r, !earlier.is_empty()) else {
+        return whole;
+    };
+    let total = (end - start).num_seconds().max(1);
+    let unknown = (end - opening.at.max(start)).num_seconds().clamp(0, total);
+    (
+        ml_to_m3(measured_ml),
+        Decimal::from(unknown) / Decimal::from(total),
+    )
+}
+
+/// A norm volume for a premises without a meter (`share` of the months, for partial ones).
 pub fn norm(
     persons: Option<i16>,
     m3_per_person_month: Option<Decimal>,
     months: u32,
+    share: Decimal,
 ) -> Option<VolumeSource> {
     match (
         persons.and_then(|p| u32::try_from(p).ok()),
@@ -335,6 +575,7 @@ pub fn norm(
             persons,
             m3_per_person_month: m3,
             months,
+            share: (share != Decimal::ONE).then_some(share),
         })),
         _ => None,
     }
@@ -374,6 +615,7 @@ mod tests {
         Some(StoredRead {
             at: local(d(day), 23, 50),
             volume_ml: ml,
+            source: ReadSource::Reading("wmbus"),
         })
     }
 
@@ -468,6 +710,7 @@ mod tests {
                 after_start: at("2026-10-01", 2_000_000),
                 before_end: None,
                 after_end: at("2026-11-01", 9_000_000),
+                opening: None,
             },
         )]);
         // 1 Oct 23:50 is nearer to 1 Oct 00:00 than 25 Sep 23:50.
@@ -475,6 +718,15 @@ mod tests {
             volume(&basis(october(), &insts, &reads).unwrap()).0,
             dec!(7.000)
         );
+        // The previous invoice's closing read opens the period, however far from the bound.
+        let mut chained = reads.clone();
+        if let Some(r) = chained.get_mut(&1) {
+            r.opening = at("2026-09-20", 500_000);
+        }
+        let b = basis(october(), &insts, &chained).unwrap();
+        assert_eq!(volume(&b).0, dec!(8.500));
+        let Basis::Measured(m) = b else { panic!() };
+        assert_eq!(m.reads[0].opening, at("2026-09-20", 500_000).unwrap());
         let none = HashMap::new();
         assert_eq!(
             basis(october(), &insts, &none),
@@ -484,8 +736,8 @@ mod tests {
             })
         );
         assert_eq!(basis(october(), &[], &none), Ok(Basis::NoMeter));
-        assert!(norm(Some(3), Some(dec!(3.0)), 1).is_some());
-        assert!(norm(None, Some(dec!(3.0)), 1).is_none());
-        assert!(estimate(&[], 1).is_none());
+        assert!(norm(Some(3), Some(dec!(3.0)), 1, Decimal::ONE).is_some());
+        assert!(norm(None, Some(dec!(3.0)), 1, Decimal::ONE).is_none());
+        assert!(estimate(&[], 1, Decimal::ONE, Decimal::ZERO).is_none());
     }
 }
