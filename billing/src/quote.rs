@@ -183,7 +183,7 @@ pub fn quote(input: &QuoteInput) -> Result<Quote, QuoteError> {
             let mut line = fee_line(&fee.name, month, LineUnit::Month, fee.amount, version);
             if fraction != Decimal::ONE {
                 line.quantity = round_half_up(fraction, 3);
-                line.net = round_half_up(fee.amount * fraction, MONEY_DP);
+                line.net = Money::round(fee.amount * fraction).amount();
             }
             lines.push(line);
         }
