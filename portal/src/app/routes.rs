@@ -35,6 +35,8 @@ pub enum Access {
 pub enum IdKind {
     /// A mail in the maildir (staff only).
     Mail,
+    /// A meter on the customer's premises (ebok: meters and profile).
+    Meter,
 }
 
 /// One route: method, axum path (`/ebok/invoices/{id}`), access, and the kind of each path

@@ -1,18 +1,46 @@
 //! eBOK, the customers' portal (`/ebok/`). One file per page group; every handler takes the
 //! [`Customer`] extractor and scopes its queries by `customer.customer_id`.
 
-use crate::app::{Access, AppState, Area, RouteRule};
+pub mod meters;
+pub mod upload;
+
+use crate::app::{Access, AppState, Area, IdKind, RouteRule};
 use crate::auth::Customer;
+use crate::error::AppError;
 use crate::ui::{self, Page};
 use askama::Template;
 use axum::response::Response;
 use axum::Router;
 
 /// Routes of eBOK: the one list the security matrix walks.
-pub const ROUTES: &[RouteRule] = &[RouteRule::get("/ebok/", Access::Customer)];
+pub const ROUTES: &[RouteRule] = &[
+    RouteRule::get("/ebok/", Access::Customer),
+    // ebok: meters and profile
+    RouteRule::get("/ebok/meters", Access::Customer),
+    RouteRule::get("/ebok/meters/{id}", Access::Customer).with_ids(&[IdKind::Meter]),
+    RouteRule::post("/ebok/meters/{id}/readings", Access::Customer).with_ids(&[IdKind::Meter]),
+    // end ebok: meters and profile
+];
 
 pub fn router() -> Router<AppState> {
-    Area::new(ROUTES).get("/ebok/", dashboard).into_router()
+    let area = Area::new(ROUTES).get("/ebok/", dashboard);
+    meters_and_profile(area).into_router()
+}
+
+/// ebok: meters and profile — the routes of this page group, kept together.
+fn meters_and_profile(area: Area) -> Area {
+    area.get("/ebok/meters", meters::list)
+        .get("/ebok/meters/{id}", meters::detail)
+        .post("/ebok/meters/{id}/readings", meters::submit)
+}
+
+/// A data-layer failure of the collector's customer view: refusals are handled by the pages
+/// that expect them; anything reaching here is a logged 500 (or 404 for NotFound).
+pub(crate) fn view_error(e: ewoda_collector::query::ViewError) -> AppError {
+    match e {
+        ewoda_collector::query::ViewError::NotFound(_) => AppError::NotFound,
+        other => AppError::Internal(other.to_string()),
+    }
 }
 
 #[derive(Template)]

@@ -3,6 +3,7 @@
 
 mod auth;
 mod matrix;
+mod meters;
 mod store;
 mod support;
 mod ui;
