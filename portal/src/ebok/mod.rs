@@ -2,6 +2,7 @@
 //! [`Customer`] extractor and scopes its queries by `customer.customer_id`.
 
 pub mod meters;
+pub mod profile;
 pub mod upload;
 
 use crate::app::{Access, AppState, Area, IdKind, RouteRule};
@@ -19,6 +20,10 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::get("/ebok/meters", Access::Customer),
     RouteRule::get("/ebok/meters/{id}", Access::Customer).with_ids(&[IdKind::Meter]),
     RouteRule::post("/ebok/meters/{id}/readings", Access::Customer).with_ids(&[IdKind::Meter]),
+    RouteRule::get("/ebok/profile", Access::Customer),
+    RouteRule::post("/ebok/profile/contact", Access::Customer),
+    RouteRule::post("/ebok/profile/consents", Access::Customer),
+    RouteRule::post("/ebok/profile/preferences", Access::Customer),
     // end ebok: meters and profile
 ];
 
@@ -32,6 +37,10 @@ fn meters_and_profile(area: Area) -> Area {
     area.get("/ebok/meters", meters::list)
         .get("/ebok/meters/{id}", meters::detail)
         .post("/ebok/meters/{id}/readings", meters::submit)
+        .get("/ebok/profile", profile::show)
+        .post("/ebok/profile/contact", profile::contact)
+        .post("/ebok/profile/consents", profile::consents)
+        .post("/ebok/profile/preferences", profile::preferences)
 }
 
 /// A data-layer failure of the collector's customer view: refusals are handled by the pages

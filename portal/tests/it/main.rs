@@ -4,6 +4,7 @@
 mod auth;
 mod matrix;
 mod meters;
+mod profile;
 mod store;
 mod support;
 mod ui;
