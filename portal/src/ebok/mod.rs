@@ -1,6 +1,7 @@
 //! eBOK, the customers' portal (`/ebok/`). One file per page group; every handler takes the
 //! [`Customer`] extractor and scopes its queries by `customer.customer_id`.
 
+pub mod applications;
 pub mod meters;
 pub mod profile;
 pub mod upload;
@@ -24,6 +25,12 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::post("/ebok/profile/contact", Access::Customer),
     RouteRule::post("/ebok/profile/consents", Access::Customer),
     RouteRule::post("/ebok/profile/preferences", Access::Customer),
+    RouteRule::get("/ebok/applications", Access::Customer),
+    RouteRule::get("/ebok/applications/new", Access::Customer),
+    RouteRule::get("/ebok/applications/new/{kind}", Access::Customer).with_ids(&[IdKind::FormCode]),
+    RouteRule::post("/ebok/applications/new/{kind}", Access::Customer)
+        .with_ids(&[IdKind::FormCode]),
+    RouteRule::get("/ebok/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
     // end ebok: meters and profile
 ];
 
@@ -41,6 +48,11 @@ fn meters_and_profile(area: Area) -> Area {
         .post("/ebok/profile/contact", profile::contact)
         .post("/ebok/profile/consents", profile::consents)
         .post("/ebok/profile/preferences", profile::preferences)
+        .get("/ebok/applications", applications::list)
+        .get("/ebok/applications/new", applications::forms)
+        .get("/ebok/applications/new/{kind}", applications::new)
+        .post("/ebok/applications/new/{kind}", applications::submit)
+        .get("/ebok/applications/{id}", applications::detail)
 }
 
 /// A data-layer failure of the collector's customer view: refusals are handled by the pages

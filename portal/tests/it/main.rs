@@ -1,6 +1,7 @@
 //! The portal's one integration-test binary: the real router against a real PostgreSQL, one
 //! fresh database per test (see `support`).
 
+mod applications;
 mod auth;
 mod matrix;
 mod meters;

@@ -215,3 +215,44 @@ topic-leak-alarm = Alarm wycieku
 topic-case-status = Stan mojego wniosku
 topic-area-warning = Ostrzeżenia dla mojej okolicy
 profile-save-notifications = Zapisz ustawienia powiadomień
+apps-title = Wnioski
+apps-new = Nowy wniosek
+apps-none = Nie złożono jeszcze żadnego wniosku.
+apps-yours = Twoje wnioski
+apps-back = ← Twoje wnioski
+apps-back-forms = ← Wszystkie formularze
+app-number = Numer sprawy
+app-kind = Wniosek
+app-submitted-at = Złożono
+app-required-note = Pola oznaczone * są wymagane.
+app-attachments = { $count ->
+    [one] Załącznik (PDF, JPEG lub PNG, najwyżej { $count } plik, do 10 MB)
+    [few] Załączniki (PDF, JPEG lub PNG, najwyżej { $count } pliki, do 10 MB każdy)
+   *[many] Załączniki (PDF, JPEG lub PNG, najwyżej { $count } plików, do 10 MB każdy)
+}
+app-send = Złóż wniosek
+app-case = Sprawa
+app-filed = Treść wniosku
+app-files = Załączone pliki
+app-history = Historia sprawy
+app-event = Co się stało
+app-yes = tak
+app-no = nie
+app-err-required = To pole jest wymagane.
+app-err-date = Wpisz datę, np. 2026-12-01.
+app-err-number = Wpisz liczbę, np. 12,5.
+app-err-email = Wpisz adres e-mail, np. imie@example.pl.
+app-err-phone = Wpisz numer telefonu: 9–15 cyfr, opcjonalnie z + na początku.
+app-err-select = Wybierz jedną z możliwości.
+app-err-iban = Wpisz numer polskiego rachunku bankowego (26 cyfr).
+app-err-text = Tekst jest za długi.
+app-err-attachments = Ten formularz przyjmuje mniej załączników (albo żadnych).
+case-status-draft = szkic
+case-status-submitted = złożony
+case-status-in-progress = w toku
+case-status-waiting-for-customer = czeka na Ciebie
+case-status-approved = zatwierdzony
+case-status-rejected = odrzucony
+case-status-done = zakończony
+case-event-submitted = złożono
+case-event-note = uwaga biura
