@@ -8,6 +8,7 @@ pub mod console;
 pub mod ebok;
 pub mod error;
 pub mod home;
+pub mod info;
 pub mod office;
 pub mod store;
 pub mod ui;

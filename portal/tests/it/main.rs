@@ -3,6 +3,7 @@
 
 mod applications;
 mod auth;
+mod info;
 mod matrix;
 mod meters;
 mod profile;
