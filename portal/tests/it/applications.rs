@@ -89,7 +89,7 @@ async fn every_seeded_form_is_listed_and_renders_from_its_definition() {
             .get(&format!("/ebok/applications/new/{}?lang=en", d.code))
             .await;
         r.assert_status(StatusCode::OK);
-        assert_eq!(r.texts("h1"), [d.title_en.clone()]);
+        assert_eq!(r.texts("h1"), std::slice::from_ref(&d.title_en));
         let labels = r.texts("form .field label");
         for f in &d.fields {
             assert!(
