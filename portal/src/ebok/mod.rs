@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod meters;
 pub mod profile;
+pub mod push;
 pub mod upload;
 
 use crate::app::{Access, AppState, Area, IdKind, RouteRule};
@@ -31,6 +32,7 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::post("/ebok/applications/new/{kind}", Access::Customer)
         .with_ids(&[IdKind::FormCode]),
     RouteRule::get("/ebok/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
+    RouteRule::post("/ebok/push/subscribe", Access::Customer),
     // end ebok: meters and profile
 ];
 
@@ -53,6 +55,7 @@ fn meters_and_profile(area: Area) -> Area {
         .get("/ebok/applications/new/{kind}", applications::new)
         .post("/ebok/applications/new/{kind}", applications::submit)
         .get("/ebok/applications/{id}", applications::detail)
+        .post("/ebok/push/subscribe", push::subscribe)
 }
 
 /// A data-layer failure of the collector's customer view: refusals are handled by the pages

@@ -7,6 +7,7 @@ mod info;
 mod matrix;
 mod meters;
 mod profile;
+mod push;
 mod store;
 mod support;
 mod ui;
