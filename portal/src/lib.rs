@@ -11,6 +11,7 @@ pub mod home;
 pub mod mail;
 pub mod office;
 pub mod serve;
+pub mod info;
 pub mod store;
 pub mod ui;
 

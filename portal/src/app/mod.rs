@@ -18,6 +18,7 @@ use axum::Router;
 pub fn all_routes() -> Vec<&'static RouteRule> {
     [
         crate::home::ROUTES,
+        crate::info::ROUTES,
         crate::auth::ROUTES,
         crate::ebok::ROUTES,
         crate::office::ROUTES,
@@ -32,6 +33,7 @@ pub fn all_routes() -> Vec<&'static RouteRule> {
 pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(crate::home::router())
+        .merge(crate::info::router())
         .merge(crate::auth::router(&state))
         .merge(crate::ebok::router())
         .merge(crate::office::router())

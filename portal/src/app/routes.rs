@@ -35,6 +35,19 @@ pub enum Access {
 pub enum IdKind {
     /// A mail in the maildir (staff only).
     Mail,
+    /// A meter on the customer's premises (ebok: meters and profile).
+    Meter,
+    /// An application (case) of the customer.
+    Application,
+    /// A form definition's code: public, not owned by anyone.
+    FormCode,
+}
+
+impl IdKind {
+    /// Whether the record belongs to a customer (so another customer must get 404).
+    pub fn owned(self) -> bool {
+        !matches!(self, IdKind::Mail | IdKind::FormCode)
+    }
 }
 
 /// One route: method, axum path (`/ebok/invoices/{id}`), access, and the kind of each path

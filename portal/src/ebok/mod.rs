@@ -1,18 +1,70 @@
 //! eBOK, the customers' portal (`/ebok/`). One file per page group; every handler takes the
 //! [`Customer`] extractor and scopes its queries by `customer.customer_id`.
 
-use crate::app::{Access, AppState, Area, RouteRule};
+pub mod applications;
+pub mod meters;
+pub mod profile;
+pub mod push;
+pub mod upload;
+
+use crate::app::{Access, AppState, Area, IdKind, RouteRule};
 use crate::auth::Customer;
+use crate::error::AppError;
 use crate::ui::{self, Page};
 use askama::Template;
 use axum::response::Response;
 use axum::Router;
 
 /// Routes of eBOK: the one list the security matrix walks.
-pub const ROUTES: &[RouteRule] = &[RouteRule::get("/ebok/", Access::Customer)];
+pub const ROUTES: &[RouteRule] = &[
+    RouteRule::get("/ebok/", Access::Customer),
+    // ebok: meters and profile
+    RouteRule::get("/ebok/meters", Access::Customer),
+    RouteRule::get("/ebok/meters/{id}", Access::Customer).with_ids(&[IdKind::Meter]),
+    RouteRule::post("/ebok/meters/{id}/readings", Access::Customer).with_ids(&[IdKind::Meter]),
+    RouteRule::get("/ebok/profile", Access::Customer),
+    RouteRule::post("/ebok/profile/contact", Access::Customer),
+    RouteRule::post("/ebok/profile/consents", Access::Customer),
+    RouteRule::post("/ebok/profile/preferences", Access::Customer),
+    RouteRule::get("/ebok/applications", Access::Customer),
+    RouteRule::get("/ebok/applications/new", Access::Customer),
+    RouteRule::get("/ebok/applications/new/{kind}", Access::Customer).with_ids(&[IdKind::FormCode]),
+    RouteRule::post("/ebok/applications/new/{kind}", Access::Customer)
+        .with_ids(&[IdKind::FormCode]),
+    RouteRule::get("/ebok/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
+    RouteRule::post("/ebok/push/subscribe", Access::Customer),
+    // end ebok: meters and profile
+];
 
 pub fn router() -> Router<AppState> {
-    Area::new(ROUTES).get("/ebok/", dashboard).into_router()
+    let area = Area::new(ROUTES).get("/ebok/", dashboard);
+    meters_and_profile(area).into_router()
+}
+
+/// ebok: meters and profile — the routes of this page group, kept together.
+fn meters_and_profile(area: Area) -> Area {
+    area.get("/ebok/meters", meters::list)
+        .get("/ebok/meters/{id}", meters::detail)
+        .post("/ebok/meters/{id}/readings", meters::submit)
+        .get("/ebok/profile", profile::show)
+        .post("/ebok/profile/contact", profile::contact)
+        .post("/ebok/profile/consents", profile::consents)
+        .post("/ebok/profile/preferences", profile::preferences)
+        .get("/ebok/applications", applications::list)
+        .get("/ebok/applications/new", applications::forms)
+        .get("/ebok/applications/new/{kind}", applications::new)
+        .post("/ebok/applications/new/{kind}", applications::submit)
+        .get("/ebok/applications/{id}", applications::detail)
+        .post("/ebok/push/subscribe", push::subscribe)
+}
+
+/// A data-layer failure of the collector's customer view: refusals are handled by the pages
+/// that expect them; anything reaching here is a logged 500 (or 404 for NotFound).
+pub(crate) fn view_error(e: ewoda_collector::query::ViewError) -> AppError {
+    match e {
+        ewoda_collector::query::ViewError::NotFound(_) => AppError::NotFound,
+        other => AppError::Internal(other.to_string()),
+    }
 }
 
 #[derive(Template)]
