@@ -5,6 +5,8 @@ pub mod account;
 pub mod bench;
 pub mod calc_error;
 pub mod consumption;
+pub mod customer;
+pub mod documents;
 pub mod dunning;
 pub mod elixir;
 pub mod interest;

@@ -16,6 +16,7 @@ pub mod modbus_source;
 pub mod mqtt;
 pub mod pipeline;
 pub mod quality;
+pub mod query;
 pub mod radio;
 pub mod reading_set;
 pub mod spill;

@@ -19,6 +19,8 @@ pub enum Source {
     Ebok,
     Estimate,
     Seed,
+    /// Submitted by the customer in eBOK and accepted by a clerk.
+    Customer,
 }
 
 impl Source {
@@ -35,6 +37,7 @@ impl Source {
             Source::Ebok => "ebok",
             Source::Estimate => "estimate",
             Source::Seed => "seed",
+            Source::Customer => "customer",
         }
     }
 }

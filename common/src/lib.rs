@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod rng;
+pub mod scope;
 pub mod services;
 pub mod shutdown;
 pub mod time;

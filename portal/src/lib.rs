@@ -9,6 +9,7 @@ pub mod ebok;
 pub mod error;
 pub mod home;
 pub mod office;
+pub mod store;
 pub mod ui;
 
 pub use app::{router, AppConfig, AppState};

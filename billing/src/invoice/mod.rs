@@ -6,4 +6,6 @@ pub mod document;
 pub mod issue;
 pub mod numbering;
 pub mod pdf;
+pub mod pdf_store;
 pub mod qr;
+pub mod query;

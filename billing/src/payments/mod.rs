@@ -5,9 +5,11 @@
 
 pub mod allocation;
 pub mod fake_operator;
+pub mod history;
 pub mod import;
 pub mod matching;
 pub mod online;
+pub mod online_items;
 pub mod online_store;
 pub mod refunds;
 

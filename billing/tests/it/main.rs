@@ -12,6 +12,7 @@ mod db_payments_fixtures;
 mod db_payments_props;
 mod db_payments_refunds;
 mod db_run;
+mod ebok_billing;
 mod elixir_refund;
 mod ksef_common;
 mod ksef_props;

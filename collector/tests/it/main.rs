@@ -3,6 +3,7 @@
 mod alarm_lifecycle;
 mod collect;
 mod common;
+mod customer_view;
 mod modbus_props;
 mod modbus_sim;
 mod mqtt;

@@ -3,5 +3,6 @@
 
 mod auth;
 mod matrix;
+mod store;
 mod support;
 mod ui;

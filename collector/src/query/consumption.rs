@@ -1,0 +1,195 @@
+//! Consumption series of one of the customer's meters per day, month or year from the daily
+//! rollups (`reading_daily`), in exact units (integer millilitres, litres and m³ as Decimal),
+//! with the same range a year earlier for comparison.
+
+use super::{windows, ViewError};
+use chrono::{Months, NaiveDate};
+use ewoda_common::scope::CustomerId;
+use ewoda_common::Volume;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{PgConnection, Row};
+
+/// How the series is bucketed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// One point per local day.
+    Day,
+    /// One point per calendar month.
+    Month,
+    /// One point per calendar year.
+    Year,
+}
+
+impl Granularity {
+    /// Parses `day`, `month` or `year`.
+    pub fn parse(s: &str) -> Result<Self, ViewError> {
+        match s {
+            "day" => Ok(Granularity::Day),
+            "month" => Ok(Granularity::Month),
+            "year" => Ok(Granularity::Year),
+            _ => Err(ViewError::field(
+                "granularity",
+                "invalid",
+                format!("{s:?} is not day, month or year"),
+            )),
+        }
+    }
+
+    fn trunc(self) -> &'static str {
+        match self {
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+            Granularity::Year => "year",
+        }
+    }
+
+    /// The longest range (in days) a series of this granularity may span.
+    fn max_days(self) -> i64 {
+        match self {
+            Granularity::Day => 366,
+            Granularity::Month => 3_660,
+            Granularity::Year => 36_600,
+        }
+    }
+}
+
+/// Use in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumptionPoint {
+    /// First day of the bucket (the day, the month's 1st, the year's 1 January).
+    pub period: NaiveDate,
+    /// Use in millilitres (exact).
+    pub ml: i64,
+    /// Use in litres.
+    pub litres: Decimal,
+    /// Use in m³.
+    pub m3: Decimal,
+    /// Days of the bucket with data.
+    pub days: i64,
+}
+
+/// A series and its counterpart a year earlier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumptionSeries {
+    /// The meter.
+    pub meter_id: i64,
+    /// Bucketing.
+    pub granularity: Granularity,
+    /// First day asked for.
+    pub from: NaiveDate,
+    /// Last day asked for.
+    pub to: NaiveDate,
+    /// Buckets with data, in order.
+    pub points: Vec<ConsumptionPoint>,
+    /// Σ points in millilitres.
+    pub total_ml: i64,
+    /// The same range one year earlier.
+    pub last_year: Vec<ConsumptionPoint>,
+    /// Σ last_year in millilitres.
+    pub last_year_total_ml: i64,
+}
+
+fn point(period: NaiveDate, ml: i64, days: i64) -> ConsumptionPoint {
+    ConsumptionPoint {
+        period,
+        ml,
+        litres: Decimal::new(ml, 3),
+        m3: Volume::from_ml(ml).m3(),
+        days,
+    }
+}
+
+async fn buckets(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    meter_id: i64,
+    granularity: Granularity,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ConsumptionPoint>, ViewError> {
+    let rows = sqlx::query(
+        "select date_trunc($3, d.day::timestamp)::date as period, sum(d.consumption_ml)::bigint as ml,
+                count(*) as days
+         from reading_daily d
+         where d.meter_id = $2 and d.day between $4 and $5
+           and exists (select 1 from meter_installation i join contract k on k.premises_id = i.premises_id
+                       where i.meter_id = d.meter_id and k.customer_id = $1
+                         and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
+                         and (i.removed_at is null
+                              or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date))
+         group by 1 order by 1",
+    )
+    .bind(customer.get())
+    .bind(meter_id)
+    .bind(granularity.trunc())
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(point(
+                r.try_get("period")?,
+                r.try_get("ml")?,
+                r.try_get("days")?,
+            ))
+        })
+        .collect()
+}
+
+/// The meter's use from `from` through `to` (local days, inclusive) per `granularity`, and the
+/// same range a year earlier; None when the meter is not the customer's. Refuses a reversed
+/// range (`from`) or one too long for the granularity (`to`).
+pub async fn series(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    meter_id: i64,
+    granularity: Granularity,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Option<ConsumptionSeries>, ViewError> {
+    if from > to {
+        return Err(ViewError::field(
+            "from",
+            "invalid",
+            format!("{from} is after {to}"),
+        ));
+    }
+    if (to - from).num_days() >= granularity.max_days() {
+        return Err(ViewError::field(
+            "to",
+            "too_long",
+            format!(
+                "at most {} days per {} series",
+                granularity.max_days(),
+                granularity.trunc()
+            ),
+        ));
+    }
+    if windows(&mut *conn, customer, meter_id).await?.is_empty() {
+        return Ok(None);
+    }
+    let year_ago = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
+    let points = buckets(&mut *conn, customer, meter_id, granularity, from, to).await?;
+    let last_year = buckets(
+        &mut *conn,
+        customer,
+        meter_id,
+        granularity,
+        year_ago(from),
+        year_ago(to),
+    )
+    .await?;
+    Ok(Some(ConsumptionSeries {
+        meter_id,
+        granularity,
+        from,
+        to,
+        total_ml: points.iter().map(|p| p.ml).sum(),
+        last_year_total_ml: last_year.iter().map(|p| p.ml).sum(),
+        points,
+        last_year,
+    }))
+}

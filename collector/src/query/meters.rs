@@ -1,0 +1,168 @@
+//! Meters of the customer's premises (main meters and sub-meters such as a garden meter) with
+//! their last reading, and one meter's readings history, newest first, paged.
+
+use super::{windows, ViewError, READING_IN_SCOPE};
+use crate::quality;
+use chrono::{DateTime, Utc};
+use ewoda_common::scope::{CustomerId, Page, PageRequest};
+use ewoda_common::Volume;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+/// One stored register reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadingView {
+    /// When it was read.
+    pub read_at: DateTime<Utc>,
+    /// Register in millilitres (exact).
+    pub volume_ml: i64,
+    /// Register in m³ (exact, up to 0.000001).
+    pub volume_m3: Decimal,
+    /// Where it came from (`wmbus`, `handheld`, `customer`, …).
+    pub source: String,
+    /// Quality flags (`validated`, `estimated`, `replacement`, …).
+    pub quality: Vec<&'static str>,
+}
+
+fn reading_row(r: &PgRow) -> Result<ReadingView, sqlx::Error> {
+    let ml: i64 = r.try_get("volume_ml")?;
+    Ok(ReadingView {
+        read_at: r.try_get("read_at")?,
+        volume_ml: ml,
+        volume_m3: Volume::from_ml(ml).m3(),
+        source: r.try_get("source")?,
+        quality: quality::names(r.try_get("quality")?),
+    })
+}
+
+/// A meter on one of the customer's premises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeterView {
+    /// The meter.
+    pub meter_id: i64,
+    /// The number printed on it.
+    pub serial: String,
+    /// Model.
+    pub model: String,
+    /// `water`, `hot_water`, …
+    pub medium: String,
+    /// `main` or `sub` (a sub-meter, e.g. garden, is deducted from sewage).
+    pub role: String,
+    /// The main meter of a sub-meter.
+    pub parent_meter_id: Option<i64>,
+    /// The premises.
+    pub premises_id: i64,
+    /// Installed at.
+    pub installed_at: DateTime<Utc>,
+    /// Removed at (None while installed).
+    pub removed_at: Option<DateTime<Utc>>,
+    /// Legal verification valid until.
+    pub verified_until: Option<chrono::NaiveDate>,
+    /// The last reading within this installation.
+    pub last_reading: Option<ReadingView>,
+}
+
+const METERS_SQL: &str = "
+    select m.meter_id, m.serial, m.model, m.medium, i.role, i.parent_meter_id, i.premises_id,
+           i.installed_at, i.removed_at, m.verified_until,
+           l.read_at, l.volume_ml, l.source, l.quality
+    from meter_installation i
+    join meter m on m.meter_id = i.meter_id
+    left join lateral (
+        select r.read_at, r.volume_ml, r.source, r.quality from reading r
+        where r.meter_id = i.meter_id and r.read_at >= i.installed_at
+          and (i.removed_at is null or r.read_at <= i.removed_at)
+        order by r.read_at desc limit 1) l on true
+    where exists (select 1 from contract k where k.customer_id = $1 and k.premises_id = i.premises_id)
+      and ($2::bigint is null or i.premises_id = $2)
+    order by i.premises_id, i.removed_at is not null, i.role, m.serial, i.installed_at desc";
+
+fn meter_row(r: &PgRow) -> Result<MeterView, sqlx::Error> {
+    let read_at: Option<DateTime<Utc>> = r.try_get("read_at")?;
+    Ok(MeterView {
+        meter_id: r.try_get("meter_id")?,
+        serial: r.try_get("serial")?,
+        model: r.try_get("model")?,
+        medium: r.try_get("medium")?,
+        role: r.try_get("role")?,
+        parent_meter_id: r.try_get("parent_meter_id")?,
+        premises_id: r.try_get("premises_id")?,
+        installed_at: r.try_get("installed_at")?,
+        removed_at: r.try_get("removed_at")?,
+        verified_until: r.try_get("verified_until")?,
+        last_reading: read_at.map(|_| reading_row(r)).transpose()?,
+    })
+}
+
+/// Every meter installed (now or before) on the customer's premises, current ones first per
+/// premises, main before sub.
+pub async fn of_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+) -> Result<Vec<MeterView>, ViewError> {
+    let rows = sqlx::query(METERS_SQL)
+        .bind(customer.get())
+        .bind(None::<i64>)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.iter().map(meter_row).collect::<Result<_, _>>()?)
+}
+
+/// The meters of one premises of the customer; None when the premises is not theirs.
+pub async fn of_premises(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    premises_id: i64,
+) -> Result<Option<Vec<MeterView>>, ViewError> {
+    let theirs: bool = sqlx::query_scalar(
+        "select exists (select 1 from contract where customer_id = $1 and premises_id = $2)",
+    )
+    .bind(customer.get())
+    .bind(premises_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !theirs {
+        return Ok(None);
+    }
+    let rows = sqlx::query(METERS_SQL)
+        .bind(customer.get())
+        .bind(premises_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(Some(rows.iter().map(meter_row).collect::<Result<_, _>>()?))
+}
+
+/// One page of a meter's readings within its installations on the customer's premises,
+/// newest first; None when the meter is not the customer's.
+pub async fn readings(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    meter_id: i64,
+    page: PageRequest,
+) -> Result<Option<Page<ReadingView>>, ViewError> {
+    if windows(&mut *conn, customer, meter_id).await?.is_empty() {
+        return Ok(None);
+    }
+    let total: i64 = sqlx::query_scalar(&format!(
+        "select count(*) from reading r where r.meter_id = $2 and {READING_IN_SCOPE}"
+    ))
+    .bind(customer.get())
+    .bind(meter_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query(&format!(
+        "select r.read_at, r.volume_ml, r.source, r.quality from reading r
+         where r.meter_id = $2 and {READING_IN_SCOPE}
+         order by r.read_at desc limit $3 offset $4"
+    ))
+    .bind(customer.get())
+    .bind(meter_id)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(conn)
+    .await?;
+    let items = rows.iter().map(reading_row).collect::<Result<_, _>>()?;
+    Ok(Some(Page::new(items, total, page)))
+}
