@@ -35,6 +35,11 @@ pub enum Access {
 pub enum IdKind {
     /// A mail in the maildir (staff only).
     Mail,
+    // ebok: money
+    /// One of a customer's invoices (`invoice.invoice_id`).
+    Invoice,
+    /// One of a customer's documents (`invoice-12`, `notice-3`, `file-5`).
+    Document,
 }
 
 /// One route: method, axum path (`/ebok/invoices/{id}`), access, and the kind of each path

@@ -25,6 +25,10 @@ pub struct App {
     pub i18n: I18n,
     /// False until migrations and seeding are done; `/healthz` answers 503 meanwhile.
     pub ready: AtomicBool,
+    /// ebok: money — the invoice PDF renderer (fonts parsed once); None if the fonts fail.
+    pub pdf: Option<ewoda_billing::invoice::pdf::InvoicePdfRenderer>,
+    /// ebok: money — the online payment operator, when configured.
+    pub operator: Option<ewoda_billing::payments::online::Przelewy24>,
 }
 
 /// Portal settings; [`AppConfig::default`] is what the demo and tests start from.
@@ -41,6 +45,11 @@ pub struct AppConfig {
     pub session_idle: Duration,
     /// Where the maildir of unsent mail lives (`<data_dir>/maildir`).
     pub data_dir: PathBuf,
+    /// ebok: money — the portal's address as the payer's browser and the payment operator
+    /// reach it (return and notification URLs).
+    pub public_url: String,
+    /// ebok: money — the Przelewy24-style operator's credentials; None: no online payments.
+    pub payments: Option<ewoda_billing::payments::online::P24Config>,
 }
 
 /// A token bucket: `burst` requests at once, then one more every `every`.
@@ -62,6 +71,8 @@ impl Default for AppConfig {
             lockout_for: Duration::from_secs(15 * 60),
             session_idle: Duration::from_secs(2 * 3600),
             data_dir: PathBuf::from(".ewoda"),
+            public_url: "http://127.0.0.1:8080".into(),
+            payments: None,
         }
     }
 }
@@ -73,11 +84,20 @@ impl AppState {
     }
 
     pub fn with_config(pool: PgPool, config: AppConfig) -> Self {
+        let pdf = ewoda_billing::invoice::pdf::InvoicePdfRenderer::new()
+            .map_err(|e| tracing::error!(error = %e, "invoice PDF fonts"))
+            .ok();
+        let operator = config
+            .payments
+            .clone()
+            .map(ewoda_billing::payments::online::Przelewy24::new);
         AppState(Arc::new(App {
             pool,
             config,
             i18n: I18n::load(),
             ready: AtomicBool::new(false),
+            pdf,
+            operator,
         }))
     }
 

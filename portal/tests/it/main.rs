@@ -2,7 +2,9 @@
 //! fresh database per test (see `support`).
 
 mod auth;
+mod ebok_money;
 mod matrix;
+mod money_world;
 mod store;
 mod support;
 mod ui;

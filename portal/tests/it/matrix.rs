@@ -27,6 +27,18 @@ async fn sample_id(app: &TestApp, kind: IdKind, owner: &str) -> String {
     match kind {
         // Mails are the office's, not a customer's: any name will do.
         IdKind::Mail => "no-such-mail".into(),
+        // ebok: money
+        IdKind::Invoice => money_invoice(app, owner).await.to_string(),
+        IdKind::Document => format!("invoice-{}", money_invoice(app, owner).await),
+    }
+}
+
+/// An invoice of `owner` from the money pages' world (built on first use).
+async fn money_invoice(app: &TestApp, owner: &str) -> i64 {
+    let w = crate::money_world::ensure(&app.pool).await;
+    match owner {
+        "klient" => w.open_1001,
+        _ => w.open_1002,
     }
 }
 
