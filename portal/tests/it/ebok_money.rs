@@ -309,8 +309,15 @@ async fn online_payment_of_two_items_reaches_the_balance_after_the_notification(
         nbsp(&r.texts("#result")[0]),
         "Waiting for the payment operator's confirmation: PLN 377.50"
     );
+    // The payer presses the operator's button: it notifies the shop and sends them back.
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let paid = no_redirect.post(format!("{to}/pay")).send().await.unwrap();
+    assert_eq!(paid.status().as_u16(), 303);
+    assert_eq!(paid.headers()["location"], format!("{url}/ebok/payments/return"));
     let n = op.pay(token).unwrap();
-    assert_eq!(op.deliver(&n).await.unwrap(), 200);
     let r = c.get("/ebok/payments/return?lang=en").await;
     assert_eq!(nbsp(&r.texts("#result")[0]), "Payment received: PLN 377.50");
     assert_eq!(r.texts("#balance"), ["Nothing owed"]);
