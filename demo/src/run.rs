@@ -57,7 +57,22 @@ async fn serve(
 ) -> Result<(), DemoError> {
     let pool = db::connect(&services.database_url, 16).await?;
     db::migrate(&pool).await?;
-    let state = AppState::new(pool.clone());
+    // Online payments go through the fake operator (loopback), so a demo customer can pay;
+    // it stops with the demo (dropped at the end of this function).
+    let operator = ewoda_billing::payments::fake_operator::FakeOperator::start(
+        100_001,
+        100_001,
+        "demo-api-key",
+        "demo-crc",
+    )
+    .await
+    .map_err(DemoError::Serve)?;
+    let config = web::AppConfig {
+        public_url: format!("http://{}:{}", display_host(&opts.host), opts.port),
+        payments: Some(operator.config()),
+        ..web::AppConfig::default()
+    };
+    let state = AppState::with_config(pool.clone(), config);
     let app = web::router(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
