@@ -316,7 +316,10 @@ async fn online_payment_of_two_items_reaches_the_balance_after_the_notification(
         .unwrap();
     let paid = no_redirect.post(format!("{to}/pay")).send().await.unwrap();
     assert_eq!(paid.status().as_u16(), 303);
-    assert_eq!(paid.headers()["location"], format!("{url}/ebok/payments/return"));
+    assert_eq!(
+        paid.headers()["location"],
+        format!("{url}/ebok/payments/return")
+    );
     let n = op.pay(token).unwrap();
     let r = c.get("/ebok/payments/return?lang=en").await;
     assert_eq!(nbsp(&r.texts("#result")[0]), "Payment received: PLN 377.50");
@@ -378,5 +381,41 @@ async fn api_serves_the_same_data_as_json_within_scope() {
             rule.path
         );
     }
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn dashboard_shows_the_last_reading_of_the_chosen_premises() {
+    let app = TestApp::new().await;
+    ensure(&app.pool).await;
+    sqlx::query("select reading_ensure_partitions(current_date - 40, current_date + 40)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "with m as (insert into meter (serial, manufacturer, model, role)
+                    values ('SN-77', 'ELS', 'x', 'main') returning meter_id),
+              i as (insert into meter_installation (meter_id, premises_id, role, installed_at, installed_read_ml)
+                    select meter_id, (select premises_id from contract where number = 'UM/1001'), 'main',
+                           now() - interval '30 days', 0 from m returning meter_id)
+         insert into reading (meter_id, read_at, volume_ml, source)
+         select meter_id, now() - interval '1 day', 123456789, 'wmbus' from i",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut c = app.login("klient").await;
+    let r = c.get("/ebok/?lang=en").await;
+    let text = r.texts("#last-reading")[0].clone();
+    assert!(
+        text.starts_with("123.456789 m³") && text.ends_with("(meter SN-77)"),
+        "{text}"
+    );
+    // klient2 has no meter: no reading, said plainly.
+    let mut other = app.login("klient2").await;
+    assert_eq!(
+        other.get("/ebok/?lang=en").await.texts("#last-reading"),
+        ["No readings yet."]
+    );
     app.drop_db().await;
 }
