@@ -59,10 +59,21 @@ async fn serve(
 ) -> Result<(), DemoError> {
     let pool = db::connect(&services.database_url, 16).await?;
     db::migrate(&pool).await?;
+    // Online payments go through the fake operator (loopback), so a demo customer can pay;
+    // it stops with the demo (dropped at the end of this function).
+    let operator = ewoda_billing::payments::fake_operator::FakeOperator::start(
+        100_001,
+        100_001,
+        "demo-api-key",
+        "demo-crc",
+    )
+    .await
+    .map_err(DemoError::Serve)?;
     // Mail goes to the data dir's maildir (read at /office/mail); links point at this demo.
     let config = ewoda_portal::AppConfig {
         data_dir: opts.common.data_dir.clone(),
         public_url: format!("http://{}:{}", display_host(&opts.host), opts.port),
+        payments: Some(operator.config()),
         ..ewoda_portal::AppConfig::default()
     };
     let state = AppState::with_config(pool.clone(), config)?;

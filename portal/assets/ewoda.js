@@ -6,3 +6,13 @@ document.addEventListener("click", function (event) {
   var source = document.getElementById(button.getAttribute("data-copy"));
   if (source) navigator.clipboard.writeText(source.textContent.trim());
 });
+
+// ebok: money — copy buttons are hidden until this script can make them work, and say so.
+document.querySelectorAll("[data-copy]").forEach(function (button) {
+  if (!navigator.clipboard) return;
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var status = button.parentElement.querySelector(".copied");
+    if (status) status.textContent = button.getAttribute("data-copied") || "✓";
+  });
+});

@@ -2,6 +2,7 @@
 //! operators' console — on one foundation (`app`, `auth`, `ui`, `error`). See docs/portal.md
 //! for how to write a page and its tests.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod console;

@@ -88,6 +88,7 @@ impl FakeOperator {
             .route("/api/v1/transaction/register", post(register))
             .route("/api/v1/transaction/verify", put(verify))
             .route("/trnRequest/{token}", get(payment_page))
+            .route("/trnRequest/{token}/pay", post(pay_button))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -127,54 +128,89 @@ impl FakeOperator {
     /// The payer pays in full: assigns an order id and returns the signed notification the
     /// operator sends (the same one on every call for one token).
     pub fn pay(&self, token: &str) -> Result<Notification, PaymentError> {
-        let mut book = self.shared.book();
-        let order = book.next_order;
-        let t = book
-            .by_token
-            .get_mut(token)
-            .ok_or_else(|| PaymentError::Operator(format!("unknown token {token:?}")))?;
-        let order_id = *t.order_id.get_or_insert(order);
-        let request = t.request.clone();
-        if order_id == order {
-            book.next_order += 1;
-        }
-        let mut n = Notification {
-            merchant_id: self.shared.merchant_id,
-            pos_id: self.shared.pos_id,
-            session_id: request.session_id,
-            amount: request.amount,
-            origin_amount: request.amount,
-            currency: request.currency,
-            order_id,
-            method_id: 25,
-            statement: format!("p24-{order_id}"),
-            sign: String::new(),
-        };
-        n.sign = notification_sign(&n, &self.shared.crc);
-        Ok(n)
+        pay_in(&self.shared, token)
     }
 
     /// POSTs `notification` as JSON to the status URL registered for its session; returns the
     /// shop's HTTP status code.
     pub async fn deliver(&self, notification: &Notification) -> Result<u16, PaymentError> {
-        let url = self
-            .shared
-            .book()
-            .by_token
-            .values()
-            .find(|t| t.request.session_id == notification.session_id)
-            .map(|t| t.request.url_status.clone())
-            .ok_or_else(|| {
-                PaymentError::Operator(format!("no session {:?}", notification.session_id))
-            })?;
-        let response = self
-            .http
-            .post(url)
-            .json(notification)
-            .send()
-            .await
-            .map_err(|e| PaymentError::Operator(format!("notify: {e}")))?;
-        Ok(response.status().as_u16())
+        deliver_in(&self.shared, &self.http, notification).await
+    }
+}
+
+fn pay_in(shared: &Shared, token: &str) -> Result<Notification, PaymentError> {
+    let mut book = shared.book();
+    let order = book.next_order;
+    let t = book
+        .by_token
+        .get_mut(token)
+        .ok_or_else(|| PaymentError::Operator(format!("unknown token {token:?}")))?;
+    let order_id = *t.order_id.get_or_insert(order);
+    let request = t.request.clone();
+    if order_id == order {
+        book.next_order += 1;
+    }
+    let mut n = Notification {
+        merchant_id: shared.merchant_id,
+        pos_id: shared.pos_id,
+        session_id: request.session_id,
+        amount: request.amount,
+        origin_amount: request.amount,
+        currency: request.currency,
+        order_id,
+        method_id: 25,
+        statement: format!("p24-{order_id}"),
+        sign: String::new(),
+    };
+    n.sign = notification_sign(&n, &shared.crc);
+    Ok(n)
+}
+
+async fn deliver_in(
+    shared: &Shared,
+    http: &reqwest::Client,
+    notification: &Notification,
+) -> Result<u16, PaymentError> {
+    let url = shared
+        .book()
+        .by_token
+        .values()
+        .find(|t| t.request.session_id == notification.session_id)
+        .map(|t| t.request.url_status.clone())
+        .ok_or_else(|| {
+            PaymentError::Operator(format!("no session {:?}", notification.session_id))
+        })?;
+    let response = http
+        .post(url)
+        .json(notification)
+        .send()
+        .await
+        .map_err(|e| PaymentError::Operator(format!("notify: {e}")))?;
+    Ok(response.status().as_u16())
+}
+
+/// The payer presses "pay" on the operator's page (demo and browser tests): the operator
+/// notifies the shop, then sends the payer back to the shop's return URL.
+async fn pay_button(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let back = shared
+        .book()
+        .by_token
+        .get(&token)
+        .map(|t| t.request.url_return.clone());
+    let Some(back) = back else {
+        return (StatusCode::NOT_FOUND, "unknown token").into_response();
+    };
+    let delivered = match pay_in(&shared, &token) {
+        Ok(n) => deliver_in(&shared, &reqwest::Client::new(), &n).await,
+        Err(e) => Err(e),
+    };
+    match delivered {
+        Ok(_) => axum::response::Redirect::to(&back).into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
 }
 
@@ -285,16 +321,24 @@ async fn verify(
 async fn payment_page(
     State(shared): State<Arc<Shared>>,
     axum::extract::Path(token): axum::extract::Path<String>,
-) -> (StatusCode, String) {
+) -> (StatusCode, axum::response::Html<String>) {
+    // A minimal page with the amount and one button, so a person (demo, browser tests) can pay.
     match shared.book().by_token.get(&token) {
         Some(t) => (
             StatusCode::OK,
-            format!(
-                "Płatność {} gr: {}",
-                t.request.amount, t.request.description
-            ),
+            axum::response::Html(format!(
+                "<!doctype html><html lang=\"pl\"><head><meta charset=\"utf-8\"><title>Operator płatności (test)</title></head>\
+                 <body><main><h1>Płatność {} gr</h1><p>{}</p>\
+                 <form method=\"post\" action=\"/trnRequest/{}/pay\"><button type=\"submit\">Zapłać</button></form></main></body></html>",
+                t.request.amount,
+                t.request.description.replace('<', "&lt;"),
+                token.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")
+            )),
         ),
-        None => (StatusCode::NOT_FOUND, "unknown token".to_string()),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::response::Html("unknown token".to_string()),
+        ),
     }
 }
 

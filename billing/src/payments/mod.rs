@@ -10,6 +10,7 @@ pub mod import;
 pub mod matching;
 pub mod online;
 pub mod online_items;
+pub mod online_status;
 pub mod online_store;
 pub mod refunds;
 

@@ -23,6 +23,7 @@ pub fn all_routes() -> Vec<&'static RouteRule> {
         crate::ebok::ROUTES,
         crate::office::ROUTES,
         crate::console::ROUTES,
+        crate::api::ROUTES,
     ]
     .into_iter()
     .flatten()
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ebok::router())
         .merge(crate::office::router())
         .merge(crate::console::router())
+        .merge(crate::api::router())
         .fallback(crate::error::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::verify))
         .layer(from_fn_with_state(
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http());
     Router::new()
         .merge(crate::home::static_router())
+        .merge(crate::ebok::operator_router())
         .merge(pages)
         .layer(from_fn_with_state(state.clone(), layers::security_headers))
         .with_state(state)

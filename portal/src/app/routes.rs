@@ -41,6 +41,11 @@ pub enum IdKind {
     Application,
     /// A form definition's code: public, not owned by anyone.
     FormCode,
+    // ebok: money
+    /// One of a customer's invoices (`invoice.invoice_id`).
+    Invoice,
+    /// One of a customer's documents (`invoice-12`, `notice-3`, `file-5`).
+    Document,
 }
 
 impl IdKind {

@@ -31,6 +31,10 @@ pub struct App {
     pub dummy_hash: String,
     /// False until migrations and seeding are done; `/healthz` answers 503 meanwhile.
     pub ready: AtomicBool,
+    /// ebok: money — the invoice PDF renderer (fonts parsed once); None if the fonts fail.
+    pub pdf: Option<ewoda_billing::invoice::pdf::InvoicePdfRenderer>,
+    /// ebok: money — the online payment operator, when configured.
+    pub operator: Option<ewoda_billing::payments::online::Przelewy24>,
 }
 
 /// Portal settings; [`AppConfig::default`] is what the demo and tests start from.
@@ -52,6 +56,8 @@ pub struct AppConfig {
     /// The portal's address as users reach it, for links in mails (never taken from the
     /// request's Host header, which a client can forge).
     pub public_url: String,
+    /// ebok: money — the Przelewy24-style operator's credentials; None: no online payments.
+    pub payments: Option<ewoda_billing::payments::online::P24Config>,
     /// How long a confirmation link and a password-reset link stay valid.
     pub confirm_valid: Duration,
     pub reset_valid: Duration,
@@ -87,6 +93,7 @@ impl Default for AppConfig {
             public_url: "http://127.0.0.1:8080".into(),
             confirm_valid: Duration::from_secs(48 * 3600),
             reset_valid: Duration::from_secs(3600),
+            payments: None,
         }
     }
 }
@@ -109,6 +116,13 @@ impl AppState {
     }
 
     fn assemble(pool: PgPool, config: AppConfig, mailer: Box<dyn Mailer>) -> Self {
+        let pdf = ewoda_billing::invoice::pdf::InvoicePdfRenderer::new()
+            .map_err(|e| tracing::error!(error = %e, "invoice PDF fonts"))
+            .ok();
+        let operator = config
+            .payments
+            .clone()
+            .map(ewoda_billing::payments::online::Przelewy24::new);
         AppState(Arc::new(App {
             pool,
             config,
@@ -116,6 +130,8 @@ impl AppState {
             mailer,
             dummy_hash: crate::auth::password::dummy_hash(),
             ready: AtomicBool::new(false),
+            pdf,
+            operator,
         }))
     }
 

@@ -2,17 +2,18 @@
 //! [`Customer`] extractor and scopes its queries by `customer.customer_id`.
 
 pub mod applications;
+mod dashboard;
+mod documents;
+mod invoices;
 pub mod meters;
+pub mod money;
+mod payments;
 pub mod profile;
 pub mod push;
 pub mod upload;
 
 use crate::app::{Access, AppState, Area, IdKind, RouteRule};
-use crate::auth::Customer;
 use crate::error::AppError;
-use crate::ui::{self, Page};
-use askama::Template;
-use axum::response::Response;
 use axum::Router;
 
 /// Routes of eBOK: the one list the security matrix walks.
@@ -34,11 +35,24 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::get("/ebok/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
     RouteRule::post("/ebok/push/subscribe", Access::Customer),
     // end ebok: meters and profile
+    // ebok: money
+    RouteRule::get("/ebok/invoices", Access::Customer),
+    RouteRule::get("/ebok/invoices/{id}", Access::Customer).with_ids(&[IdKind::Invoice]),
+    RouteRule::get("/ebok/invoices/{id}/pdf", Access::Customer).with_ids(&[IdKind::Invoice]),
+    RouteRule::get("/ebok/payments", Access::Customer),
+    RouteRule::post("/ebok/payments/online", Access::Customer),
+    RouteRule::get("/ebok/payments/return", Access::Customer),
+    // The operator's signed notification: no session, no CSRF token (see operator_router).
+    RouteRule::post("/ebok/payments/notify", Access::Public),
+    RouteRule::get("/ebok/documents", Access::Customer),
+    RouteRule::get("/ebok/documents/{id}", Access::Customer).with_ids(&[IdKind::Document]),
+    RouteRule::get("/ebok/notices", Access::Customer),
+    // end ebok: money
 ];
 
 pub fn router() -> Router<AppState> {
-    let area = Area::new(ROUTES).get("/ebok/", dashboard);
-    meters_and_profile(area).into_router()
+    let area = Area::new(ROUTES).get("/ebok/", dashboard::dashboard);
+    meters_and_profile(money(area)).into_router()
 }
 
 /// ebok: meters and profile — the routes of this page group, kept together.
@@ -67,19 +81,25 @@ pub(crate) fn view_error(e: ewoda_collector::query::ViewError) -> AppError {
     }
 }
 
-#[derive(Template)]
-#[template(path = "ebok/dashboard.html")]
-struct Dashboard {
-    page: Page,
-    name: String,
-    number: String,
+/// ebok: money — the routes of this page group, kept together.
+fn money(area: Area) -> Area {
+    area.get("/ebok/invoices", invoices::list)
+        .get("/ebok/invoices/{id}", invoices::detail)
+        .get("/ebok/invoices/{id}/pdf", invoices::pdf)
+        .get("/ebok/payments", payments::list)
+        .post("/ebok/payments/online", payments::start)
+        .get("/ebok/payments/return", payments::returned)
+        .get("/ebok/documents", documents::list)
+        .get("/ebok/documents/{id}", documents::download)
+        .get("/ebok/notices", documents::notices)
 }
 
-/// The customer's home (the dashboard's content comes with the eBOK pages).
-async fn dashboard(customer: Customer, page: Page) -> Response {
-    ui::ok(&Dashboard {
-        page,
-        name: customer.user.name,
-        number: customer.number,
-    })
+/// Routes the payment operator calls server to server: outside sessions and CSRF (the
+/// notification is authenticated by its signature).
+pub fn operator_router() -> Router<AppState> {
+    Area::new(ROUTES)
+        .post("/ebok/payments/notify", payments::notify)
+        .into_router()
 }
+
+pub use invoices::find as find_invoice;

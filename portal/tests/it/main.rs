@@ -9,6 +9,8 @@ mod info;
 mod meters;
 mod profile;
 mod push;
+mod ebok_money;
+mod money_world;
 mod store;
 mod support;
 mod ui;

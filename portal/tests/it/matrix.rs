@@ -34,6 +34,18 @@ async fn sample_id(app: &TestApp, kind: IdKind, owner: &str) -> String {
                 .await
                 .to_string()
         }
+        // ebok: money
+        IdKind::Invoice => money_invoice(app, owner).await.to_string(),
+        IdKind::Document => format!("invoice-{}", money_invoice(app, owner).await),
+    }
+}
+
+/// An invoice of `owner` from the money pages' world (built on first use).
+async fn money_invoice(app: &TestApp, owner: &str) -> i64 {
+    let w = crate::money_world::ensure(&app.pool).await;
+    match owner {
+        "klient" => w.open_1001,
+        _ => w.open_1002,
     }
 }
 

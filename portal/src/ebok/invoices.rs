@@ -1,0 +1,209 @@
+//! The customer's invoices and corrections: the list (the list component: filters, sorting,
+//! columns, paging, CSV/XLSX), one invoice with its lines, VAT per rate, KSeF number,
+//! corrections and payments, and its stored PDF.
+
+use super::money::{internal, today, Fmt};
+use crate::app::AppState;
+use crate::auth::Customer;
+use crate::error::AppError;
+use crate::ui::list::{self, Column, Filter, Kind, ListDef, ListQuery, ListView, Listed};
+use crate::ui::{self, Page};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use ewoda_billing::documents::DocumentRef;
+use ewoda_billing::invoice::query::{self, InvoiceDetail};
+use ewoda_common::scope::CustomerId;
+
+/// Status of an invoice today, as the billing queries define it (open = gross − allocated).
+const STATUS: &str = "case when i.gross - i.paid <= 0 then 'paid'
+     when i.due_on < current_date then 'overdue' else 'open' end";
+
+/// The list's rows: invoices with what has been allocated to each.
+const FROM: &str = "(select v.*, coalesce((select sum(a.amount) from payment_allocation a
+        where a.invoice_id = v.invoice_id), 0) as paid from invoice v) i";
+
+pub static INVOICES: ListDef = ListDef {
+    id: "invoices",
+    from: FROM,
+    columns: &[
+        Column {
+            key: "id",
+            label: "invoice-number",
+            sql: "i.invoice_id",
+            kind: Kind::Integer,
+            filter: Filter::None,
+            shown: false,
+        },
+        Column {
+            key: "number",
+            label: "invoice-number",
+            sql: "i.number",
+            kind: Kind::Text,
+            filter: Filter::Contains,
+            shown: true,
+        },
+        Column {
+            key: "kind",
+            label: "invoice-kind",
+            sql: "i.kind",
+            kind: Kind::Text,
+            filter: Filter::Choice(&[("VAT", "invoice-kind-VAT"), ("KOR", "invoice-kind-KOR")]),
+            shown: true,
+        },
+        Column {
+            key: "issued",
+            label: "invoice-issued",
+            sql: "i.issued_on",
+            kind: Kind::Date,
+            filter: Filter::Contains,
+            shown: true,
+        },
+        Column {
+            key: "due",
+            label: "invoice-due",
+            sql: "i.due_on",
+            kind: Kind::Date,
+            filter: Filter::None,
+            shown: true,
+        },
+        Column {
+            key: "gross",
+            label: "invoice-gross",
+            sql: "i.gross",
+            kind: Kind::Money,
+            filter: Filter::None,
+            shown: true,
+        },
+        Column {
+            key: "open",
+            label: "invoice-open",
+            sql: "i.gross - i.paid",
+            kind: Kind::Money,
+            filter: Filter::None,
+            shown: true,
+        },
+        Column {
+            key: "status",
+            label: "invoice-status",
+            sql: STATUS,
+            kind: Kind::Text,
+            filter: Filter::Choice(&[
+                ("open", "ebok-status-open"),
+                ("overdue", "ebok-status-overdue"),
+                ("paid", "ebok-status-paid"),
+            ]),
+            shown: true,
+        },
+        Column {
+            key: "ksef",
+            label: "invoice-ksef",
+            sql: "i.ksef_number",
+            kind: Kind::Text,
+            filter: Filter::Contains,
+            shown: false,
+        },
+    ],
+    default_sort: "issued",
+    default_desc: true,
+    link: Some(("id", "/ebok/invoices/")),
+};
+
+#[derive(Template)]
+#[template(path = "ebok/invoices.html")]
+struct InvoicesPage {
+    page: Page,
+    list: ListView,
+}
+
+pub async fn list(
+    customer: Customer,
+    page: Page,
+    State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let q = ListQuery::parse(&INVOICES, &pairs);
+    let scope = Some(("i.customer_id", customer.customer_id));
+    match list::run(&state.pool, &INVOICES, &q, scope, &page).await? {
+        Listed::Export(file) => Ok(file),
+        Listed::Page(list) => Ok(ui::ok(&InvoicesPage { page, list })),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ebok/invoice.html")]
+struct InvoicePage {
+    page: Page,
+    fmt: Fmt,
+    invoice: InvoiceDetail,
+}
+
+/// One of the customer's invoices; `id` of another customer's (or no) invoice: 404.
+pub async fn find(
+    state: &AppState,
+    customer: &Customer,
+    id: &str,
+) -> Result<InvoiceDetail, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let mut conn = state.pool.acquire().await?;
+    query::detail(
+        &mut conn,
+        CustomerId::new(customer.customer_id),
+        id,
+        today(),
+    )
+    .await
+    .map_err(internal)?
+    .ok_or(AppError::NotFound)
+}
+
+pub async fn detail(
+    customer: Customer,
+    page: Page,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let invoice = find(&state, &customer, &id).await?;
+    Ok(ui::ok(&InvoicePage {
+        fmt: Fmt::of(&page),
+        page,
+        invoice,
+    }))
+}
+
+/// The invoice's PDF: rendered once on first download and stored (billing's PDF store), then
+/// served from there.
+pub async fn pdf(
+    customer: Customer,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    super::documents::serve(&state, &customer, DocumentRef::Invoice(id)).await
+}
+
+/// A download: the type, `Content-Disposition: attachment` with the file's name, the bytes.
+pub fn attachment(content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
+    let safe: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
