@@ -9,10 +9,10 @@ pub mod console;
 pub mod ebok;
 pub mod error;
 pub mod home;
+pub mod info;
 pub mod mail;
 pub mod office;
 pub mod serve;
-pub mod info;
 pub mod store;
 pub mod ui;
 

@@ -8,5 +8,5 @@ pub mod numbering;
 pub mod pdf;
 pub mod pdf_store;
 pub mod qr;
-pub mod vat;
 pub mod query;
+pub mod vat;

@@ -3,14 +3,14 @@
 
 mod applications;
 mod auth;
+mod ebok_money;
+mod info;
 mod mail;
 mod matrix;
-mod info;
 mod meters;
+mod money_world;
 mod profile;
 mod push;
-mod ebok_money;
-mod money_world;
 mod store;
 mod support;
 mod ui;
