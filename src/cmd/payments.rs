@@ -19,7 +19,8 @@ pub enum Command {
         /// mt940 or csv (default: csv for *.csv files, else mt940).
         #[arg(long)]
         format: Option<String>,
-        /// The bank's MT940 `:86:` profile (tilde, angle, caret).
+        /// The bank's MT940 `:86:` profile: pko, pekao, ing, mbank, santander, millennium, bnp,
+        /// alior, credit_agricole (or the generic tilde, angle, caret).
         #[arg(long, default_value = "tilde")]
         profile: String,
         /// PostgreSQL URL.
@@ -99,17 +100,41 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                         "allocations": p.allocations.iter().map(|a| serde_json::json!({
                             "invoice_id": a.invoice_id, "amount": a.amount.to_string()
                         })).collect::<Vec<_>>(),
+                        "review": p.review,
+                        "duplicate_of": p.duplicate_of,
+                        "warnings": p.warnings,
                     })
+                })
+                .collect();
+            let skipped: Vec<_> = report
+                .skipped_statements
+                .iter()
+                .map(|s| {
+                    serde_json::json!({"line": s.line, "account": s.account, "number": s.number,
+                        "currency": s.currency, "reason": s.reason})
+                })
+                .collect();
+            let reversals: Vec<_> = report
+                .reversals
+                .iter()
+                .map(|r| {
+                    serde_json::json!({"reversal_id": r.reversal_id, "mark": r.mark,
+                        "amount": r.amount.to_string(), "payment_id": r.payment_id,
+                        "customer_id": r.customer_id,
+                        "reopened_invoices": r.reopened.iter().map(|(i, _)| i).collect::<Vec<_>>()})
                 })
                 .collect();
             println!(
                 "{}",
                 serde_json::json!({
+                    "encoding": report.encoding.as_str(),
                     "credits": report.credits,
                     "debits_skipped": report.debits_skipped,
                     "imported": imported,
                     "unmatched": report.unmatched(),
                     "duplicates": report.duplicates,
+                    "reversals": reversals,
+                    "skipped_statements": skipped,
                 })
             );
         }
@@ -120,6 +145,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({
+                        "kind": "payment",
                         "payment_id": p.payment_id,
                         "source": p.source,
                         "bank_reference": p.bank_reference,
@@ -129,6 +155,26 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                         "payer_account": p.payer_account,
                         "title": p.title,
                         "to_account": p.to_account,
+                        "review": p.review,
+                        "duplicate_of": p.duplicate_of,
+                        "warnings": p.warnings,
+                    })
+                );
+            }
+            for r in payments::list_reversals(&pool).await? {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "kind": "reversal",
+                        "reversal_id": r.reversal_id,
+                        "mark": r.mark,
+                        "bank_reference": r.bank_reference,
+                        "amount": r.amount.to_string(),
+                        "booked_on": r.booked_on,
+                        "title": r.title,
+                        "payment_id": r.payment_id,
+                        "customer_id": r.customer_id,
+                        "reopened": r.undone,
                     })
                 );
             }

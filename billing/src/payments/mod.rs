@@ -9,15 +9,18 @@ pub mod import;
 pub mod matching;
 pub mod online;
 pub mod online_store;
+pub mod queue;
 pub mod refunds;
+pub mod reversal;
 
 pub use self::allocation::{plan_allocation, Allocation};
 pub use self::import::{
-    assign_unmatched, import_statement, list_unmatched, ImportReport, ImportedPayment,
-    StatementFormat, UnmatchedPayment,
+    import_statement, ImportReport, ImportedPayment, SkippedStatement, StatementFormat,
 };
 pub use self::matching::{invoice_numbers_in, MatchedBy};
+pub use self::queue::{assign_unmatched, dismiss_duplicate, list_unmatched, UnmatchedPayment};
 pub use self::refunds::{export_refunds, refund_overpayment, utility_ordering};
+pub use self::reversal::{list_reversals, ImportedReversal, ReversalToReview};
 
 use crate::elixir::ElixirError;
 use crate::statement::StatementError;

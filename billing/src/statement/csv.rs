@@ -140,14 +140,20 @@ pub fn parse_csv(input: &str, profile: &CsvProfile) -> Result<CsvStatement, Stat
             }
             None => profile.default_currency.to_string(),
         };
-        let account = |c: Option<usize>| -> Result<Option<String>, StatementError> {
-            match (c, opt_cell(c)) {
-                (Some(col), Some(v)) => normalize_account(v)
-                    .map(Some)
-                    .map_err(|m| field_err(col, m)),
-                _ => Ok(None),
-            }
+        // Optional accounts failing their check are left out and the line flagged.
+        let mut warnings = Vec::new();
+        let mut account = |c: Option<usize>| match (c, opt_cell(c)) {
+            (Some(col), Some(v)) => match normalize_account(v) {
+                Ok(a) => Some(a),
+                Err(m) => {
+                    warnings.push(format!("line {line} ({}): {m}; left out", header(col)));
+                    None
+                }
+            },
+            _ => None,
         };
+        let virtual_account = account(c_virtual);
+        let payer_account = account(c_payer_account);
         let bank_reference = cell(c_ref);
         if bank_reference.is_empty() {
             return Err(field_err(
@@ -162,11 +168,15 @@ pub fn parse_csv(input: &str, profile: &CsvProfile) -> Result<CsvStatement, Stat
             amount,
             currency,
             bank_reference: bank_reference.to_string(),
-            virtual_account: account(c_virtual)?,
-            payer_account: account(c_payer_account)?,
+            customer_reference: String::new(),
+            virtual_account,
+            payer_account,
             payer_name: opt_cell(c_payer_name).map(str::to_string),
             payer_address: opt_cell(c_payer_address).map(str::to_string),
             title: cell(c_title).to_string(),
+            details: record.iter().collect::<Vec<_>>().join(";"),
+            warnings,
+            line,
         };
         if mark == EntryMark::Credit {
             credits.push(entry);

@@ -12,6 +12,8 @@ mod db_payments_fixtures;
 mod db_payments_props;
 mod db_payments_refunds;
 mod db_run;
+mod db_statement_banks;
+mod db_statement_identity;
 mod elixir_refund;
 mod ksef_common;
 mod ksef_props;
