@@ -139,6 +139,11 @@ pub async fn import_statement(
     let (text, encoding) = decode(bytes);
     let parsed = parse(&text, format)?;
     let mut tx = pool.begin().await?;
+    // One lock per import (not per line): imports run one at a time, so a concurrent import of
+    // the same entries, or of the same money in another format, sees this one's rows.
+    sqlx::query("select pg_advisory_xact_lock(hashtext('payment:statement-import'))")
+        .execute(&mut *tx)
+        .await?;
     let own = utility_accounts(&mut tx).await?;
     let mut report = ImportReport {
         encoding,

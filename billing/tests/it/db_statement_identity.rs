@@ -270,3 +270,40 @@ async fn a_returned_credit_is_reversed_and_reopens_its_invoice(pool: PgPool) {
         1
     );
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn parallel_imports_of_one_file_store_each_credit_once(pool: PgPool) {
+    world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    let csv_format = StatementFormat::Csv(ewoda_billing::statement::csv::BANK_CSV);
+    let csv = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/billing/bank_csv_sample.csv"
+    ));
+    let (a, b, c) = tokio::join!(
+        import_statement(&pool, MT940.as_bytes(), &format),
+        import_statement(&pool, MT940.as_bytes(), &format),
+        import_statement(&pool, csv.as_bytes(), &csv_format),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert_eq!(a.imported.len() + b.imported.len(), 2);
+    assert_eq!(a.duplicates.len() + b.duplicates.len(), 2);
+    // Whichever ran first, each payment is posted exactly once.
+    assert_eq!(c.imported.len(), 2);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ledger_posting where kind = 'payment'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from payment where review = 'possible_duplicate'"
+        )
+        .await,
+        2
+    );
+}
