@@ -86,13 +86,14 @@ pub const PEKAO: Mt940Profile = Mt940Profile {
 };
 
 /// ING Bank Śląski: the transaction code alone in a first `:86:`, then `~` subfields in a
-/// second one — title ~20..~25, payer name ~27 ~28, address ~29 ~60, payer IBAN ~38 (or
-/// ~30 + ~31), virtual account ~63.
+/// second one — title ~20..~25 cut at a fixed width (joined without spaces), payer name and
+/// address together in ~32 ~33, payer account ~29 (or ~30 + ~31), virtual account ~63.
 pub const ING: Mt940Profile = Mt940Profile {
     name: "ing",
     title_joiner: "",
-    payer_name: &[27, 28],
-    payer_address: &[29, 60],
+    payer_name: &[32, 33],
+    payer_address: &[],
+    payer_account: Some(29),
     ..TILDE
 };
 
@@ -110,13 +111,12 @@ pub const SANTANDER: Mt940Profile = Mt940Profile {
     ..ANGLE
 };
 
-/// Bank Millennium (Millenet): `~` subfields, title ~20..~25, payer name ~32 ~33, payer IBAN
-/// ~38, virtual account ~63, no address.
+/// Bank Millennium (Millenet): `<` subfields, title <20..<26, payer name <27 <28, address
+/// <29, payer account <38 (or <30 + <31), virtual account <63.
 pub const MILLENNIUM: Mt940Profile = Mt940Profile {
     name: "millennium",
-    payer_name: &[32, 33],
-    payer_address: &[],
-    ..TILDE
+    title: &[20, 21, 22, 23, 24, 25, 26],
+    ..ANGLE
 };
 
 /// BNP Paribas Bank Polska: `<` subfields (empty ones omitted), title <20..<25, payer name
@@ -126,11 +126,11 @@ pub const BNP_PARIBAS: Mt940Profile = Mt940Profile {
     ..ANGLE
 };
 
-/// Alior Bank: `^` subfields, title ^20..^25, payer name ^32, address ^33, payer IBAN ^38,
-/// virtual account ^63 (the [`CARET`] numbering).
+/// Alior Bank: `<` subfields in the MultiCash numbering of [`ANGLE`] — payer name <27 <28,
+/// address <29, payer account <38.
 pub const ALIOR: Mt940Profile = Mt940Profile {
     name: "alior",
-    ..CARET
+    ..ANGLE
 };
 
 /// Credit Agricole Bank Polska: `~` subfields, title ~20..~25, payer name ~32 ~33, address

@@ -196,14 +196,14 @@ async fn ing_second_86_after_a_short_first_one(pool: PgPool) {
                 "5082000000063".into(),
                 dec!(267.41),
                 Some(w.c4711),
-                s("JAN KOWAL SKI"),
+                s("JAN KOWALSKI UL. LIPOWA 7 90-001 ŁÓDŹ"),
                 s("FW/2026/05/000123")
             ),
             (
                 "5082000000064".into(),
                 dec!(120.00),
                 Some(w.c4712),
-                s("ANNA NOWAK"),
+                s("ANNA NOWAK UL. POLNA 3"),
                 s("OPŁATA ZA WODĘ MAJ 2026")
             ),
         ]
