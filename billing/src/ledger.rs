@@ -24,7 +24,8 @@ pub enum PostingKind {
     CreditTransfer,
     /// A debt written off (< 0).
     WriteOff,
-    /// A received payment taken back by the bank (returned or reversed credit, > 0).
+    /// A bank reversal: a received payment taken back (> 0), or a refund the payee's bank
+    /// returned (< 0: the credit is the customer's again).
     Reversal,
 }
 
@@ -67,12 +68,11 @@ impl PostingKind {
     fn allows(self, amount: Decimal) -> bool {
         match self {
             _ if amount.is_zero() => false,
-            PostingKind::Charge
-            | PostingKind::Interest
-            | PostingKind::Refund
-            | PostingKind::Reversal => amount.is_sign_positive(),
+            PostingKind::Charge | PostingKind::Interest | PostingKind::Refund => {
+                amount.is_sign_positive()
+            }
             PostingKind::Payment | PostingKind::WriteOff => amount.is_sign_negative(),
-            PostingKind::Correction | PostingKind::CreditTransfer => true,
+            PostingKind::Correction | PostingKind::CreditTransfer | PostingKind::Reversal => true,
         }
     }
 }

@@ -197,6 +197,21 @@ pub async fn import_statement(
             }
         }
     }
+    let foreign = report
+        .skipped_statements
+        .iter()
+        .filter(|s| !s.account.is_empty() && !own.contains(&s.account))
+        .count();
+    if foreign == parsed.len() {
+        let accounts: Vec<&str> = parsed.iter().map(|s| s.account.as_str()).collect();
+        return Err(PaymentError::invalid(
+            ":25:",
+            format!(
+                "no statement in the file is for the utility's accounts (the file has {})",
+                accounts.join(", ")
+            ),
+        ));
+    }
     report.credits = credits.len();
     check_currency(&credits)?;
     store_credits(&mut tx, &mut credits, source, &mut report).await?;

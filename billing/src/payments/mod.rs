@@ -20,7 +20,7 @@ pub use self::import::{
 pub use self::matching::{invoice_numbers_in, MatchedBy};
 pub use self::queue::{assign_unmatched, dismiss_duplicate, list_unmatched, UnmatchedPayment};
 pub use self::refunds::{export_refunds, refund_overpayment, utility_ordering};
-pub use self::reversal::{list_reversals, ImportedReversal, ReversalToReview};
+pub use self::reversal::{list_reversals, review_reversal, ImportedReversal, ReversalToReview};
 
 use crate::elixir::ElixirError;
 use crate::statement::StatementError;

@@ -2,8 +2,10 @@
 //! Each such entry is stored once; when the credit it reverses is found (by its reference, or
 //! by account, payer and amount — exactly one candidate), a `reversal` posting puts the amount
 //! back on the customer's account and the credit's allocations are removed, so the invoices
-//! it paid are open again. Every reversal, found or not, waits for the clerk's review; an `RD`
-//! (a reversed debit of the utility's) is stored for the clerk only.
+//! it paid are open again. A reversed debit (`RD`) is usually a refund the payee's bank sent
+//! back: when the exported refund is found (amount and payee account, exactly one), a negative
+//! `reversal` posting gives the customer the credit back. Every reversal, found or not, waits
+//! for the clerk's review.
 
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
@@ -30,8 +32,10 @@ pub struct ImportedReversal {
     pub mark: &'static str,
     /// Amount taken back.
     pub amount: Decimal,
-    /// The credit it reverses, when found.
+    /// The credit it reverses (RC), when found.
     pub payment_id: Option<i64>,
+    /// The refund it returns (RD), when found.
+    pub refund_id: Option<i64>,
     /// Whose account got the reversal posting.
     pub customer_id: Option<i64>,
     /// The allocations removed: (invoice, amount) — those invoices are open again.
@@ -75,6 +79,7 @@ pub(crate) async fn apply_reversals(
             mark,
             amount: r.line.amount,
             payment_id: None,
+            refund_id: None,
             customer_id: None,
             reopened: Vec::new(),
         };
@@ -84,6 +89,10 @@ pub(crate) async fn apply_reversals(
                 imported.customer_id = customer;
                 imported.reopened = undo_credit(conn, &imported, r.line).await?;
             }
+        } else if let Some((refund_id, customer)) = returned_refund(conn, r.line).await? {
+            imported.refund_id = Some(refund_id);
+            imported.customer_id = customer;
+            undo_refund(conn, &imported, r.line).await?;
         }
         out.push(imported);
     }
@@ -128,14 +137,95 @@ async fn reversed_credit(
     .bind(&line.payer_account)
     .fetch_all(&mut *conn)
     .await?;
-    if rows.len() != 1 {
-        return Ok(None);
+    only_candidate(&rows, "payment_id")
+}
+
+/// (id, customer) of the one candidate row; None when there are none or several, since a
+/// guess could undo the wrong customer's money.
+fn only_candidate(
+    rows: &[sqlx::postgres::PgRow],
+    id: &str,
+) -> Result<Option<(i64, Option<i64>)>, PaymentError> {
+    match rows {
+        [row] => Ok(Some((row.try_get(id)?, row.try_get("customer_id")?))),
+        _ => Ok(None),
     }
-    let row = &rows[0];
-    Ok(Some((
-        row.try_get("payment_id")?,
-        row.try_get("customer_id")?,
-    )))
+}
+
+/// The one exported refund this reversed debit returns: same amount, to the account the money
+/// came back from, not returned before. None when there is no or more than one.
+async fn returned_refund(
+    conn: &mut PgConnection,
+    line: &StatementLine,
+) -> Result<Option<(i64, Option<i64>)>, PaymentError> {
+    let Some(payee) = line.payer_account.as_deref().map(super::matching::as_iban) else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "select refund_id, customer_id from refund f
+         where amount = $1 and iban = $2 and exported_at is not null
+           and not exists (select 1 from payment_reversal r where r.refund_id = f.refund_id)
+         order by refund_id limit 2",
+    )
+    .bind(line.amount)
+    .bind(payee)
+    .fetch_all(&mut *conn)
+    .await?;
+    only_candidate(&rows, "refund_id")
+}
+
+/// Gives a returned refund back to the customer as credit (a negative reversal posting) and
+/// links the reversal to it.
+async fn undo_refund(
+    conn: &mut PgConnection,
+    reversal: &ImportedReversal,
+    line: &StatementLine,
+) -> Result<(), PaymentError> {
+    let Some(customer) = reversal.customer_id else {
+        return Ok(());
+    };
+    sqlx::query("select 1 from customer where customer_id = $1 for update")
+        .bind(customer)
+        .execute(&mut *conn)
+        .await?;
+    let mut posting = NewPosting::new(
+        customer,
+        line.booked_on,
+        PostingKind::Reversal,
+        -reversal.amount,
+        format!("Zwrot nadpłaty odesłany przez bank {}", line.bank_reference),
+    );
+    posting.refund_id = reversal.refund_id;
+    ledger::post(&mut *conn, &posting).await?;
+    sqlx::query(
+        "update payment_reversal set refund_id = $2, customer_id = $3
+         where payment_reversal_id = $1",
+    )
+    .bind(reversal.reversal_id)
+    .bind(reversal.refund_id)
+    .bind(customer)
+    .execute(&mut *conn)
+    .await?;
+    audit_reversal(conn, reversal, serde_json::json!([])).await
+}
+
+/// Records an applied reversal in the audit log.
+async fn audit_reversal(
+    conn: &mut PgConnection,
+    reversal: &ImportedReversal,
+    undone: serde_json::Value,
+) -> Result<(), PaymentError> {
+    sqlx::query(
+        "insert into audit_log (actor, action, entity, entity_id, after)
+         values ('import:reversal', 'insert', 'payment_reversal', $1, $2)",
+    )
+    .bind(reversal.reversal_id.to_string())
+    .bind(serde_json::json!({"payment_id": reversal.payment_id,
+        "refund_id": reversal.refund_id, "customer_id": reversal.customer_id,
+        "amount": reversal.amount.to_string(), "undone": undone}))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Links the reversal to its credit; for a posted credit, posts the reversal and removes the
@@ -187,17 +277,7 @@ async fn undo_credit(
     .bind(&undone)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "insert into audit_log (actor, action, entity, entity_id, after)
-         values ('import:reversal', 'insert', 'payment_reversal', $1, $2)",
-    )
-    .bind(reversal.reversal_id.to_string())
-    .bind(
-        serde_json::json!({"payment_id": payment_id, "customer_id": reversal.customer_id,
-        "amount": reversal.amount.to_string(), "undone": undone}),
-    )
-    .execute(&mut *conn)
-    .await?;
+    audit_reversal(conn, reversal, undone).await?;
     Ok(reopened)
 }
 
@@ -216,8 +296,10 @@ pub struct ReversalToReview {
     pub booked_on: chrono::NaiveDate,
     /// Transfer title.
     pub title: Option<String>,
-    /// The credit reversed; `None` when it was not found (the clerk must find it).
+    /// The credit reversed (RC); `None` when it was not found (the clerk must find it).
     pub payment_id: Option<i64>,
+    /// The refund returned (RD), when found.
+    pub refund_id: Option<i64>,
     /// The customer charged back.
     pub customer_id: Option<i64>,
     /// The invoices reopened (JSON array of invoice_id, amount).
@@ -228,7 +310,7 @@ pub struct ReversalToReview {
 pub async fn list_reversals(pool: &PgPool) -> Result<Vec<ReversalToReview>, PaymentError> {
     let rows = sqlx::query(
         "select payment_reversal_id, mark, bank_reference, amount, booked_on, title, payment_id,
-             customer_id, undone
+             refund_id, customer_id, undone
          from payment_reversal where reviewed_at is null
          order by booked_on, payment_reversal_id",
     )
@@ -244,9 +326,48 @@ pub async fn list_reversals(pool: &PgPool) -> Result<Vec<ReversalToReview>, Paym
                 booked_on: r.try_get("booked_on")?,
                 title: r.try_get("title")?,
                 payment_id: r.try_get("payment_id")?,
+                refund_id: r.try_get("refund_id")?,
                 customer_id: r.try_get("customer_id")?,
                 undone: r.try_get("undone")?,
             })
         })
         .collect()
+}
+
+/// The clerk has reviewed a reversal (and placed it by hand where it was not found): it leaves
+/// the queue. Audited.
+pub async fn review_reversal(
+    pool: &PgPool,
+    reversal_id: i64,
+    clerk: &str,
+) -> Result<(), PaymentError> {
+    if clerk.trim().is_empty() {
+        return Err(PaymentError::invalid("clerk", "must name who reviews"));
+    }
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "update payment_reversal set reviewed_at = now(), reviewed_by = $2
+         where payment_reversal_id = $1 and reviewed_at is null",
+    )
+    .bind(reversal_id)
+    .bind(clerk)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(PaymentError::invalid(
+            "reversal_id",
+            format!("reversal {reversal_id} is not waiting for review"),
+        ));
+    }
+    sqlx::query(
+        "insert into audit_log (actor, action, entity, entity_id, after)
+         values ($1, 'update', 'payment_reversal', $2, $3)",
+    )
+    .bind(clerk)
+    .bind(reversal_id.to_string())
+    .bind(serde_json::json!({"reviewed": true}))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -275,3 +275,26 @@ async fn other_banks_layouts_import_every_credit_once(pool: PgPool) {
     assert_eq!(stored(&pool).await, expected);
     assert!(list_unmatched(&pool).await.unwrap().is_empty());
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_file_of_other_accounts_only_is_refused(pool: PgPool) {
+    world(&mut pool.acquire().await.unwrap()).await;
+    // The utility's collection account is not in this file at all: it is not the utility's.
+    let text = String::from_utf8(file("pekao.sta")).unwrap().replace(
+        "PL61109010140000071219812874",
+        "PL34114020040000310276543210",
+    );
+    let err = import_statement(
+        &pool,
+        text.as_bytes(),
+        &StatementFormat::Mt940(profiles::PEKAO),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        ":25:: no statement in the file is for the utility's accounts (the file has \
+         34114020040000310276543210)"
+    );
+    assert!(stored(&pool).await.is_empty());
+}

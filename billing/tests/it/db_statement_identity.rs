@@ -307,3 +307,66 @@ async fn parallel_imports_of_one_file_store_each_credit_once(pool: PgPool) {
         2
     );
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_refund_returned_by_the_payees_bank_is_credit_again(pool: PgPool) {
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    import_statement(&pool, MT940.as_bytes(), &format)
+        .await
+        .unwrap();
+    // 4712 overpaid by 130.00; the refund goes out and comes back: the account is closed.
+    let payee = ewoda_billing::account::Iban::parse("PL35114020040000999900001234").unwrap();
+    let refund = ewoda_billing::payments::refund_overpayment(
+        &pool,
+        w.c4712,
+        dec!(130.00),
+        &payee,
+        "ANNA NOWAK",
+    )
+    .await
+    .unwrap();
+    let (account, party) = ewoda_billing::payments::utility_ordering(&pool)
+        .await
+        .unwrap();
+    ewoda_billing::payments::export_refunds(&pool, &account, &party, "2026-05-07".parse().unwrap())
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(ledger::balance(&mut conn, w.c4712).await.unwrap(), dec!(0));
+    let returned = ":20:ST260509/1\r\n:25:/PL61109010140000071219812874\r\n:28C:00091/001\r\n\
+         :60F:C260508PLN1000,00\r\n\
+         :61:2605090509RD130,00N525NONREF//2605091230009\r\n\
+         :86:525~00ZWROT PRZELEWU~20ZWROT - RACHUNEK ZAMKNIETY~32ANNA NOWAK\r\n\
+         ~38PL35114020040000999900001234\r\n\
+         :62F:C260509PLN1130,00\r\n-\r\n";
+    let r = import_statement(&pool, returned.as_bytes(), &format)
+        .await
+        .unwrap();
+    assert_eq!(r.reversals.len(), 1);
+    assert_eq!(
+        (
+            r.reversals[0].mark,
+            r.reversals[0].refund_id,
+            r.reversals[0].customer_id
+        ),
+        ("RD", Some(refund), Some(w.c4712))
+    );
+    assert_eq!(
+        ledger::balance(&mut conn, w.c4712).await.unwrap(),
+        dec!(-130.00)
+    );
+    drop(conn);
+    let queue = list_reversals(&pool).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].refund_id, Some(refund));
+    ewoda_billing::payments::review_reversal(&pool, queue[0].reversal_id, "clerk.anna")
+        .await
+        .unwrap();
+    assert!(list_reversals(&pool).await.unwrap().is_empty());
+    assert!(
+        ewoda_billing::payments::review_reversal(&pool, queue[0].reversal_id, "clerk.anna")
+            .await
+            .is_err()
+    );
+}
