@@ -82,9 +82,22 @@ fn canonical(parts: &[&str]) -> String {
     parts.join("\u{1f}")
 }
 
-/// Whitespace runs become one space, so CRLF/LF and line wrapping do not change an identity.
+/// Lines joined as the bank cut them (at a fixed width, often inside a word) and whitespace
+/// runs made one space, so a re-sent file wrapped differently keeps its identities.
 fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let joined: String = text.split(['\r', '\n']).collect();
+    joined.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_and_line_ends_do_not_change_details() {
+        assert_eq!(collapse("JAN KOWAL\r\nSKI  UL.\nX"), "JAN KOWALSKI UL.X");
+        assert_eq!(collapse("JAN \nKOWALSKI"), collapse("JAN KOWALSKI"));
+    }
 }
 
 fn hash(text: &str) -> String {

@@ -370,3 +370,23 @@ async fn a_refund_returned_by_the_payees_bank_is_credit_again(pool: PgPool) {
             .is_err()
     );
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn the_same_file_re_sent_with_other_line_ends_and_statement_reference_is_a_duplicate(
+    pool: PgPool,
+) {
+    world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    import_statement(&pool, MT940.as_bytes(), &format)
+        .await
+        .unwrap();
+    // Downloaded again: LF line ends and a new :20: (banks stamp it per download).
+    let again = MT940
+        .replace("\r\n", "\n")
+        .replace(":20:ST260505/1", ":20:ST260505/2");
+    let r = import_statement(&pool, again.as_bytes(), &format)
+        .await
+        .unwrap();
+    assert!(r.imported.is_empty(), "{r:?}");
+    assert_eq!(r.duplicates, vec!["2605051234567", "2605051234568"]);
+}
