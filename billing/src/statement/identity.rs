@@ -89,6 +89,10 @@ fn collapse(text: &str) -> String {
     joined.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,8 +102,4 @@ mod tests {
         assert_eq!(collapse("JAN KOWAL\r\nSKI  UL.\nX"), "JAN KOWALSKI UL.X");
         assert_eq!(collapse("JAN \nKOWALSKI"), collapse("JAN KOWALSKI"));
     }
-}
-
-fn hash(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
