@@ -25,6 +25,9 @@ pub enum PostingKind {
     CreditTransfer,
     /// A debt written off (< 0).
     WriteOff,
+    /// A bank reversal: a received payment taken back (> 0), or a refund the payee's bank
+    /// returned (< 0: the credit is the customer's again).
+    Reversal,
 }
 
 impl PostingKind {
@@ -38,6 +41,7 @@ impl PostingKind {
             PostingKind::Refund => "refund",
             PostingKind::CreditTransfer => "credit_transfer",
             PostingKind::WriteOff => "write_off",
+            PostingKind::Reversal => "reversal",
         }
     }
 
@@ -51,6 +55,7 @@ impl PostingKind {
             "refund" => PostingKind::Refund,
             "credit_transfer" => PostingKind::CreditTransfer,
             "write_off" => PostingKind::WriteOff,
+            "reversal" => PostingKind::Reversal,
             other => {
                 return Err(StoreError::invalid(
                     "ledger_posting.kind",
@@ -68,7 +73,7 @@ impl PostingKind {
                 amount.is_sign_positive()
             }
             PostingKind::Payment | PostingKind::WriteOff => amount.is_sign_negative(),
-            PostingKind::Correction | PostingKind::CreditTransfer => true,
+            PostingKind::Correction | PostingKind::CreditTransfer | PostingKind::Reversal => true,
         }
     }
 }
@@ -308,31 +313,46 @@ pub async fn open_items(
     conn: &mut PgConnection,
     customer_id: i64,
 ) -> Result<Vec<OpenItem>, StoreError> {
+    let mut all = open_items_of(conn, &[customer_id]).await?;
+    Ok(all.pop().map(|(_, items)| items).unwrap_or_default())
+}
+
+/// [`open_items`] of several customers in one query (bulk statement import), by customer id.
+pub async fn open_items_of(
+    conn: &mut PgConnection,
+    customer_ids: &[i64],
+) -> Result<Vec<(i64, Vec<OpenItem>)>, StoreError> {
     let rows = sqlx::query(
-        "select i.invoice_id, i.number, i.due_on, i.gross, coalesce(a.allocated, 0)
+        "select i.customer_id, i.invoice_id, i.number, i.due_on, i.gross,
+                coalesce(a.allocated, 0) as allocated
          from invoice i
          left join (select invoice_id, sum(amount) as allocated from payment_allocation
                     group by invoice_id) a using (invoice_id)
-         where i.customer_id = $1 and i.gross <> coalesce(a.allocated, 0)
-         order by i.due_on, i.invoice_id",
+         where i.customer_id = any($1) and i.gross <> coalesce(a.allocated, 0)
+         order by i.customer_id, i.due_on, i.invoice_id",
     )
-    .bind(customer_id)
+    .bind(customer_ids)
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let gross: Decimal = r.try_get(3)?;
-            let allocated: Decimal = r.try_get(4)?;
-            Ok(OpenItem {
-                invoice_id: r.try_get(0)?,
-                number: r.try_get(1)?,
-                due_on: r.try_get(2)?,
-                gross,
-                allocated,
-                open: gross - allocated,
-            })
-        })
-        .collect()
+    let mut out: Vec<(i64, Vec<OpenItem>)> = Vec::new();
+    for r in rows {
+        let customer: i64 = r.try_get("customer_id")?;
+        let gross: Decimal = r.try_get("gross")?;
+        let allocated: Decimal = r.try_get("allocated")?;
+        let item = OpenItem {
+            invoice_id: r.try_get("invoice_id")?,
+            number: r.try_get("number")?,
+            due_on: r.try_get("due_on")?,
+            gross,
+            allocated,
+            open: gross - allocated,
+        };
+        match out.last_mut() {
+            Some((c, items)) if *c == customer => items.push(item),
+            _ => out.push((customer, vec![item])),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -350,6 +370,7 @@ mod tests {
             PostingKind::Refund,
             PostingKind::CreditTransfer,
             PostingKind::WriteOff,
+            PostingKind::Reversal,
         ] {
             assert_eq!(PostingKind::parse(k.as_str()).unwrap(), k);
             assert!(!k.allows(Decimal::ZERO));

@@ -13,6 +13,11 @@ pub enum Command {
     },
     /// Invoice PDF render time.
     Pdf,
+    /// One MT940 statement of N credit entries imported in one transaction.
+    Statement {
+        #[arg(long, default_value_t = 50_000)]
+        lines: usize,
+    },
     /// End-to-end ingest rate (serial radio dongle or MQTT → collector → PostgreSQL) against
     /// raw COPY of the same rows.
     Ingest {
@@ -54,6 +59,7 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Billing { customers } => super::bill::bench_billing(customers),
         Command::Pdf => super::bill::bench_pdf(),
+        Command::Statement { lines } => super::payments::bench_statement(lines),
         Command::Ingest {
             path,
             database_url,

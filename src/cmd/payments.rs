@@ -1,5 +1,5 @@
-//! `ewoda payments import|unmatched|export-refunds`: statement import, the clerk's queue and
-//! the Elixir-0 refund file, against the database at DATABASE_URL.
+//! `ewoda payments import|unmatched|assign|dismiss|reviewed|export-refunds`: statement import,
+//! the clerk's queue and its answers, and the Elixir-0 refund file, against DATABASE_URL.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +19,8 @@ pub enum Command {
         /// mt940 or csv (default: csv for *.csv files, else mt940).
         #[arg(long)]
         format: Option<String>,
-        /// The bank's MT940 `:86:` profile (tilde, angle, caret).
+        /// The bank's MT940 `:86:` profile: pko, pekao, ing, mbank, santander, millennium, bnp,
+        /// alior, credit_agricole (or the generic tilde, angle, caret).
         #[arg(long, default_value = "tilde")]
         profile: String,
         /// PostgreSQL URL.
@@ -28,6 +29,45 @@ pub enum Command {
     },
     /// List payments waiting for a clerk, one JSON object per line.
     Unmatched {
+        /// PostgreSQL URL.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
+    /// A clerk assigns a payment from the queue to a customer (posted and allocated).
+    Assign {
+        /// The payment.
+        #[arg(long)]
+        payment: i64,
+        /// The customer (customer_id).
+        #[arg(long)]
+        customer: i64,
+        /// Who assigns (audited).
+        #[arg(long)]
+        clerk: String,
+        /// PostgreSQL URL.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
+    /// A clerk dismisses a possible duplicate from the queue (stored, never posted).
+    Dismiss {
+        /// The payment.
+        #[arg(long)]
+        payment: i64,
+        /// Who dismisses (audited).
+        #[arg(long)]
+        clerk: String,
+        /// PostgreSQL URL.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
+    /// A clerk marks a returned or reversed credit as reviewed (it leaves the queue).
+    Reviewed {
+        /// The reversal.
+        #[arg(long)]
+        reversal: i64,
+        /// Who reviewed it (audited).
+        #[arg(long)]
+        clerk: String,
         /// PostgreSQL URL.
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
@@ -68,73 +108,43 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             format,
             profile,
             database_url,
+        } => import(&file, format.as_deref(), &profile, &database_url).await?,
+        Command::Unmatched { database_url } => unmatched(&database_url).await?,
+        Command::Assign {
+            payment,
+            customer,
+            clerk,
+            database_url,
         } => {
-            let is_csv = match format.as_deref() {
-                Some("csv") => true,
-                Some("mt940") => false,
-                Some(other) => anyhow::bail!("--format {other:?}: expected mt940 or csv"),
-                None => file
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
-            };
-            let format = if is_csv {
-                StatementFormat::Csv(BANK_CSV)
-            } else {
-                let p = Mt940Profile::by_name(&profile)
-                    .with_context(|| format!("--profile {profile:?}: unknown MT940 profile"))?;
-                StatementFormat::Mt940(p.clone())
-            };
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let pool = ewoda_common::db::connect(&database_url, 2).await?;
             ewoda_common::db::migrate(&pool).await?;
-            let report = payments::import_statement(&pool, &bytes, &format).await?;
-            let imported: Vec<_> = report
-                .imported
+            let allocations = payments::assign_unmatched(&pool, payment, customer, &clerk).await?;
+            let allocations: Vec<_> = allocations
                 .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "payment_id": p.payment_id,
-                        "bank_reference": p.bank_reference,
-                        "amount": p.amount.to_string(),
-                        "customer_id": p.customer_id,
-                        "matched_by": p.matched_by.map(|m| m.as_str()),
-                        "allocations": p.allocations.iter().map(|a| serde_json::json!({
-                            "invoice_id": a.invoice_id, "amount": a.amount.to_string()
-                        })).collect::<Vec<_>>(),
-                    })
-                })
+                .map(|a| serde_json::json!({"invoice_id": a.invoice_id, "amount": a.amount.to_string()}))
                 .collect();
             println!(
                 "{}",
-                serde_json::json!({
-                    "credits": report.credits,
-                    "debits_skipped": report.debits_skipped,
-                    "imported": imported,
-                    "unmatched": report.unmatched(),
-                    "duplicates": report.duplicates,
-                })
+                serde_json::json!({"payment_id": payment, "allocations": allocations})
             );
         }
-        Command::Unmatched { database_url } => {
+        Command::Dismiss {
+            payment,
+            clerk,
+            database_url,
+        } => {
             let pool = ewoda_common::db::connect(&database_url, 2).await?;
             ewoda_common::db::migrate(&pool).await?;
-            for p in payments::list_unmatched(&pool).await? {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "payment_id": p.payment_id,
-                        "source": p.source,
-                        "bank_reference": p.bank_reference,
-                        "amount": p.amount.to_string(),
-                        "booked_on": p.booked_on,
-                        "payer_name": p.payer_name,
-                        "payer_account": p.payer_account,
-                        "title": p.title,
-                        "to_account": p.to_account,
-                    })
-                );
-            }
+            payments::dismiss_duplicate(&pool, payment, &clerk).await?;
+        }
+        Command::Reviewed {
+            reversal,
+            clerk,
+            database_url,
+        } => {
+            let pool = ewoda_common::db::connect(&database_url, 2).await?;
+            ewoda_common::db::migrate(&pool).await?;
+            payments::review_reversal(&pool, reversal, &clerk).await?;
         }
         Command::ExportRefunds {
             out,
@@ -151,5 +161,194 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             eprintln!("{n} refund(s) written to {}", out.display());
         }
     }
+    Ok(())
+}
+
+/// `payments import`: prints what the import did as one JSON object.
+async fn import(
+    file: &std::path::Path,
+    format: Option<&str>,
+    profile: &str,
+    database_url: &str,
+) -> anyhow::Result<()> {
+    let is_csv = match format {
+        Some("csv") => true,
+        Some("mt940") => false,
+        Some(other) => anyhow::bail!("--format {other:?}: expected mt940 or csv"),
+        None => file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+    };
+    let format = if is_csv {
+        StatementFormat::Csv(BANK_CSV)
+    } else {
+        let p = Mt940Profile::by_name(profile)
+            .with_context(|| format!("--profile {profile:?}: unknown MT940 profile"))?;
+        StatementFormat::Mt940(p.clone())
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let pool = ewoda_common::db::connect(database_url, 2).await?;
+    ewoda_common::db::migrate(&pool).await?;
+    let report = payments::import_statement(&pool, &bytes, &format).await?;
+    let imported: Vec<_> = report
+        .imported
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "payment_id": p.payment_id,
+                "bank_reference": p.bank_reference,
+                "amount": p.amount.to_string(),
+                "customer_id": p.customer_id,
+                "matched_by": p.matched_by.map(|m| m.as_str()),
+                "allocations": p.allocations.iter().map(|a| serde_json::json!({
+                    "invoice_id": a.invoice_id, "amount": a.amount.to_string()
+                })).collect::<Vec<_>>(),
+                "review": p.review,
+                "duplicate_of": p.duplicate_of,
+                "warnings": p.warnings,
+            })
+        })
+        .collect();
+    let skipped: Vec<_> = report
+        .skipped_statements
+        .iter()
+        .map(|s| {
+            serde_json::json!({"line": s.line, "account": s.account, "number": s.number,
+                "currency": s.currency, "reason": s.reason})
+        })
+        .collect();
+    let reversals: Vec<_> = report
+        .reversals
+        .iter()
+        .map(|r| {
+            serde_json::json!({"reversal_id": r.reversal_id, "mark": r.mark,
+                "amount": r.amount.to_string(), "payment_id": r.payment_id,
+                "refund_id": r.refund_id,
+                "customer_id": r.customer_id,
+                "reopened_invoices": r.reopened.iter().map(|(i, _)| i).collect::<Vec<_>>()})
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "encoding": report.encoding.as_str(),
+            "credits": report.credits,
+            "debits_skipped": report.debits_skipped,
+            "imported": imported,
+            "unmatched": report.unmatched(),
+            "duplicates": report.duplicates,
+            "reversals": reversals,
+            "skipped_statements": skipped,
+        })
+    );
+    Ok(())
+}
+
+/// `payments unmatched`: the clerk's queue, one JSON object per line.
+async fn unmatched(database_url: &str) -> anyhow::Result<()> {
+    let pool = ewoda_common::db::connect(database_url, 2).await?;
+    ewoda_common::db::migrate(&pool).await?;
+    for p in payments::list_unmatched(&pool).await? {
+        println!(
+            "{}",
+            serde_json::json!({
+                "kind": "payment",
+                "payment_id": p.payment_id,
+                "source": p.source,
+                "bank_reference": p.bank_reference,
+                "amount": p.amount.to_string(),
+                "booked_on": p.booked_on,
+                "payer_name": p.payer_name,
+                "payer_account": p.payer_account,
+                "title": p.title,
+                "to_account": p.to_account,
+                "review": p.review,
+                "duplicate_of": p.duplicate_of,
+                "warnings": p.warnings,
+            })
+        );
+    }
+    for r in payments::list_reversals(&pool).await? {
+        println!(
+            "{}",
+            serde_json::json!({
+                "kind": "reversal",
+                "reversal_id": r.reversal_id,
+                "mark": r.mark,
+                "bank_reference": r.bank_reference,
+                "amount": r.amount.to_string(),
+                "booked_on": r.booked_on,
+                "title": r.title,
+                "payment_id": r.payment_id,
+                "refund_id": r.refund_id,
+                "customer_id": r.customer_id,
+                "reopened": r.undone,
+            })
+        );
+    }
+    Ok(())
+}
+
+/// `ewoda bench statement`: on a scratch database (created on DATABASE_URL and dropped after,
+/// or a private cluster when it is unset); the last line is the figure.
+pub fn bench_statement(lines: usize) -> ExitCode {
+    super::finish(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(bench_statement_async(lines))),
+    )
+}
+
+async fn bench_statement_async(lines: usize) -> anyhow::Result<()> {
+    use ewoda_billing::bench::{create_database, drop_database};
+    use ewoda_common::services::{ServiceOptions, Services};
+    let admin = std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty());
+    let scratch = std::env::temp_dir().join(format!("ewoda-bench-{}", std::process::id()));
+    let (services, url, created) = match &admin {
+        Some(admin) => {
+            let (url, name) = create_database(admin).await?;
+            (None, url, Some(name))
+        }
+        None => {
+            let s = Services::start(&ServiceOptions {
+                database_url: None,
+                mqtt_url: Some(String::new()),
+                data_dir: scratch.clone(),
+                install_missing: true,
+            })?;
+            let url = s.database_url.clone();
+            (Some(s), url, None)
+        }
+    };
+    let result = async {
+        let pool = ewoda_common::db::connect(&url, 4).await?;
+        ewoda_common::db::migrate(&pool).await?;
+        let r = ewoda_billing::statement::bench::statement(&pool, lines).await;
+        pool.close().await;
+        Ok::<_, anyhow::Error>(r?)
+    }
+    .await;
+    if let (Some(admin), Some(name)) = (&admin, &created) {
+        drop_database(admin, name).await?;
+    }
+    if let Some(s) = services {
+        s.stop();
+        std::fs::remove_dir_all(&scratch).ok();
+    }
+    let r = result?;
+    println!(
+        "{} bytes; {} payments stored, {} posted; re-import (all duplicates) {:.2} s",
+        r.bytes,
+        r.stored,
+        r.posted,
+        r.reimport.as_secs_f64()
+    );
+    println!(
+        "statement: {} lines in {:.2} s",
+        r.lines,
+        r.import.as_secs_f64()
+    );
     Ok(())
 }

@@ -1,17 +1,24 @@
-//! Statement import: parse all-or-nothing, then in one transaction store each incoming line
-//! once per bank reference, match it to a customer and post and allocate it; lines nobody
-//! matches wait in the unmatched queue for a clerk ([`assign_unmatched`]).
+//! Statement import: decode and parse all-or-nothing, skip (and report) statements of other
+//! accounts and currencies, then in one transaction store each entry once by its identity
+//! (`insert … on conflict do nothing` on `payment.entry_key`), match, post and allocate the
+//! new credits in bulk, and apply returned/reversed credits. Lines nobody matches, and lines
+//! that look like an entry already stored from another statement, wait in the clerk's queue.
 
-use chrono::NaiveDate;
+use std::collections::{HashMap, HashSet};
+
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
 
+use crate::ledger::{self, NewPosting, OpenItem, PostingKind};
+use crate::statement::identity::{entry_identities, EntryIdentity, StatementContext};
 use crate::statement::{
-    parse_csv, parse_mt940, CsvProfile, Mt940Profile, StatementError, StatementLine,
+    decode, parse_csv, parse_mt940, CsvProfile, EntryMark, Mt940Profile, StatementLine,
+    TextEncoding,
 };
 
-use super::allocation::{post_and_allocate, Allocation};
-use super::matching::{as_iban, customer_by_virtual_account, invoice_in_title, MatchedBy};
+use super::allocation::{plan_allocation, Allocation};
+use super::matching::{as_iban, invoice_numbers_in, MatchedBy};
+use super::reversal::{apply_reversals, ImportedReversal, ReversalLine};
 use super::PaymentError;
 
 /// The file format of a statement and the bank's layout of it.
@@ -48,19 +55,46 @@ pub struct ImportedPayment {
     pub matched_by: Option<MatchedBy>,
     /// Where the money went (empty for unmatched payments or customers with nothing open).
     pub allocations: Vec<Allocation>,
+    /// Set when the clerk must judge it: `possible_duplicate` of `duplicate_of`.
+    pub review: Option<&'static str>,
+    /// The stored payment this line may repeat.
+    pub duplicate_of: Option<i64>,
+    /// Optional subfields left out because they failed validation.
+    pub warnings: Vec<String>,
+}
+
+/// A statement in the file that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedStatement {
+    /// File line of its `:20:`.
+    pub line: usize,
+    /// Its account (`:25:`).
+    pub account: String,
+    /// Its number (`:28C:`).
+    pub number: String,
+    /// Its currency.
+    pub currency: String,
+    /// Why it was skipped.
+    pub reason: String,
 }
 
 /// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
-    /// Incoming (credit) lines in the file.
+    /// The text encoding the file was read in.
+    pub encoding: TextEncoding,
+    /// Incoming (credit) lines in the imported statements.
     pub credits: usize,
-    /// Outgoing lines and reversals, never posted as payments.
+    /// Outgoing lines, never posted as payments.
     pub debits_skipped: usize,
     /// Lines stored as new payments, in file order.
     pub imported: Vec<ImportedPayment>,
-    /// Bank references already imported before (from this or the other statement format).
+    /// Bank references of lines already stored (the same entry of the same statement).
     pub duplicates: Vec<String>,
+    /// Returned and reversed credits (RC/RD) stored.
+    pub reversals: Vec<ImportedReversal>,
+    /// Statements of accounts that are not the utility's, or not in PLN.
+    pub skipped_statements: Vec<SkippedStatement>,
 }
 
 impl ImportReport {
@@ -73,6 +107,28 @@ impl ImportReport {
     }
 }
 
+/// A credit line ready to store: its statement, identity and match.
+struct Credit<'a> {
+    line: &'a StatementLine,
+    account: String,
+    number: String,
+    id: EntryIdentity,
+    customer: Option<i64>,
+    matched_by: Option<MatchedBy>,
+    named_invoice: Option<i64>,
+    review: Option<&'static str>,
+    duplicate_of: Option<i64>,
+}
+
+/// A parsed statement (a CSV export is one statement without account or number).
+struct Parsed {
+    line: usize,
+    account: String,
+    number: String,
+    currency: Option<String>,
+    lines: Vec<StatementLine>,
+}
+
 /// Imports a statement file: nothing is stored unless the whole file parses and every line
 /// posts. Re-importing a file stores nothing new and lists its references as duplicates.
 pub async fn import_statement(
@@ -80,156 +136,473 @@ pub async fn import_statement(
     bytes: &[u8],
     format: &StatementFormat,
 ) -> Result<ImportReport, PaymentError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
-        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
-        StatementError::field(
-            line,
-            "encoding",
-            format!("not UTF-8 at byte {}", e.valid_up_to()),
-        )
-    })?;
-    let (credits, debits) = match format {
-        StatementFormat::Mt940(profile) => {
-            let statements = parse_mt940(text, profile)?;
-            let debits = statements.iter().map(|s| s.debits.len()).sum();
-            (
-                statements
-                    .into_iter()
-                    .flat_map(|s| s.credits)
-                    .collect::<Vec<_>>(),
-                debits,
-            )
-        }
-        StatementFormat::Csv(profile) => {
-            let s = parse_csv(text, profile)?;
-            (s.credits, s.debits.len())
-        }
-    };
-    let mut report = ImportReport {
-        credits: credits.len(),
-        debits_skipped: debits,
-        ..ImportReport::default()
-    };
+    let (text, encoding) = decode(bytes);
+    let parsed = parse(&text, format)?;
     let mut tx = pool.begin().await?;
-    for line in &credits {
-        match import_line(&mut tx, line, format.source()).await? {
-            Some(p) => report.imported.push(p),
-            None => report.duplicates.push(line.bank_reference.clone()),
+    // One lock per import (not per line): imports run one at a time, so a concurrent import of
+    // the same entries, or of the same money in another format, sees this one's rows.
+    sqlx::query("select pg_advisory_xact_lock(hashtext('payment:statement-import'))")
+        .execute(&mut *tx)
+        .await?;
+    let own = utility_accounts(&mut tx).await?;
+    let mut report = ImportReport {
+        encoding,
+        credits: 0,
+        debits_skipped: 0,
+        imported: Vec::new(),
+        duplicates: Vec::new(),
+        reversals: Vec::new(),
+        skipped_statements: Vec::new(),
+    };
+    let source = format.source();
+    let mut credits = Vec::new();
+    let mut reversals = Vec::new();
+    for st in &parsed {
+        if let Some(reason) = skip_reason(st, &own) {
+            report.skipped_statements.push(SkippedStatement {
+                line: st.line,
+                account: st.account.clone(),
+                number: st.number.clone(),
+                currency: st.currency.clone().unwrap_or_default(),
+                reason,
+            });
+            continue;
+        }
+        let ctx = StatementContext {
+            format: source,
+            account: &st.account,
+            number: &st.number,
+        };
+        for (line, id) in st.lines.iter().zip(entry_identities(ctx, &st.lines)) {
+            match line.mark {
+                EntryMark::Credit => credits.push(Credit {
+                    line,
+                    account: st.account.clone(),
+                    number: st.number.clone(),
+                    id,
+                    customer: None,
+                    matched_by: None,
+                    named_invoice: None,
+                    review: None,
+                    duplicate_of: None,
+                }),
+                EntryMark::Debit => report.debits_skipped += 1,
+                EntryMark::ReversalOfCredit | EntryMark::ReversalOfDebit => {
+                    reversals.push(ReversalLine {
+                        line,
+                        account: st.account.clone(),
+                        key: id.key,
+                    })
+                }
+            }
         }
     }
+    let foreign = report
+        .skipped_statements
+        .iter()
+        .filter(|s| !s.account.is_empty() && !own.contains(&s.account))
+        .count();
+    if foreign == parsed.len() {
+        let accounts: Vec<&str> = parsed.iter().map(|s| s.account.as_str()).collect();
+        return Err(PaymentError::invalid(
+            ":25:",
+            format!(
+                "no statement in the file is for the utility's accounts (the file has {})",
+                accounts.join(", ")
+            ),
+        ));
+    }
+    report.credits = credits.len();
+    check_currency(&credits)?;
+    store_credits(&mut tx, &mut credits, source, &mut report).await?;
+    report.reversals = apply_reversals(&mut tx, &reversals, source).await?;
     tx.commit().await?;
     Ok(report)
 }
 
-/// Bank statement sources that describe the same bank entries (an MT940 and a CSV export of
-/// one account carry the same references), checked together for duplicates.
-const STATEMENT_SOURCES: [&str; 2] = ["mt940", "csv"];
+fn parse(text: &str, format: &StatementFormat) -> Result<Vec<Parsed>, PaymentError> {
+    Ok(match format {
+        StatementFormat::Mt940(profile) => parse_mt940(text, profile)?
+            .into_iter()
+            .map(|s| Parsed {
+                line: s.line,
+                account: s.account,
+                number: s.number,
+                currency: Some(s.opening.currency),
+                lines: s.credits.into_iter().chain(s.debits).collect(),
+            })
+            .collect(),
+        StatementFormat::Csv(profile) => {
+            let s = parse_csv(text, profile)?;
+            vec![Parsed {
+                line: 1,
+                account: String::new(),
+                number: String::new(),
+                currency: None,
+                lines: s.credits.into_iter().chain(s.debits).collect(),
+            }]
+        }
+    })
+}
 
-async fn import_line(
-    conn: &mut PgConnection,
-    line: &StatementLine,
-    source: &str,
-) -> Result<Option<ImportedPayment>, PaymentError> {
-    let field = format!("line {}", line.bank_reference);
-    if line.currency != "PLN" {
-        return Err(PaymentError::invalid(
-            field,
-            format!(
-                "currency {:?}: only PLN payments are accepted",
-                line.currency
-            ),
+/// The utility's accounts (collection account and `utility_bank_account`), as bare NRBs or
+/// IBANs like the parser's `:25:`.
+async fn utility_accounts(conn: &mut PgConnection) -> Result<HashSet<String>, PaymentError> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "select collection_iban::text from utility
+         union select iban::text from utility_bank_account",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|iban| match iban.strip_prefix("PL") {
+            Some(nrb) => nrb.to_string(),
+            None => iban,
+        })
+        .collect())
+}
+
+/// Why a statement is not imported: another account (a multi-account file), or a currency
+/// other than PLN (a foreign-currency account of the utility must not reject the PLN ones).
+fn skip_reason(st: &Parsed, own: &HashSet<String>) -> Option<String> {
+    if !st.account.is_empty() && !own.contains(&st.account) {
+        return Some(format!(
+            "account {} is not one of the utility's accounts",
+            st.account
         ));
     }
-    if line.bank_reference.is_empty() {
-        return Err(PaymentError::invalid(field, "empty bank reference"));
+    match st.currency.as_deref() {
+        Some(c) if c != "PLN" => Some(format!("currency {c}: only PLN statements are posted")),
+        _ => None,
     }
-    // Serialises concurrent imports of the same reference across both statement sources.
-    sqlx::query("select pg_advisory_xact_lock(hashtext('payment:' || $1))")
-        .bind(&line.bank_reference)
-        .execute(&mut *conn)
-        .await?;
-    let seen: bool = sqlx::query_scalar(
-        "select exists (select 1 from payment where bank_reference = $1 and source = any($2))",
+}
+
+/// CSV exports have no statement currency: a non-PLN line rejects the file.
+fn check_currency(credits: &[Credit<'_>]) -> Result<(), PaymentError> {
+    match credits.iter().find(|c| c.line.currency != "PLN") {
+        Some(c) => Err(PaymentError::invalid(
+            format!("line {}", c.line.bank_reference),
+            format!(
+                "currency {:?}: only PLN payments are accepted",
+                c.line.currency
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Stores, matches, posts and allocates the credit lines, each statement entry once.
+async fn store_credits(
+    conn: &mut PgConnection,
+    credits: &mut [Credit<'_>],
+    source: &str,
+    report: &mut ImportReport,
+) -> Result<(), PaymentError> {
+    if credits.is_empty() {
+        return Ok(());
+    }
+    flag_possible_duplicates(conn, credits).await?;
+    match_customers(conn, credits).await?;
+    let inserted = insert_payments(conn, credits, source).await?;
+    let mut new_lines = Vec::new();
+    for (i, c) in credits.iter().enumerate() {
+        match inserted.get(&c.id.key) {
+            Some(&payment_id) => new_lines.push((i, payment_id)),
+            None => report.duplicates.push(c.line.bank_reference.clone()),
+        }
+    }
+    let allocations = post_and_allocate_all(conn, credits, &new_lines).await?;
+    audit_inserts(conn, credits, &new_lines, source).await?;
+    for ((i, payment_id), allocations) in new_lines.into_iter().zip(allocations) {
+        let c = &credits[i];
+        report.imported.push(ImportedPayment {
+            payment_id,
+            bank_reference: c.line.bank_reference.clone(),
+            amount: c.line.amount,
+            customer_id: c.customer,
+            matched_by: c.matched_by,
+            allocations,
+            review: c.review,
+            duplicate_of: c.duplicate_of,
+            warnings: c.line.warnings.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A new line whose movement (account, date, amount, reference) is already stored from
+/// another statement may be the same money reported twice — or a second payment: the clerk
+/// decides, so it is stored but not posted.
+async fn flag_possible_duplicates(
+    conn: &mut PgConnection,
+    credits: &mut [Credit<'_>],
+) -> Result<(), PaymentError> {
+    let keys: Vec<&str> = credits.iter().map(|c| c.id.key.as_str()).collect();
+    let loose: Vec<&str> = credits.iter().map(|c| c.id.loose.as_str()).collect();
+    let rows = sqlx::query(
+        "select loose_key, min(payment_id) as payment_id from payment
+         where loose_key = any($1) and entry_key <> all($2) group by loose_key",
     )
-    .bind(&line.bank_reference)
-    .bind(&STATEMENT_SOURCES[..])
-    .fetch_one(&mut *conn)
+    .bind(&loose)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
     .await?;
-    if seen {
-        return Ok(None);
+    let mut earlier: HashMap<String, i64> = HashMap::new();
+    for r in rows {
+        earlier.insert(r.try_get("loose_key")?, r.try_get("payment_id")?);
     }
-    let to_account = line.virtual_account.as_deref().map(as_iban);
-    let mut customer = None;
-    let mut matched_by = None;
-    if let Some(iban) = &to_account {
-        if let Some(c) = customer_by_virtual_account(&mut *conn, iban).await? {
-            customer = Some(c);
-            matched_by = Some(MatchedBy::VirtualAccount);
+    for c in credits.iter_mut() {
+        if let Some(&id) = earlier.get(&c.id.loose) {
+            c.review = Some("possible_duplicate");
+            c.duplicate_of = Some(id);
         }
     }
-    let named = invoice_in_title(&mut *conn, &line.title, customer).await?;
-    if customer.is_none() {
-        if let Some((_, owner)) = named {
-            customer = Some(owner);
-            matched_by = Some(MatchedBy::InvoiceNumber);
-        }
+    Ok(())
+}
+
+/// By the credited virtual account first, then by an invoice number in the title (of that
+/// customer, when the account matched); lines held for review are not matched.
+async fn match_customers(
+    conn: &mut PgConnection,
+    credits: &mut [Credit<'_>],
+) -> Result<(), PaymentError> {
+    let ibans: Vec<String> = credits
+        .iter()
+        .filter_map(|c| c.line.virtual_account.as_deref().map(as_iban))
+        .collect();
+    let mut by_iban: HashMap<String, i64> = HashMap::new();
+    for r in sqlx::query(
+        "select iban::text as iban, customer_id from virtual_account where iban = any($1)",
+    )
+    .bind(&ibans)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        by_iban.insert(r.try_get("iban")?, r.try_get("customer_id")?);
     }
-    let payment_id: i64 = sqlx::query_scalar(
-        "insert into payment (source, bank_reference, amount, currency, booked_on, payer_name,
-             payer_account, title, to_account, customer_id, matched_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning payment_id",
+    let numbers: Vec<Vec<String>> = credits
+        .iter()
+        .map(|c| invoice_numbers_in(&c.line.title))
+        .collect();
+    let all_numbers: Vec<&String> = numbers.iter().flatten().collect();
+    let mut invoices: HashMap<String, (i64, i64)> = HashMap::new();
+    for r in
+        sqlx::query("select number, invoice_id, customer_id from invoice where number = any($1)")
+            .bind(&all_numbers)
+            .fetch_all(&mut *conn)
+            .await?
+    {
+        invoices.insert(
+            r.try_get("number")?,
+            (r.try_get("invoice_id")?, r.try_get("customer_id")?),
+        );
+    }
+    for (c, named) in credits.iter_mut().zip(&numbers) {
+        if c.review.is_some() {
+            continue;
+        }
+        let by_account = c
+            .line
+            .virtual_account
+            .as_deref()
+            .and_then(|a| by_iban.get(&as_iban(a)).copied());
+        let invoice = named
+            .iter()
+            .filter_map(|n| invoices.get(n).copied())
+            .find(|(_, owner)| by_account.is_none_or(|c| c == *owner));
+        c.named_invoice = invoice.map(|(id, _)| id);
+        (c.customer, c.matched_by) = match (by_account, invoice) {
+            (Some(customer), _) => (Some(customer), Some(MatchedBy::VirtualAccount)),
+            (None, Some((_, owner))) => (Some(owner), Some(MatchedBy::InvoiceNumber)),
+            (None, None) => (None, None),
+        };
+    }
+    Ok(())
+}
+
+/// One insert for all lines; an entry already stored is skipped by its unique key. Returns
+/// entry key → new payment id.
+async fn insert_payments(
+    conn: &mut PgConnection,
+    credits: &[Credit<'_>],
+    source: &str,
+) -> Result<HashMap<String, i64>, PaymentError> {
+    let col = |f: &dyn Fn(&Credit<'_>) -> Option<String>| -> Vec<Option<String>> {
+        credits.iter().map(f).collect()
+    };
+    let rows = sqlx::query(
+        "insert into payment (source, bank_reference, amount, currency, booked_on, value_date,
+             payer_name, payer_account, title, to_account, customer_id, matched_by, entry_key,
+             loose_key, statement_account, statement_number, customer_reference, warnings,
+             review, duplicate_of)
+         select $1, r, a, cur, b, v, pn, pa, t, ta, c, m, k, lk, sa, sn, cr,
+                array(select jsonb_array_elements_text(w)), rv, d
+         from unnest($2::text[], $3::numeric[], $4::text[], $5::date[], $6::date[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[],
+                     $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+                     $18::jsonb[], $19::text[], $20::bigint[]) with ordinality
+              as x(r, a, cur, b, v, pn, pa, t, ta, c, m, k, lk, sa, sn, cr, w, rv, d, n)
+         order by n
+         on conflict (entry_key) do nothing
+         returning payment_id, entry_key",
     )
     .bind(source)
-    .bind(&line.bank_reference)
-    .bind(line.amount)
-    .bind(&line.currency)
-    .bind(line.booked_on)
-    .bind(&line.payer_name)
-    .bind(&line.payer_account)
-    .bind(&line.title)
-    .bind(to_account.filter(|a| a.len() == 28))
-    .bind(customer)
-    .bind(matched_by.map(MatchedBy::as_str))
-    .fetch_one(&mut *conn)
-    .await?;
-    audit_insert(
-        &mut *conn,
-        &format!("import:{source}"),
-        payment_id,
-        serde_json::json!({
-            "source": source,
-            "bank_reference": line.bank_reference,
-            "amount": line.amount.to_string(),
-            "booked_on": line.booked_on,
-            "customer_id": customer,
-            "matched_by": matched_by.map(MatchedBy::as_str),
-        }),
+    .bind(col(&|c| Some(c.line.bank_reference.clone())))
+    .bind(credits.iter().map(|c| c.line.amount).collect::<Vec<_>>())
+    .bind(col(&|c| Some(c.line.currency.clone())))
+    .bind(credits.iter().map(|c| c.line.booked_on).collect::<Vec<_>>())
+    .bind(
+        credits
+            .iter()
+            .map(|c| c.line.value_date)
+            .collect::<Vec<_>>(),
     )
-    .await?;
-    let allocations = match customer {
-        Some(c) => {
-            post_and_allocate(
-                conn,
-                payment_id,
-                c,
-                line.amount,
-                line.booked_on,
-                named.map(|(invoice, _)| invoice),
-                &payment_description(&line.bank_reference),
-            )
-            .await?
-        }
-        None => Vec::new(),
-    };
-    Ok(Some(ImportedPayment {
-        payment_id,
-        bank_reference: line.bank_reference.clone(),
-        amount: line.amount,
-        customer_id: customer,
-        matched_by,
-        allocations,
+    .bind(col(&|c| c.line.payer_name.clone()))
+    .bind(col(&|c| c.line.payer_account.clone()))
+    .bind(col(&|c| Some(c.line.title.clone())))
+    .bind(col(&|c| {
+        c.line
+            .virtual_account
+            .as_deref()
+            .map(as_iban)
+            .filter(|a| a.len() == 28)
     }))
+    .bind(credits.iter().map(|c| c.customer).collect::<Vec<_>>())
+    .bind(col(&|c| c.matched_by.map(|m| m.as_str().to_string())))
+    .bind(col(&|c| Some(c.id.key.clone())))
+    .bind(col(&|c| Some(c.id.loose.clone())))
+    .bind(col(&|c| Some(c.account.clone()).filter(|a| !a.is_empty())))
+    .bind(col(&|c| Some(c.number.clone()).filter(|n| !n.is_empty())))
+    .bind(col(&|c| {
+        Some(c.line.customer_reference.clone()).filter(|r| !r.is_empty())
+    }))
+    .bind(
+        credits
+            .iter()
+            .map(|c| serde_json::json!(c.line.warnings))
+            .collect::<Vec<_>>(),
+    )
+    .bind(col(&|c| c.review.map(str::to_string)))
+    .bind(credits.iter().map(|c| c.duplicate_of).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("entry_key")?, r.try_get("payment_id")?)))
+        .collect()
+}
+
+/// Posts every new matched payment and allocates it (the named invoice first, then the oldest
+/// due), in file order per customer; the customers are locked first, in id order, so
+/// concurrent imports and clerks do not both fill one invoice.
+async fn post_and_allocate_all(
+    conn: &mut PgConnection,
+    credits: &[Credit<'_>],
+    new_lines: &[(usize, i64)],
+) -> Result<Vec<Vec<Allocation>>, PaymentError> {
+    let mut customers: Vec<i64> = new_lines
+        .iter()
+        .filter_map(|(i, _)| credits[*i].customer)
+        .collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "select customer_id from customer where customer_id = any($1)
+         order by customer_id for update",
+    )
+    .bind(&customers)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(missing) = customers.iter().find(|c| !locked.contains(c)) {
+        return Err(PaymentError::NotFound {
+            what: format!("customer {missing}"),
+        });
+    }
+    let mut open: HashMap<i64, Vec<OpenItem>> = ledger::open_items_of(&mut *conn, &customers)
+        .await?
+        .into_iter()
+        .collect();
+    let mut postings = Vec::new();
+    let mut out = Vec::with_capacity(new_lines.len());
+    for &(i, payment_id) in new_lines {
+        let c = &credits[i];
+        let Some(customer) = c.customer else {
+            out.push(Vec::new());
+            continue;
+        };
+        let mut posting = NewPosting::new(
+            customer,
+            c.line.booked_on,
+            PostingKind::Payment,
+            -c.line.amount,
+            payment_description(&c.line.bank_reference),
+        );
+        posting.payment_id = Some(payment_id);
+        postings.push(posting);
+        let items = open.entry(customer).or_default();
+        let plan = plan_allocation(items, c.line.amount, c.named_invoice);
+        for a in &plan {
+            if let Some(item) = items.iter_mut().find(|o| o.invoice_id == a.invoice_id) {
+                item.allocated += a.amount;
+                item.open -= a.amount;
+            }
+        }
+        out.push(plan);
+    }
+    ledger::post_many(&mut *conn, &postings).await?;
+    let (mut pay, mut inv, mut amt) = (Vec::new(), Vec::new(), Vec::new());
+    for (&(_, payment_id), plan) in new_lines.iter().zip(&out) {
+        for a in plan {
+            pay.push(payment_id);
+            inv.push(a.invoice_id);
+            amt.push(a.amount);
+        }
+    }
+    sqlx::query(
+        "insert into payment_allocation (payment_id, invoice_id, amount)
+         select * from unnest($1::bigint[], $2::bigint[], $3::numeric[])",
+    )
+    .bind(&pay)
+    .bind(&inv)
+    .bind(&amt)
+    .execute(&mut *conn)
+    .await?;
+    Ok(out)
+}
+
+/// Records each new payment in the audit log (who, when, the row as stored), in one insert.
+async fn audit_inserts(
+    conn: &mut PgConnection,
+    credits: &[Credit<'_>],
+    new_lines: &[(usize, i64)],
+    source: &str,
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<String> = new_lines.iter().map(|(_, id)| id.to_string()).collect();
+    let after: Vec<serde_json::Value> = new_lines
+        .iter()
+        .map(|&(i, _)| {
+            let c = &credits[i];
+            serde_json::json!({
+                "source": source,
+                "bank_reference": c.line.bank_reference,
+                "amount": c.line.amount.to_string(),
+                "booked_on": c.line.booked_on,
+                "customer_id": c.customer,
+                "matched_by": c.matched_by.map(MatchedBy::as_str),
+            })
+        })
+        .collect();
+    sqlx::query(
+        "insert into audit_log (actor, action, entity, entity_id, after)
+         select $1, 'insert', 'payment', i, a
+         from unnest($2::text[], $3::jsonb[]) with ordinality as x(i, a, n) order by n",
+    )
+    .bind(format!("import:{source}"))
+    .bind(&ids)
+    .bind(&after)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Records a new payment in the audit log (who, when, the row as stored).
@@ -251,125 +624,6 @@ pub(crate) async fn audit_insert(
     .map(|_| ())
 }
 
-fn payment_description(reference: &str) -> String {
+pub(crate) fn payment_description(reference: &str) -> String {
     format!("Wpłata {reference}")
-}
-
-/// A payment waiting for a clerk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnmatchedPayment {
-    /// The payment.
-    pub payment_id: i64,
-    /// Where it came from (`mt940`, `csv`, …).
-    pub source: String,
-    /// The bank's reference.
-    pub bank_reference: String,
-    /// Amount received.
-    pub amount: Decimal,
-    /// Booking date.
-    pub booked_on: NaiveDate,
-    /// The payer's name, if the bank gave it.
-    pub payer_name: Option<String>,
-    /// The payer's account, if the bank gave it.
-    pub payer_account: Option<String>,
-    /// Transfer title.
-    pub title: Option<String>,
-    /// The credited account, if the bank gave it.
-    pub to_account: Option<String>,
-}
-
-/// The unmatched queue, oldest booking first.
-pub async fn list_unmatched(pool: &PgPool) -> Result<Vec<UnmatchedPayment>, PaymentError> {
-    let rows = sqlx::query(
-        "select payment_id, source, bank_reference, amount, booked_on, payer_name, payer_account,
-             title, to_account
-         from payment where customer_id is null order by booked_on, payment_id",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(UnmatchedPayment {
-                payment_id: r.try_get(0)?,
-                source: r.try_get(1)?,
-                bank_reference: r.try_get(2)?,
-                amount: r.try_get(3)?,
-                booked_on: r.try_get(4)?,
-                payer_name: r.try_get(5)?,
-                payer_account: r.try_get(6)?,
-                title: r.try_get(7)?,
-                to_account: r.try_get(8)?,
-            })
-        })
-        .collect()
-}
-
-/// A clerk assigns an unmatched payment to a customer: it is posted and allocated (to an
-/// invoice of that customer named in the title first), and the change is audited.
-pub async fn assign_unmatched(
-    pool: &PgPool,
-    payment_id: i64,
-    customer_id: i64,
-    clerk: &str,
-) -> Result<Vec<Allocation>, PaymentError> {
-    if clerk.trim().is_empty() {
-        return Err(PaymentError::invalid("clerk", "must name who assigns"));
-    }
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "select customer_id, amount, booked_on, coalesce(title, ''), bank_reference
-         from payment where payment_id = $1 for update",
-    )
-    .bind(payment_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| PaymentError::NotFound {
-        what: format!("payment {payment_id}"),
-    })?;
-    let current: Option<i64> = row.try_get(0)?;
-    if let Some(c) = current {
-        return Err(PaymentError::invalid(
-            "payment_id",
-            format!("payment {payment_id} is already assigned to customer {c}"),
-        ));
-    }
-    let amount: Decimal = row.try_get(1)?;
-    let booked_on: NaiveDate = row.try_get(2)?;
-    let title: String = row.try_get(3)?;
-    let reference: String = row.try_get(4)?;
-    let named = invoice_in_title(&mut tx, &title, Some(customer_id)).await?;
-    let allocations = post_and_allocate(
-        &mut tx,
-        payment_id,
-        customer_id,
-        amount,
-        booked_on,
-        named.map(|(invoice, _)| invoice),
-        &payment_description(&reference),
-    )
-    .await?;
-    sqlx::query("update payment set customer_id = $2, matched_by = 'clerk' where payment_id = $1")
-        .bind(payment_id)
-        .bind(customer_id)
-        .execute(&mut *tx)
-        .await?;
-    let after = serde_json::json!({
-        "customer_id": customer_id,
-        "matched_by": MatchedBy::Clerk.as_str(),
-        "allocations": allocations.iter().map(|a| serde_json::json!({
-            "invoice_id": a.invoice_id, "amount": a.amount.to_string()
-        })).collect::<Vec<_>>(),
-    });
-    sqlx::query(
-        "insert into audit_log (actor, action, entity, entity_id, before, after)
-         values ($1, 'update', 'payment', $2, $3, $4)",
-    )
-    .bind(clerk)
-    .bind(payment_id.to_string())
-    .bind(serde_json::json!({"customer_id": null, "matched_by": null}))
-    .bind(after)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(allocations)
 }

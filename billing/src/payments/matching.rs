@@ -105,17 +105,6 @@ pub(crate) fn as_iban(account: &str) -> String {
     }
 }
 
-/// The customer whose virtual account is `iban`.
-pub(crate) async fn customer_by_virtual_account(
-    conn: &mut PgConnection,
-    iban: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("select customer_id from virtual_account where iban = $1")
-        .bind(iban)
-        .fetch_optional(conn)
-        .await
-}
-
 /// The first invoice named in `title` that exists (and belongs to `customer`, when given):
 /// (invoice_id, customer_id).
 pub(crate) async fn invoice_in_title(

@@ -12,17 +12,20 @@ pub mod online;
 pub mod online_items;
 pub mod online_status;
 pub mod online_store;
+pub mod queue;
 pub mod refunds;
+pub mod reversal;
 
 pub use self::allocation::{plan_allocation, Allocation};
 pub use self::import::{
-    assign_unmatched, import_statement, list_unmatched, ImportReport, ImportedPayment,
-    StatementFormat, UnmatchedPayment,
+    import_statement, ImportReport, ImportedPayment, SkippedStatement, StatementFormat,
 };
 pub use self::matching::{invoice_numbers_in, MatchedBy};
+pub use self::queue::{assign_unmatched, dismiss_duplicate, list_unmatched, UnmatchedPayment};
 pub use self::refunds::{
     export_refunds, export_refunds_to_file, refund_overpayment, utility_ordering,
 };
+pub use self::reversal::{list_reversals, review_reversal, ImportedReversal, ReversalToReview};
 
 use crate::elixir::ElixirError;
 use crate::statement::StatementError;

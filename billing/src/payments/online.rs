@@ -484,7 +484,8 @@ pub async fn handle_notification_on<O: PaymentOperator>(
         "insert into payment (source, bank_reference, amount, currency, booked_on, title,
              customer_id, matched_by)
          values ('online', $1, $2, $3, $4, $5, $6, $7)
-         on conflict (source, bank_reference) do nothing returning payment_id",
+         on conflict (source, bank_reference) where source not in ('mt940', 'csv')
+         do nothing returning payment_id",
     )
     .bind(&reference)
     .bind(registered.amount)

@@ -76,105 +76,150 @@ pub fn parse_csv(input: &str, profile: &CsvProfile) -> Result<CsvStatement, Stat
         .flexible(false)
         .from_reader(input.as_bytes());
     let headers = reader.headers().map_err(|e| csv_error(&e, 1))?.clone();
-    let folded: Vec<String> = headers.iter().map(fold).collect();
-    let column = |name: &str| folded.iter().position(|h| *h == fold(name));
-    let required = |name: &'static str| {
-        column(name)
-            .ok_or_else(|| StatementError::field(1, name, "column is missing from the header line"))
-    };
-    let optional = |name: Option<&'static str>| -> Result<Option<usize>, StatementError> {
-        name.map(required).transpose()
-    };
-    let c_booked = required(profile.booked_on)?;
-    let c_value = optional(profile.value_date)?;
-    let c_amount = required(profile.amount)?;
-    let c_currency = optional(profile.currency)?;
-    let c_virtual = optional(profile.virtual_account)?;
-    let c_payer_account = optional(profile.payer_account)?;
-    let c_payer_name = optional(profile.payer_name)?;
-    let c_payer_address = optional(profile.payer_address)?;
-    let c_title = required(profile.title)?;
-    let c_ref = required(profile.bank_reference)?;
-
+    let columns = Columns::find(&headers, profile)?;
     let mut credits = Vec::new();
     let mut debits = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(&e, 0))?;
-        let line = record
-            .position()
-            .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
-        let cell = |c: usize| record.get(c).unwrap_or("").trim();
-        let opt_cell = |c: Option<usize>| c.map(cell).filter(|v| !v.is_empty());
-        let header = |c: usize| headers.get(c).unwrap_or("").to_string();
-        let field_err = |c: usize, m: String| StatementError::Field {
-            line,
-            field: header(c),
-            message: m,
-        };
-        let date = |c: usize| {
-            NaiveDate::parse_from_str(cell(c), profile.date_format).map_err(|_| {
-                field_err(
-                    c,
-                    format!("\"{}\" is not a {} date", cell(c), profile.date_format),
-                )
-            })
-        };
-        let booked_on = date(c_booked)?;
-        let value_date = match c_value {
-            Some(c) => date(c)?,
-            None => booked_on,
-        };
-        let (mark, amount) = parse_signed_amount(cell(c_amount)).ok_or_else(|| {
-            field_err(c_amount, format!("\"{}\" is not a number", cell(c_amount)))
-        })?;
-        let currency = match c_currency {
-            Some(c) => {
-                let v = cell(c);
-                if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(field_err(
-                        c,
-                        format!("\"{v}\" is not a 3-letter currency code"),
-                    ));
-                }
-                v.to_string()
-            }
-            None => profile.default_currency.to_string(),
-        };
-        let account = |c: Option<usize>| -> Result<Option<String>, StatementError> {
-            match (c, opt_cell(c)) {
-                (Some(col), Some(v)) => normalize_account(v)
-                    .map(Some)
-                    .map_err(|m| field_err(col, m)),
-                _ => Ok(None),
-            }
-        };
-        let bank_reference = cell(c_ref);
-        if bank_reference.is_empty() {
-            return Err(field_err(
-                c_ref,
-                "is empty; every entry needs the bank's id".into(),
-            ));
-        }
-        let entry = StatementLine {
-            booked_on,
-            value_date,
-            mark,
-            amount,
-            currency,
-            bank_reference: bank_reference.to_string(),
-            virtual_account: account(c_virtual)?,
-            payer_account: account(c_payer_account)?,
-            payer_name: opt_cell(c_payer_name).map(str::to_string),
-            payer_address: opt_cell(c_payer_address).map(str::to_string),
-            title: cell(c_title).to_string(),
-        };
-        if mark == EntryMark::Credit {
+        let entry = record_entry(&record, &headers, &columns, profile)?;
+        if entry.mark == EntryMark::Credit {
             credits.push(entry);
         } else {
             debits.push(entry);
         }
     }
     Ok(CsvStatement { credits, debits })
+}
+
+/// Where the profile's columns are in this file's header line.
+struct Columns {
+    booked: usize,
+    value: Option<usize>,
+    amount: usize,
+    currency: Option<usize>,
+    virtual_account: Option<usize>,
+    payer_account: Option<usize>,
+    payer_name: Option<usize>,
+    payer_address: Option<usize>,
+    title: usize,
+    reference: usize,
+}
+
+impl Columns {
+    fn find(headers: &::csv::StringRecord, profile: &CsvProfile) -> Result<Self, StatementError> {
+        let folded: Vec<String> = headers.iter().map(fold).collect();
+        let required = |name: &'static str| {
+            folded.iter().position(|h| *h == fold(name)).ok_or_else(|| {
+                StatementError::field(1, name, "column is missing from the header line")
+            })
+        };
+        let optional = |name: Option<&'static str>| name.map(required).transpose();
+        Ok(Columns {
+            booked: required(profile.booked_on)?,
+            value: optional(profile.value_date)?,
+            amount: required(profile.amount)?,
+            currency: optional(profile.currency)?,
+            virtual_account: optional(profile.virtual_account)?,
+            payer_account: optional(profile.payer_account)?,
+            payer_name: optional(profile.payer_name)?,
+            payer_address: optional(profile.payer_address)?,
+            title: required(profile.title)?,
+            reference: required(profile.bank_reference)?,
+        })
+    }
+}
+
+/// One record as a statement line; errors name the line and the column.
+fn record_entry(
+    record: &::csv::StringRecord,
+    headers: &::csv::StringRecord,
+    cols: &Columns,
+    profile: &CsvProfile,
+) -> Result<StatementLine, StatementError> {
+    let line = record
+        .position()
+        .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+    let cell = |c: usize| record.get(c).unwrap_or("").trim();
+    let opt_cell = |c: Option<usize>| c.map(cell).filter(|v| !v.is_empty());
+    let header = |c: usize| headers.get(c).unwrap_or("").to_string();
+    let field_err = |c: usize, m: String| StatementError::Field {
+        line,
+        field: header(c),
+        message: m,
+    };
+    let date = |c: usize| {
+        NaiveDate::parse_from_str(cell(c), profile.date_format).map_err(|_| {
+            field_err(
+                c,
+                format!("\"{}\" is not a {} date", cell(c), profile.date_format),
+            )
+        })
+    };
+    let booked_on = date(cols.booked)?;
+    let value_date = match cols.value {
+        Some(c) => date(c)?,
+        None => booked_on,
+    };
+    let (mark, amount) = parse_signed_amount(cell(cols.amount)).ok_or_else(|| {
+        field_err(
+            cols.amount,
+            format!("\"{}\" is not a number", cell(cols.amount)),
+        )
+    })?;
+    let currency = match cols.currency {
+        Some(c) => {
+            let v = cell(c);
+            if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(field_err(
+                    c,
+                    format!("\"{v}\" is not a 3-letter currency code"),
+                ));
+            }
+            v.to_string()
+        }
+        None => profile.default_currency.to_string(),
+    };
+    // Optional accounts failing their check are left out and the line flagged.
+    let mut warnings = Vec::new();
+    let mut account = |c: Option<usize>| match (c, opt_cell(c)) {
+        (Some(col), Some(v)) => match normalize_account(v) {
+            Ok(a) => Some(a),
+            Err(m) => {
+                warnings.push(format!("line {line} ({}): {m}; left out", header(col)));
+                None
+            }
+        },
+        _ => None,
+    };
+    let virtual_account = account(cols.virtual_account);
+    let payer_account = account(cols.payer_account);
+    let bank_reference = cell(cols.reference);
+    if bank_reference.is_empty() {
+        return Err(field_err(
+            cols.reference,
+            "is empty; every entry needs the bank's id".into(),
+        ));
+    }
+    Ok(StatementLine {
+        booked_on,
+        value_date,
+        mark,
+        amount,
+        currency,
+        bank_reference: bank_reference.to_string(),
+        customer_reference: String::new(),
+        virtual_account,
+        payer_account,
+        payer_name: opt_cell(cols.payer_name).map(str::to_string),
+        payer_address: opt_cell(cols.payer_address).map(str::to_string),
+        title: cell(cols.title).to_string(),
+        details: record
+            .iter()
+            .collect::<Vec<_>>()
+            .join(&char::from(profile.delimiter).to_string()),
+        warnings,
+        line,
+    })
 }
 
 /// "-1 234,50" → (Debit, 1234.50); zero is not an entry.

@@ -4,7 +4,10 @@
 mod account;
 
 pub(crate) use self::account::{is_valid_nrb, normalize_account};
+pub mod bench;
 pub mod csv;
+pub mod encoding;
+pub mod identity;
 pub mod mt940;
 pub mod profiles;
 
@@ -12,6 +15,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 pub use self::csv::{parse_csv, CsvProfile, CsvStatement};
+pub use self::encoding::{decode, TextEncoding};
 pub use self::mt940::parse_mt940;
 pub use self::profiles::{Mt940Profile, MT940_PROFILES};
 
@@ -48,8 +52,11 @@ pub struct StatementLine {
     pub amount: Decimal,
     /// ISO currency code, e.g. "PLN".
     pub currency: String,
-    /// The bank's unique id of the entry (MT940 `//` reference, CSV transaction id).
+    /// The bank's id of the entry (MT940 `//` reference, else the customer reference; CSV
+    /// transaction id); `NONREF` when the bank gives none. Not unique: banks repeat it.
     pub bank_reference: String,
+    /// The MT940 `:61:` customer reference (before `//`), often `NONREF`; empty in CSV.
+    pub customer_reference: String,
     /// The credited account (individual/virtual account), 26-digit NRB or IBAN.
     pub virtual_account: Option<String>,
     /// The payer's account, 26-digit NRB (Polish) or IBAN (foreign).
@@ -60,6 +67,14 @@ pub struct StatementLine {
     pub payer_address: Option<String>,
     /// The transfer title (the joined title subfields).
     pub title: String,
+    /// The entry exactly as the bank wrote it (`:61:` and `:86:` lines; the CSV record), part
+    /// of its identity.
+    pub details: String,
+    /// Optional subfields that failed validation and were left out (e.g. a payer IBAN failing
+    /// mod-97): the line is kept, flagged.
+    pub warnings: Vec<String>,
+    /// The file line where the entry starts.
+    pub line: usize,
 }
 
 /// A balance line (:60F:, :62F:), signed: negative for a debit balance.
@@ -76,6 +91,8 @@ pub struct Balance {
 /// One MT940 statement (from :20: to :62F:).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
+    /// The file line of its `:20:`.
+    pub line: usize,
     /// Statement reference (:20:).
     pub reference: String,
     /// Statement number (:28C:).

@@ -1,5 +1,9 @@
 //! SWIFT MT940 statement parser: fields and continuation lines, a full `:61:` parse, `:86:`
-//! through a bank profile, and the balance check. All-or-nothing: any error returns nothing.
+//! through a bank profile, and the balance check. All-or-nothing: any error in a mandatory
+//! field returns nothing; an optional subfield that fails validation is left out and the line
+//! flagged. Files as banks deliver them: SOH/ETX framing (mBank CompanyNet), `NONREF` without
+//! a `//` reference (Pekao), several `:86:` fields per entry (ING), 0xFF-filled empty subfields
+//! (PKO BP).
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -22,6 +26,7 @@ pub fn parse_mt940(input: &str, profile: &Mt940Profile) -> Result<Vec<Statement>
                 }
                 current = Some(Builder::new(field.line, field.text()));
             }
+
             "-" => {
                 if let Some(b) = current.take() {
                     statements.push(b.finish(field.line)?);
@@ -38,7 +43,11 @@ pub fn parse_mt940(input: &str, profile: &Mt940Profile) -> Result<Vec<Statement>
                 b.take(field, previous_tag, profile)?;
             }
         }
-        previous_tag = field.tag;
+        // Several :86: after one :61: describe the same entry (ING writes the transaction code
+        // alone first, then the structured details).
+        if !(field.tag == "86" && previous_tag == "61") {
+            previous_tag = field.tag;
+        }
     }
     if let Some(b) = current.take() {
         statements.push(b.finish(last_line)?);
@@ -78,6 +87,8 @@ fn tokenize(input: &str) -> Result<(Vec<Field<'_>>, usize), StatementError> {
     for (index, raw) in input.split('\n').enumerate() {
         let line_no = index + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
+        // mBank CompanyNet frames each account's message with SOH (0x01) ... ETX (0x03).
+        let line = line.trim_matches(|c| c == '\u{1}' || c == '\u{3}');
         if line.trim().is_empty() {
             continue;
         }
@@ -136,16 +147,49 @@ struct Entry {
     mark: EntryMark,
     amount: Decimal,
     bank_reference: String,
+    customer_reference: String,
+    /// The :61: and :86: lines as written.
+    raw: String,
     details: Details,
 }
 
 #[derive(Default)]
 struct Details {
+    /// Whether the text had subfields (unstructured text is all title).
+    structured: bool,
     virtual_account: Option<String>,
     payer_account: Option<String>,
     payer_name: Option<String>,
     payer_address: Option<String>,
     title: String,
+    warnings: Vec<String>,
+}
+
+impl Details {
+    /// Folds a later :86: of the same entry in: structured details win, a lone transaction
+    /// code before them is dropped, other text is kept in front of the title.
+    fn merge(self, later: Details) -> Details {
+        let code_only = self.title.bytes().all(|b| b.is_ascii_digit());
+        let title = match (
+            self.title.is_empty() || (code_only && later.structured),
+            later.title.is_empty(),
+        ) {
+            (true, _) => later.title,
+            (false, true) => self.title,
+            (false, false) => format!("{} {}", self.title, later.title),
+        };
+        let mut warnings = self.warnings;
+        warnings.extend(later.warnings);
+        Details {
+            structured: self.structured || later.structured,
+            virtual_account: self.virtual_account.or(later.virtual_account),
+            payer_account: self.payer_account.or(later.payer_account),
+            payer_name: self.payer_name.or(later.payer_name),
+            payer_address: self.payer_address.or(later.payer_address),
+            title,
+            warnings,
+        }
+    }
 }
 
 struct Builder {
@@ -209,7 +253,9 @@ impl Builder {
                 if self.opening.is_none() {
                     return Err(self.missing("opening balance (:60F:)"));
                 }
-                self.entries.push(parse_61(field.text(), field.line)?);
+                let mut entry = parse_61(field.text(), field.line)?;
+                entry.raw = field.lines.join("\n");
+                self.entries.push(entry);
             }
             // Only an :86: right after a :61: describes that entry; others are statement-level
             // remarks.
@@ -217,7 +263,9 @@ impl Builder {
                 let text: String = field.lines.concat();
                 let details = parse_86(&text, field.line, profile)?;
                 if let Some(entry) = self.entries.last_mut() {
-                    entry.details = details;
+                    entry.raw.push_str("\n:86:");
+                    entry.raw.push_str(&field.lines.join("\n"));
+                    entry.details = std::mem::take(&mut entry.details).merge(details);
                 }
             }
             "62F" | "62M" => {
@@ -296,11 +344,15 @@ impl Builder {
                 amount: entry.amount,
                 currency: opening.currency.clone(),
                 bank_reference: entry.bank_reference,
+                customer_reference: entry.customer_reference,
                 virtual_account: entry.details.virtual_account,
                 payer_account: entry.details.payer_account,
                 payer_name: entry.details.payer_name,
                 payer_address: entry.details.payer_address,
                 title: entry.details.title,
+                details: entry.raw,
+                warnings: entry.details.warnings,
+                line: entry.line,
             };
             if entry.mark == EntryMark::Credit {
                 credits.push(line);
@@ -309,6 +361,7 @@ impl Builder {
             }
         }
         Ok(Statement {
+            line: self.start_line,
             reference: self.reference,
             number,
             account,
@@ -412,14 +465,12 @@ fn parse_61(text: &str, line: usize) -> Result<Entry, StatementError> {
         Some((c, r)) => (c.trim(), Some(r.trim())),
         None => (rest.trim(), None),
     };
+    // Pekao writes `NONREF` with no `//` part: the entry then has no reference at all, and its
+    // identity rests on the rest of the entry (see `identity`).
     let bank_reference = match bank_ref.filter(|r| !r.is_empty()) {
         Some(r) => r.to_string(),
-        None if !customer_ref.is_empty() && customer_ref != "NONREF" => customer_ref.to_string(),
-        None => {
-            return Err(err(
-                "no bank reference (neither //reference nor a reference)".into(),
-            ))
-        }
+        None if !customer_ref.is_empty() => customer_ref.to_string(),
+        None => NO_REFERENCE.to_string(),
     };
     Ok(Entry {
         line,
@@ -428,8 +479,39 @@ fn parse_61(text: &str, line: usize) -> Result<Entry, StatementError> {
         mark,
         amount,
         bank_reference,
+        customer_reference: customer_ref.to_string(),
+        raw: String::new(),
         details: Details::default(),
     })
+}
+
+/// What a bank writes when an entry has no reference.
+pub const NO_REFERENCE: &str = "NONREF";
+
+/// PKO BP fills empty subfields with 0xFF bytes (˙ in both Polish code pages).
+fn clean_value(v: &str) -> &str {
+    v.trim_matches(|c: char| c.is_whitespace() || c == '\u{2d9}' || c == '\u{ff}')
+}
+
+/// Splits `code<sep>NNvalue<sep>NNvalue…` into subfields; a part without a 2-digit code is the
+/// separator character used inside the previous value (titles may contain it).
+fn subfields(rest: &str, sep: char) -> Vec<(u8, String)> {
+    let mut out: Vec<(u8, String)> = Vec::new();
+    for part in rest.split(sep) {
+        let code = part
+            .get(..2)
+            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse::<u8>().ok());
+        match (code, out.last_mut()) {
+            (Some(code), _) => out.push((code, part[2..].to_string())),
+            (None, Some((_, value))) => {
+                value.push(sep);
+                value.push_str(part);
+            }
+            (None, None) => out.push((0, part.to_string())),
+        }
+    }
+    out
 }
 
 /// Reads `:86:` through the profile; unstructured text becomes the title.
@@ -437,59 +519,65 @@ fn parse_86(text: &str, line: usize, profile: &Mt940Profile) -> Result<Details, 
     let sep = profile.separator;
     let Some((_code, rest)) = text.split_once(sep) else {
         return Ok(Details {
-            title: text.trim().to_string(),
+            title: clean_value(text).to_string(),
             ..Details::default()
         });
     };
-    let mut subfields: Vec<(u8, &str)> = Vec::new();
-    for part in rest.split(sep) {
-        let code = part
-            .get(..2)
-            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()));
-        let Some(code) = code.and_then(|c| c.parse::<u8>().ok()) else {
-            return Err(StatementError::field(
-                line,
-                ":86:",
-                format!("subfield \"{sep}{part}\" does not start with a 2-digit code"),
-            ));
-        };
-        subfields.push((code, part[2..].trim()));
-    }
+    let subfields = subfields(rest, sep);
     let join = |codes: &[u8], joiner: &str| -> Option<String> {
-        let parts: Vec<&str> = codes
+        let values = codes
             .iter()
-            .flat_map(|code| subfields.iter().filter(move |(c, _)| c == code))
-            .map(|(_, v)| *v)
-            .filter(|v| !v.is_empty())
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(joiner))
+            .flat_map(|code| subfields.iter().filter(move |(c, _)| c == code));
+        // Without a joiner the bank cut one text at a fixed width: its spaces at the cuts are
+        // part of it.
+        let joined = if joiner.is_empty() {
+            let text: String = values
+                .map(|(_, v)| v.trim_matches(|c| c == '\u{2d9}' || c == '\u{ff}'))
+                .collect();
+            clean_value(&text).to_string()
+        } else {
+            let parts: Vec<&str> = values
+                .map(|(_, v)| clean_value(v))
+                .filter(|v| !v.is_empty())
+                .collect();
+            parts.join(joiner)
+        };
+        (!joined.is_empty()).then_some(joined)
     };
-    let account = |raw: String, what: &str| {
-        normalize_account(&raw)
-            .map_err(|m| StatementError::field(line, ":86:", format!("{what}: {m}")))
+    let mut warnings = Vec::new();
+    // Optional accounts: one failing its check is left out and the line flagged, so a payer's
+    // typo never rejects the statement.
+    let mut account = |raw: String, what: &str| match normalize_account(&raw) {
+        Ok(a) => Some(a),
+        Err(m) => {
+            warnings.push(format!("line {line} (:86:): {what}: {m}; left out"));
+            None
+        }
     };
     let payer_account = match profile.payer_account.and_then(|c| join(&[c], "")) {
-        Some(raw) => Some(account(raw, "payer account")?),
+        Some(raw) => account(raw, "payer account"),
         None => match profile.payer_bank_and_account {
             Some((bank, number)) => match (join(&[bank], ""), join(&[number], "")) {
                 (Some(b), Some(n)) if b.len() + n.len() == 26 => {
-                    Some(account(format!("{b}{n}"), "payer account")?)
+                    account(format!("{b}{n}"), "payer account")
                 }
                 _ => None,
             },
             None => None,
         },
     };
-    let virtual_account = match profile.virtual_account.and_then(|c| join(&[c], "")) {
-        Some(raw) => Some(account(raw, "virtual account")?),
-        None => None,
-    };
+    let virtual_account = profile
+        .virtual_account
+        .and_then(|c| join(&[c], ""))
+        .and_then(|raw| account(raw, "virtual account"));
     Ok(Details {
+        structured: true,
         virtual_account,
         payer_account,
         payer_name: join(profile.payer_name, " "),
         payer_address: join(profile.payer_address, " "),
         title: join(profile.title, profile.title_joiner).unwrap_or_default(),
+        warnings,
     })
 }
 

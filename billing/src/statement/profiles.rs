@@ -65,8 +65,98 @@ pub const CARET: Mt940Profile = Mt940Profile {
     virtual_account: Some(63),
 };
 
+/// PKO BP (iPKO biznes): `~` subfields as [`TILDE`] — title ~20..~25, payer name ~32,
+/// address ~33, payer IBAN ~38 or ~30 + ~31, virtual account ~63 — in Windows-1250, with empty
+/// subfields filled by 0xFF bytes (removed when read).
+pub const PKO_BP: Mt940Profile = Mt940Profile {
+    name: "pko",
+    ..TILDE
+};
+
+/// Bank Pekao (PekaoBIZNES 24): `^` subfields, title ^20..^25, payer name ^32 ^33, payer
+/// account ^38 (or ^30 + ^31); ^62 and ^63 are the payer's address lines, not accounts, so
+/// there is no virtual account in `:86:` (matching falls back to the invoice number).
+pub const PEKAO: Mt940Profile = Mt940Profile {
+    name: "pekao",
+    separator: '^',
+    payer_name: &[32, 33],
+    payer_address: &[62, 63],
+    virtual_account: None,
+    ..TILDE
+};
+
+/// ING Bank Śląski: the transaction code alone in a first `:86:`, then `~` subfields in a
+/// second one — title ~20..~25 cut at a fixed width (joined without spaces), payer name and
+/// address together in ~32 ~33, payer account ~29 (or ~30 + ~31), virtual account ~63.
+pub const ING: Mt940Profile = Mt940Profile {
+    name: "ing",
+    title_joiner: "",
+    payer_name: &[32, 33],
+    payer_address: &[],
+    payer_account: Some(29),
+    ..TILDE
+};
+
+/// mBank CompanyNet: SOH/ETX-framed messages per account in ISO-8859-2, `<` subfields as
+/// [`ANGLE`].
+pub const MBANK: Mt940Profile = Mt940Profile {
+    name: "mbank",
+    ..ANGLE
+};
+
+/// Santander Bank Polska: `<` subfields, title <20..<25, payer name <27 <28, address <29,
+/// payer account <38 (or <30 + <31), virtual account <63 (the MultiCash-style layout).
+pub const SANTANDER: Mt940Profile = Mt940Profile {
+    name: "santander",
+    ..ANGLE
+};
+
+/// Bank Millennium (Millenet): `<` subfields, title <20..<26, payer name <27 <28, address
+/// <29, payer account <38 (or <30 + <31), virtual account <63.
+pub const MILLENNIUM: Mt940Profile = Mt940Profile {
+    name: "millennium",
+    title: &[20, 21, 22, 23, 24, 25, 26],
+    ..ANGLE
+};
+
+/// BNP Paribas Bank Polska: `<` subfields (empty ones omitted), title <20..<25, payer name
+/// <27 <28, address <29, payer account <38 or <30 + <31, virtual account <63.
+pub const BNP_PARIBAS: Mt940Profile = Mt940Profile {
+    name: "bnp",
+    ..ANGLE
+};
+
+/// Alior Bank: `<` subfields in the MultiCash numbering of [`ANGLE`] — payer name <27 <28,
+/// address <29, payer account <38.
+pub const ALIOR: Mt940Profile = Mt940Profile {
+    name: "alior",
+    ..ANGLE
+};
+
+/// Credit Agricole Bank Polska: `~` subfields, title ~20..~25, payer name ~32 ~33, address
+/// ~62, payer account ~38 (or ~30 + ~31), virtual account ~63.
+pub const CREDIT_AGRICOLE: Mt940Profile = Mt940Profile {
+    name: "credit_agricole",
+    payer_name: &[32, 33],
+    payer_address: &[62],
+    ..TILDE
+};
+
 /// Every built-in profile, looked up by name in configuration.
-pub const MT940_PROFILES: &[Mt940Profile] = &[TILDE, ANGLE, CARET];
+pub const MT940_PROFILES: &[Mt940Profile] = &[
+    TILDE,
+    ANGLE,
+    CARET,
+    PKO_BP,
+    PEKAO,
+    ING,
+    MBANK,
+    SANTANDER,
+    MILLENNIUM,
+    BNP_PARIBAS,
+    ALIOR,
+    CREDIT_AGRICOLE,
+];
 
 impl Mt940Profile {
     /// The built-in profile with this name.

@@ -16,6 +16,8 @@ mod db_run;
 mod db_run_integrity;
 mod db_run_moves;
 mod ebok_billing;
+mod db_statement_banks;
+mod db_statement_identity;
 mod elixir_refund;
 mod ksef_common;
 mod ksef_props;

@@ -21,6 +21,12 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 5, d).unwrap()
 }
 
+/// Lines `from..=to` (1-based) of the MT940 sample, the way an entry's `details` keeps them.
+fn sample_lines(from: usize, to: usize) -> String {
+    let lines: Vec<&str> = MT940.lines().skip(from - 1).take(to + 1 - from).collect();
+    lines.join("\n").strip_prefix(":61:").unwrap().to_string()
+}
+
 /// The two payments as the MT940 sample states them (with the payer's address).
 fn expected_payments() -> Vec<StatementLine> {
     vec![
@@ -31,11 +37,15 @@ fn expected_payments() -> Vec<StatementLine> {
             amount: dec!(267.41),
             currency: "PLN".into(),
             bank_reference: "2605051234567".into(),
+            customer_reference: "NONREF".into(),
             virtual_account: Some("79109010141234000000004711".into()),
             payer_account: Some("60102010260000042270201111".into()),
             payer_name: Some("JAN KOWALSKI".into()),
             payer_address: Some("UL. LIPOWA 7".into()),
             title: "FW/2026/05/000123 KLIENT 4711".into(),
+            details: sample_lines(5, 8),
+            warnings: vec![],
+            line: 5,
         },
         StatementLine {
             booked_on: day(5),
@@ -44,11 +54,15 @@ fn expected_payments() -> Vec<StatementLine> {
             amount: dec!(300.00),
             currency: "PLN".into(),
             bank_reference: "2605051234568".into(),
+            customer_reference: "NONREF".into(),
             virtual_account: Some("52109010141234000000004712".into()),
             payer_account: Some("35114020040000999900001234".into()),
             payer_name: Some("ANNA NOWAK".into()),
             payer_address: Some("UL. POLNA 3".into()),
             title: "OPLATA ZA WODE".into(),
+            details: sample_lines(9, 12),
+            warnings: vec![],
+            line: 9,
         },
     ]
 }
@@ -84,11 +98,18 @@ fn mt940_sample_gives_the_two_payments_and_balances() {
 #[test]
 fn csv_sample_gives_the_same_two_payments() {
     let parsed = parse_csv(CSV, &BANK_CSV).unwrap();
-    // The CSV export has no address column; everything else matches the MT940 sample.
+    // The CSV export has no address column nor customer reference, and its details are its
+    // record; everything else matches the MT940 sample.
+    let records: Vec<&str> = CSV.lines().skip(1).collect();
     let expected: Vec<StatementLine> = expected_payments()
         .into_iter()
-        .map(|l| StatementLine {
+        .zip(records)
+        .enumerate()
+        .map(|(i, (l, record))| StatementLine {
             payer_address: None,
+            customer_reference: String::new(),
+            details: record.to_string(),
+            line: i + 2,
             ..l
         })
         .collect();
@@ -99,18 +120,40 @@ fn csv_sample_gives_the_same_two_payments() {
 #[test]
 fn mt940_works_with_lf_line_ends_too() {
     let lf = MT940.replace("\r\n", "\n");
+    let expected: Vec<StatementLine> = expected_payments()
+        .into_iter()
+        .map(|l| StatementLine {
+            details: l.details.replace('\r', ""),
+            ..l
+        })
+        .collect();
     assert_eq!(
         parse_mt940(&lf, &profiles::TILDE).unwrap()[0].credits,
-        expected_payments()
+        expected
     );
+}
+
+/// The lines without their `details` (which keep the file's own separators).
+fn without_details(lines: Vec<StatementLine>) -> Vec<StatementLine> {
+    lines
+        .into_iter()
+        .map(|l| StatementLine {
+            details: String::new(),
+            ..l
+        })
+        .collect()
 }
 
 #[test]
 fn other_separator_profiles_read_the_same_layout() {
     let caret = MT940.replace('~', "^");
     assert_eq!(
-        parse_mt940(&caret, &profiles::CARET).unwrap()[0].credits,
-        expected_payments()
+        without_details(
+            parse_mt940(&caret, &profiles::CARET).unwrap()[0]
+                .credits
+                .clone()
+        ),
+        without_details(expected_payments())
     );
     // The angle layout keeps the payer name in <27/<28 and the address in <29.
     let angle = MT940
@@ -121,8 +164,12 @@ fn other_separator_profiles_read_the_same_layout() {
         )
         .replace("<32ANNA NOWAK<33UL. POLNA 3", "<27ANNA NOWAK<29UL. POLNA 3");
     assert_eq!(
-        parse_mt940(&angle, &profiles::ANGLE).unwrap()[0].credits,
-        expected_payments()
+        without_details(
+            parse_mt940(&angle, &profiles::ANGLE).unwrap()[0]
+                .credits
+                .clone()
+        ),
+        without_details(expected_payments())
     );
     assert_eq!(
         profiles::Mt940Profile::by_name("angle"),
@@ -205,18 +252,72 @@ fn truncated_file_is_rejected() {
 #[test]
 fn other_mt940_errors_name_the_field() {
     let cases = [
-        (MT940.replace("0505CN267", "0599CN267"), "line 5 (:61:): entry date \"0599\" is not a valid MMDD date"),
-        (MT940.replace("0505CN267", "0505XN267"), "line 5 (:61:): debit/credit mark \"XN\" is not C, D, RC or RD"),
-        (MT940.replace(":60F:C260504PLN", ":60F:C261304PLN"), "line 4 (:60F:): date \"261304\" is not a valid YYMMDD date"),
-        (MT940.replace("NONREF//2605051234568", "NONREF"), "line 9 (:61:): no bank reference (neither //reference nor a reference)"),
-        (MT940.replace("~63PL79109010141234000000004711", "~63PL79109010141234000000004712"), "line 6 (:86:): virtual account: account number \"PL79109010141234000000004712\" fails the mod-97 check"),
-        (MT940.replace("~21KLIENT", "~XKLIENT"), "line 6 (:86:): subfield \"~XKLIENT 4711\" does not start with a 2-digit code"),
-        (MT940.replace(":62F:C260505PLN", ":62F:C260505EUR"), "line 13 (:62F:): currency EUR differs from the opening balance's PLN"),
-        (MT940.replace(":25:/PL6110", ":25:/PL6210"), "line 2 (:25:): account number \"PL62109010140000071219812874\" fails the mod-97 check"),
+        (
+            MT940.replace("0505CN267", "0599CN267"),
+            "line 5 (:61:): entry date \"0599\" is not a valid MMDD date",
+        ),
+        (
+            MT940.replace("0505CN267", "0505XN267"),
+            "line 5 (:61:): debit/credit mark \"XN\" is not C, D, RC or RD",
+        ),
+        (
+            MT940.replace(":60F:C260504PLN", ":60F:C261304PLN"),
+            "line 4 (:60F:): date \"261304\" is not a valid YYMMDD date",
+        ),
+        (
+            MT940.replace(":62F:C260505PLN", ":62F:C260505EUR"),
+            "line 13 (:62F:): currency EUR differs from the opening balance's PLN",
+        ),
+        (
+            MT940.replace(":25:/PL6110", ":25:/PL6210"),
+            "line 2 (:25:): account number \"PL62109010140000071219812874\" fails the mod-97 check",
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(mt940_error(&text), expected);
     }
+}
+
+#[test]
+fn optional_subfields_failing_checks_flag_the_line_instead_of_rejecting() {
+    let bad = MT940
+        .replace(
+            "~63PL79109010141234000000004711",
+            "~63PL79109010141234000000004712",
+        )
+        .replace(
+            "~38PL35114020040000999900001234",
+            "~38PL35114020040000999900001235",
+        );
+    let s = &parse_mt940(&bad, &profiles::TILDE).unwrap()[0];
+    assert_eq!(s.credits.len(), 2);
+    assert_eq!(s.credits[0].virtual_account, None);
+    assert_eq!(
+        s.credits[0].warnings,
+        vec!["line 6 (:86:): virtual account: account number \"PL79109010141234000000004712\" fails the mod-97 check; left out"]
+    );
+    // The payer's IBAN fails; the sort code + number fallback is not used for a present ~38.
+    assert_eq!(s.credits[1].payer_account, None);
+    assert_eq!(
+        s.credits[1].virtual_account.as_deref(),
+        Some("52109010141234000000004712")
+    );
+    assert_eq!(
+        s.credits[1].warnings,
+        vec!["line 10 (:86:): payer account: account number \"PL35114020040000999900001235\" fails the mod-97 check; left out"]
+    );
+    // A separator inside a title is text, not a subfield.
+    let tilde_in_title = MT940.replace("~21KLIENT 4711", "~21KLIENT~NR 4711");
+    assert_eq!(
+        parse_mt940(&tilde_in_title, &profiles::TILDE).unwrap()[0].credits[0].title,
+        "FW/2026/05/000123 KLIENT~NR 4711"
+    );
+    // NONREF without a // reference is an entry without a reference, not an error.
+    let nonref = MT940.replace("NONREF//2605051234568", "NONREF");
+    assert_eq!(
+        parse_mt940(&nonref, &profiles::TILDE).unwrap()[0].credits[1].bank_reference,
+        "NONREF"
+    );
 }
 
 #[test]
