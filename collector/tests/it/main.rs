@@ -3,6 +3,7 @@
 mod alarm_lifecycle;
 mod collect;
 mod common;
+mod float_registers;
 mod modbus_props;
 mod modbus_sim;
 mod mqtt;
