@@ -36,6 +36,19 @@ pub async fn run(
     } else {
         None
     };
+    // Security settings, password files and certificates are checked before anything starts,
+    // so a mistake stops `ewoda collect` at once, by name.
+    for (i, source) in cfg.sources.iter().enumerate() {
+        if let (SourceConfig::Mqtt(m), Some(url)) = (source, &mqtt_url) {
+            mqtt::check(url, m).map_err(|e| match e {
+                Error::Config { field, message } if field != "mqtt_url" => Error::Config {
+                    field: format!("sources[{i}].security.{field}"),
+                    message,
+                },
+                other => other,
+            })?;
+        }
+    }
     let (stop, stop_rx) = watch::channel(false);
     let mut background = Vec::new();
     if cfg.metrics_port != 0 {
@@ -134,6 +147,7 @@ pub async fn run(
             }
             SourceConfig::Mqtt(m) => {
                 let url = mqtt_url.clone().unwrap_or_default();
+
                 sources.push(tokio::spawn(mqtt::run(
                     url,
                     m.clone(),

@@ -171,6 +171,7 @@ impl CollectConfig {
             return bad(&format!("rules.escalation.{field}"), &message);
         }
         let mut ids = std::collections::HashSet::new();
+        let mut filters = std::collections::HashSet::new();
         let mut ports = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             match s {
@@ -182,6 +183,15 @@ impl CollectConfig {
                         return bad(
                             &format!("sources[{i}].client_id"),
                             "is used twice: each MQTT source needs its own persistent session",
+                        );
+                    }
+                    if let Err((field, message)) = m.validate() {
+                        return bad(&format!("sources[{i}].{field}"), &message);
+                    }
+                    if m.share_group.is_none() && !filters.insert(m.topic_filter.clone()) {
+                        return bad(
+                            &format!("sources[{i}].topic_filter"),
+                            "is subscribed twice without a share_group: every message would be handled twice; give each source its own partition of the topics",
                         );
                     }
                 }

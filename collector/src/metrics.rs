@@ -24,6 +24,10 @@ pub struct Metrics {
     pub mqtt_acked: AtomicU64,
     /// Subscriptions the broker confirmed (one per connect).
     pub mqtt_subscribed: AtomicU64,
+    /// Payloads over a source's `max_payload_bytes`, dead-lettered unparsed.
+    pub mqtt_oversized: AtomicU64,
+    /// Shared subscriptions found silent while their topics carried traffic.
+    pub mqtt_silent_subscriptions: AtomicU64,
     dead_letters: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -115,6 +119,18 @@ impl Metrics {
             "ewoda_collector_mqtt_subscriptions_total",
             "MQTT subscriptions confirmed by the broker (one per connect).",
             ld(&self.mqtt_subscribed),
+        );
+        c(
+            &mut out,
+            "ewoda_collector_mqtt_oversized_total",
+            "MQTT payloads over max_payload_bytes, dead-lettered as too_large.",
+            ld(&self.mqtt_oversized),
+        );
+        c(
+            &mut out,
+            "ewoda_collector_mqtt_silent_subscriptions_total",
+            "Shared subscriptions that received nothing while their topics carried messages.",
+            ld(&self.mqtt_silent_subscriptions),
         );
         let _ = writeln!(
             out,

@@ -22,7 +22,7 @@ pub fn unique(tag: &str) -> String {
 pub async fn publish_all(msgs: &[(String, Vec<u8>)]) {
     let (host, port) = mqtt::parse_mqtt_url(&mqtt_url()).unwrap();
     let mut opts = MqttOptions::new(unique("pub"), host, port);
-    opts.set_inflight(100);
+    opts.set_inflight(100).set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut events) = AsyncClient::new(opts, msgs.len() + 10);
     for (t, p) in msgs {
         client
