@@ -37,6 +37,20 @@ pub enum Command {
         /// Serial: telegrams the simulated dongle may be ahead of the committed readings.
         #[arg(long)]
         serial_window: Option<usize>,
+        /// MQTT: a broker to measure (repeat to measure several in one run, one row each);
+        /// default `MQTT_URL` or a private mosquitto.
+        #[arg(long = "mqtt-url")]
+        mqtt_urls: Vec<String>,
+        /// MQTT: one subscriber per topic partition instead of one shared subscription (for
+        /// brokers without shared subscriptions, e.g. NATS).
+        #[arg(long)]
+        partitions: bool,
+        /// Meters (default 2,000).
+        #[arg(long)]
+        meters: Option<usize>,
+        /// Readings per meter, 15 minutes apart (default 100).
+        #[arg(long)]
+        readings_per_meter: Option<usize>,
     },
 }
 
@@ -62,9 +76,15 @@ pub fn run(command: Command) -> ExitCode {
             writers,
             batch,
             serial_window,
+            mqtt_urls,
+            partitions,
+            meters,
+            readings_per_meter,
         } => {
             let mut opts = ewoda_collector::bench_ingest::IngestOptions {
                 path,
+                mqtt_urls,
+                partitions,
                 ..Default::default()
             };
             if let Some(s) = subscribers {
@@ -81,6 +101,12 @@ pub fn run(command: Command) -> ExitCode {
             }
             if let Some(w) = serial_window {
                 opts.serial_window = w;
+            }
+            if let Some(m) = meters {
+                opts.meters = m;
+            }
+            if let Some(r) = readings_per_meter {
+                opts.readings_per_meter = r;
             }
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

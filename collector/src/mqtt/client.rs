@@ -133,11 +133,11 @@ pub fn open(protocol: Protocol, o: &Options<'_>) -> (Client, Connection) {
             .set_keep_alive(o.keep_alive)
             .set_max_packet_size(Some(o.max_packet_bytes))
             .set_transport(transport(o.resolved));
+        m.set_receive_maximum(Some(o.receive_maximum.max(1)));
         if o.persistent {
             // The session (subscription and unacked messages) outlives disconnects for good,
             // as a persistent MQTT 3.1.1 session does.
-            m.set_session_expiry_interval(Some(u32::MAX))
-                .set_receive_maximum(Some(o.receive_maximum.max(1)));
+            m.set_session_expiry_interval(Some(u32::MAX));
         }
         if let Some((u, p)) = &o.resolved.credentials {
             m.set_credentials(u.clone(), p.expose());

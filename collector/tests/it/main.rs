@@ -7,6 +7,7 @@ mod float_registers;
 mod modbus_props;
 mod modbus_sim;
 mod mqtt;
+mod mqtt_brokers;
 mod mqtt_security;
 mod pipeline;
 mod reading_set;

@@ -57,7 +57,7 @@ async fn readings_flow_over_tls_with_a_password_file_and_refusals_are_named(pool
     let msgs: Vec<_> = (0..20)
         .map(|k| reading_msg(&prefix, "S1", k, 1_000 * k))
         .collect();
-    publish_to(broker.port, Some((USER, PASSWORD)), &msgs).await;
+    publish_to("127.0.0.1", broker.port, Some((USER, PASSWORD)), &msgs).await;
     wait_for("readings over TLS", || async {
         count(&pool, "select count(*) from reading").await == 20
     })

@@ -224,10 +224,15 @@ pub fn nats_mqtt() -> Broker {
     }
 }
 
-/// Publishes with QoS 1 over MQTT 3.1.1 to 127.0.0.1:`port` (as `user` when given) and
-/// waits for every PUBACK.
-pub async fn publish_to(port: u16, login: Option<(&str, &str)>, msgs: &[(String, Vec<u8>)]) {
-    let mut opts = MqttOptions::new(super::broker::unique("pub"), "127.0.0.1", port);
+/// Publishes with QoS 1 over MQTT 3.1.1 to `host`:`port` (as `user` when given) and waits
+/// for every PUBACK.
+pub async fn publish_to(
+    host: &str,
+    port: u16,
+    login: Option<(&str, &str)>,
+    msgs: &[(String, Vec<u8>)],
+) {
+    let mut opts = MqttOptions::new(super::broker::unique("pub"), host, port);
     opts.set_inflight(100).set_max_packet_size(1 << 20, 1 << 20);
     if let Some((u, p)) = login {
         opts.set_credentials(u, p);
