@@ -35,6 +35,9 @@ pub struct CollectConfig {
     /// How long shutdown waits for the last batch and its acks.
     #[serde(default = "default_drain_secs")]
     pub drain_secs: u64,
+    /// A source down (being restarted) longer than this makes `/healthz` answer 503.
+    #[serde(default = "default_source_grace_secs")]
+    pub source_grace_secs: u64,
     #[serde(default)]
     pub writer: WriterConfig,
     #[serde(default)]
@@ -54,6 +57,9 @@ fn default_spill_dir() -> PathBuf {
 }
 fn default_drain_secs() -> u64 {
     10
+}
+fn default_source_grace_secs() -> u64 {
+    300
 }
 fn default_key_refresh_secs() -> u64 {
     300
@@ -145,6 +151,7 @@ impl CollectConfig {
             key_refresh_secs: default_key_refresh_secs(),
             spill_dir: default_spill_dir(),
             drain_secs: default_drain_secs(),
+            source_grace_secs: default_source_grace_secs(),
             writer: WriterConfig::default(),
             rules: RulesSchedule::default(),
             sources: Vec::new(),

@@ -20,4 +20,5 @@ pub mod radio;
 pub mod reading_set;
 pub mod spill;
 pub mod store;
+pub mod supervisor;
 pub mod wmbus;

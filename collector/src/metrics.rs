@@ -28,6 +28,8 @@ pub struct Metrics {
     pub mqtt_oversized: AtomicU64,
     /// Shared subscriptions found silent while their topics carried traffic.
     pub mqtt_silent_subscriptions: AtomicU64,
+    /// Per-source state (`ewoda_source_up`, …) and `/healthz`.
+    pub sources: crate::supervisor::Health,
     dead_letters: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -162,6 +164,7 @@ impl Metrics {
                 );
             }
         }
+        self.sources.render(&mut out);
         out
     }
 }

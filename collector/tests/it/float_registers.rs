@@ -30,7 +30,7 @@ fn real_records(vif: u8, volume: f32) -> Vec<u8> {
 }
 
 /// A CRC-stripped, unencrypted wM-Bus frame (short TPL header 0x7A) of water meter 12345678.
-fn wmbus_frame(records: &[u8]) -> Vec<u8> {
+pub(crate) fn wmbus_frame(records: &[u8]) -> Vec<u8> {
     let mut f = vec![0x00, 0x44];
     f.extend(flag("ZRI"));
     f.extend([0x78, 0x56, 0x34, 0x12, 0x01, 0x07]);

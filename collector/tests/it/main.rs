@@ -16,6 +16,7 @@ mod serial_mbus;
 mod serial_radio;
 mod serial_spill;
 mod spill;
+mod supervised;
 mod wmbus_cli;
 mod wmbus_im871a;
 mod wmbus_proptest;
