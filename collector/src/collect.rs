@@ -267,14 +267,16 @@ fn start_source(
         SourceConfig::Mqtt(m) => {
             let (url, m) = (ctx.mqtt_url.clone().unwrap_or_default(), m.clone());
             let (metrics, drain) = (ctx.metrics.clone(), ctx.drain);
+            let reporting = health.clone();
             tokio::spawn(supervise(health, stop.clone(), move || {
-                mqtt::run(
+                mqtt::run_reporting(
                     url.clone(),
                     m.clone(),
                     sink.clone(),
                     metrics.clone(),
                     stop.clone(),
                     drain,
+                    Some(reporting.clone()),
                 )
             }))
         }

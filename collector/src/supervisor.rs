@@ -27,6 +27,8 @@ pub struct SourceHealth {
     changed_at: Mutex<Instant>,
     /// Unix seconds of the last reading the source handed on; 0 before the first.
     last_reading: AtomicI64,
+    /// The source reports up/down itself (a connection it keeps re-establishing).
+    self_reporting: AtomicBool,
 }
 
 impl SourceHealth {
@@ -38,6 +40,7 @@ impl SourceHealth {
             up: AtomicBool::new(false),
             changed_at: Mutex::new(Instant::now()),
             last_reading: AtomicI64::new(0),
+            self_reporting: AtomicBool::new(false),
         })
     }
 
@@ -54,6 +57,12 @@ impl SourceHealth {
         } else {
             tracing::warn!(source = %self.name, "source down: {why}");
         }
+    }
+
+    /// From now on the source says when it is up (e.g. connected); the supervisor only marks
+    /// it down when it ends.
+    pub fn reports_itself(&self) {
+        self.self_reporting.store(true, Ordering::SeqCst);
     }
 
     /// Whether the source runs.
@@ -173,7 +182,9 @@ where
         let result = tokio::select! {
             r = &mut run => r,
             _ = tokio::time::sleep(UP_AFTER) => {
-                health.set_up(true, "running");
+                if !health.self_reporting.load(Ordering::SeqCst) {
+                    health.set_up(true, "running");
+                }
                 run.await
             }
         };

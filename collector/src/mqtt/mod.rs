@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::pipeline::{Ack, DeadLetter, Input, Item};
 use crate::store::Source;
+use crate::supervisor::SourceHealth;
 use bytes::Bytes;
 use client::{Client, Connection, Ev, Failure, Options};
 use security::Resolved;
@@ -183,9 +184,26 @@ pub async fn run(
     cfg: MqttSourceConfig,
     sink: mpsc::Sender<Input>,
     metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     drain: Duration,
 ) -> Result<(), Error> {
+    run_reporting(url, cfg, sink, metrics, shutdown, drain, None).await
+}
+
+/// [`run`] that also reports each connect and disconnect to `health` (up only while
+/// connected).
+pub async fn run_reporting(
+    url: String,
+    cfg: MqttSourceConfig,
+    sink: mpsc::Sender<Input>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+    drain: Duration,
+    health: Option<Arc<SourceHealth>>,
+) -> Result<(), Error> {
+    if let Some(h) = &health {
+        h.reports_itself();
+    }
     let resolved = cfg.security.resolve(&url)?;
     let mut protocol = match cfg.protocol {
         Protocol::V311 => Protocol::V311,
@@ -193,7 +211,8 @@ pub async fn run(
     };
     let mut sink = Some(sink);
     loop {
-        let session = Session::open(&cfg, &resolved, protocol, metrics.clone());
+        let mut session = Session::open(&cfg, &resolved, protocol, metrics.clone());
+        session.health = health.clone();
         match session.run(&mut sink, &mut shutdown, drain).await? {
             End::Stopped => return Ok(()),
             End::ProtocolRefused(why) if cfg.protocol == Protocol::Auto => {
@@ -233,6 +252,7 @@ struct Session<'a> {
     /// Messages received; the silence check compares it.
     received: Arc<AtomicU64>,
     silence_check: Option<tokio::task::JoinHandle<()>>,
+    health: Option<Arc<SourceHealth>>,
 }
 
 impl<'a> Session<'a> {
@@ -266,6 +286,7 @@ impl<'a> Session<'a> {
             subscription: cfg.subscription(),
             received: Arc::new(AtomicU64::new(0)),
             silence_check: None,
+            health: None,
         }
     }
 
@@ -345,6 +366,9 @@ impl<'a> Session<'a> {
     }
 
     fn on_connect(&self, session_present: bool) {
+        if let Some(h) = &self.health {
+            h.set_up(true, &format!("connected to {}", self.resolved.url));
+        }
         tracing::info!(client_id = %self.cfg.client_id, broker = %self.resolved.url, protocol = %self.protocol,
             session_present, subscription = %self.subscription, "MQTT connected");
         // Subscriptions are renewed on every connect: a broker restart without persistence
@@ -363,6 +387,9 @@ impl<'a> Session<'a> {
         closes: &mut u32,
     ) -> Result<Option<End>, Error> {
         let url = &self.resolved.url;
+        if let Some(h) = &self.health {
+            h.set_up(false, &format!("no connection to {url}: {f:?}"));
+        }
         let fatal = |m: String| Err(Error::Mqtt(m));
         match f {
             Failure::ProtocolRefused(why) => Ok(Some(End::ProtocolRefused(why))),
