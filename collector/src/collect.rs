@@ -259,9 +259,9 @@ fn start_source(
             }))
         }
         SourceConfig::Modbus(m) => {
-            let m = m.clone();
+            let (m, metrics) = (m.clone(), ctx.metrics.clone());
             tokio::spawn(supervise(health, stop.clone(), move || {
-                modbus_source::run(m.clone(), sink.clone(), stop.clone())
+                modbus_source::run(m.clone(), sink.clone(), stop.clone(), metrics.clone())
             }))
         }
         SourceConfig::Mqtt(m) => {

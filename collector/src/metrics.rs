@@ -6,6 +6,14 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+/// A per-device series: name, type, help and how to read it from the counts.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::modbus::PollCounts) -> i64,
+);
+
 /// All counters and gauges of one collector process.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -31,6 +39,8 @@ pub struct Metrics {
     /// Per-source state (`ewoda_source_up`, …) and `/healthz`.
     pub sources: crate::supervisor::Health,
     dead_letters: Mutex<BTreeMap<String, u64>>,
+    /// Counters of each Modbus device, by endpoint.
+    modbus_devices: Mutex<BTreeMap<String, std::sync::Arc<crate::modbus::PollStats>>>,
 }
 
 impl Metrics {
@@ -38,6 +48,54 @@ impl Metrics {
     pub fn dead_letter(&self, class: &str, n: u64) {
         if let Ok(mut m) = self.dead_letters.lock() {
             *m.entry(class.to_string()).or_default() += n;
+        }
+    }
+
+    /// Exports a Modbus device's counters (a restarted source replaces its entry).
+    pub fn register_modbus_device(
+        &self,
+        endpoint: &str,
+        stats: std::sync::Arc<crate::modbus::PollStats>,
+    ) {
+        if let Ok(mut m) = self.modbus_devices.lock() {
+            m.insert(endpoint.to_string(), stats);
+        }
+    }
+
+    /// Polls, failures and last success per Modbus device.
+    fn render_modbus(&self, out: &mut String) {
+        let Ok(devices) = self.modbus_devices.lock() else {
+            return;
+        };
+        let series: [Series; 3] = [
+            (
+                "ewoda_modbus_polls_total",
+                "counter",
+                "Unit polls started.",
+                |c| c.polls as i64,
+            ),
+            (
+                "ewoda_modbus_poll_failures_total",
+                "counter",
+                "Unit polls that failed after all retries.",
+                |c| c.failures as i64,
+            ),
+            (
+                "ewoda_modbus_last_success_timestamp",
+                "gauge",
+                "Unix time of the device's last sample (0: none yet).",
+                |c| c.last_success,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (endpoint, stats) in devices.iter() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{device=\"{endpoint}\"}} {}",
+                    value(&stats.snapshot())
+                );
+            }
         }
     }
 
@@ -165,6 +223,7 @@ impl Metrics {
             }
         }
         self.sources.render(&mut out);
+        self.render_modbus(&mut out);
         out
     }
 }
