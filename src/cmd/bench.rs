@@ -18,7 +18,7 @@ pub enum Command {
     Ingest {
         /// The source path: `serial` (simulated iM871A dongle on a pty) or `mqtt`.
         #[arg(long, default_value = "serial")]
-        path: ewoda_collector::bench_ingest::IngestPath,
+        path: ewoda_bench::ingest::IngestPath,
         /// PostgreSQL URL; when unset, a private cluster is started.
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
@@ -81,7 +81,7 @@ pub fn run(command: Command) -> ExitCode {
             meters,
             readings_per_meter,
         } => {
-            let mut opts = ewoda_collector::bench_ingest::IngestOptions {
+            let mut opts = ewoda_bench::ingest::IngestOptions {
                 path,
                 mqtt_urls,
                 partitions,
@@ -119,7 +119,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             };
             let mut out = std::io::stdout();
-            match rt.block_on(ewoda_collector::bench_ingest::run_with(
+            match rt.block_on(ewoda_bench::ingest::run_with(
                 &mut out,
                 database_url,
                 &opts,

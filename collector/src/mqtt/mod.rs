@@ -8,7 +8,7 @@
 //! or the certificate ends the source with an error that says which; network trouble is
 //! retried with a growing pause.
 
-pub(crate) mod client;
+pub mod client;
 pub mod message;
 pub mod security;
 

@@ -12,14 +12,14 @@
 //! (else `MQTT_URL`, else a private mosquitto). The last line printed is
 //! `ingest: <N> readings/s, <P>% of COPY`.
 
-use crate::error::Error;
-use crate::keystore::KeyStore;
-use crate::metrics::Metrics;
-use crate::mqtt::{self, MqttSourceConfig};
-use crate::pipeline::{self, WriterConfig};
-use crate::radio::{self, RadioContext, RadioSerialConfig, ReadClock};
-use crate::store::{self, NewReading, Source};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use ewoda_collector::error::Error;
+use ewoda_collector::keystore::KeyStore;
+use ewoda_collector::metrics::Metrics;
+use ewoda_collector::mqtt::{self, MqttSourceConfig};
+use ewoda_collector::pipeline::{self, WriterConfig};
+use ewoda_collector::radio::{self, RadioContext, RadioSerialConfig, ReadClock};
+use ewoda_collector::store::{self, NewReading, Source};
 use ewoda_common::crypto::MasterKey;
 use ewoda_common::services::{ServiceOptions, Services};
 use ewoda_sim::im871a::{rx_message, DeviceInfo, Dongle, RxOptions};
@@ -724,7 +724,7 @@ fn subscription(
 /// Publishes with QoS 1 to as many plain subscribers (auto-acked, no database) as the
 /// collector had, and returns messages/s from the first publish to the last delivery.
 async fn broker_rate(url: &str, opts: &IngestOptions) -> Result<f64, Error> {
-    let resolved = crate::mqtt::MqttSecurity {
+    let resolved = ewoda_collector::mqtt::MqttSecurity {
         allow_insecure: true,
         ..Default::default()
     }
@@ -813,7 +813,7 @@ async fn broker_rate(url: &str, opts: &IngestOptions) -> Result<f64, Error> {
 }
 
 /// MQTT 5 when the broker answers a 5 CONNECT, else 3.1.1 (as a source with `auto` does).
-async fn broker_protocol(resolved: &crate::mqtt::security::Resolved) -> mqtt::Protocol {
+async fn broker_protocol(resolved: &ewoda_collector::mqtt::security::Resolved) -> mqtt::Protocol {
     let (client, mut conn) = mqtt::client::open(
         mqtt::Protocol::V5,
         &mqtt::client::Options {
