@@ -119,11 +119,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             };
             let mut out = std::io::stdout();
-            match rt.block_on(ewoda_bench::ingest::run_with(
-                &mut out,
-                database_url,
-                &opts,
-            )) {
+            match rt.block_on(ewoda_bench::ingest::run_with(&mut out, database_url, &opts)) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ewoda bench ingest: {e}");
