@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::vee::VeeConfig;
 use crate::pipeline::{self, writer, BatchReport};
 use crate::reading_set::{self, ImportError};
+use crate::supervisor::{self, supervise, SourceHealth};
 use crate::wmbus::{KeyLookup, NoKeys};
 use crate::{mbus_master, modbus_source, mqtt, radio};
 use sqlx::PgPool;
@@ -36,6 +37,19 @@ pub async fn run(
     } else {
         None
     };
+    // Security settings, password files and certificates are checked before anything starts,
+    // so a mistake stops `ewoda collect` at once, by name.
+    for (i, source) in cfg.sources.iter().enumerate() {
+        if let (SourceConfig::Mqtt(m), Some(url)) = (source, &mqtt_url) {
+            mqtt::check(url, m).map_err(|e| match e {
+                Error::Config { field, message } if field != "mqtt_url" => Error::Config {
+                    field: format!("sources[{i}].security.{field}"),
+                    message,
+                },
+                other => other,
+            })?;
+        }
+    }
     let (stop, stop_rx) = watch::channel(false);
     let mut background = Vec::new();
     if cfg.metrics_port != 0 {
@@ -95,64 +109,22 @@ pub async fn run(
     } else {
         None
     };
+    let ctx = SourceContext {
+        pool: pool.clone(),
+        sink: pipe.sender(),
+        metrics: metrics.clone(),
+        stop: stop_rx.clone(),
+        drain,
+        keys,
+        mqtt_url,
+    };
     let mut sources = Vec::new();
     for (i, source) in cfg.sources.iter().enumerate() {
-        match source {
-            SourceConfig::RadioSerial(r) => {
-                let Some(keys) = keys.clone() else {
-                    continue;
-                };
-                let spill_path = cfg.spill_dir.join(format!("radio-{i}.spill"));
-                let ctx = radio::RadioContext::new(
-                    r,
-                    keys,
-                    &spill_path,
-                    pipe.sender(),
-                    metrics.clone(),
-                    drain,
-                )?;
-                sources.push(tokio::spawn(radio::run(r.clone(), ctx, stop_rx.clone())));
-            }
-            SourceConfig::MbusSerial(m) => {
-                let lookup: Arc<dyn KeyLookup + Send + Sync> = match &keys {
-                    Some(k) => Arc::new(k.clone()),
-                    None => Arc::new(NoKeys),
-                };
-                sources.push(tokio::spawn(mbus_master::run(
-                    m.clone(),
-                    lookup,
-                    pipe.sender(),
-                    stop_rx.clone(),
-                )));
-            }
-            SourceConfig::Modbus(m) => {
-                sources.push(tokio::spawn(modbus_source::run(
-                    m.clone(),
-                    pipe.sender(),
-                    stop_rx.clone(),
-                )));
-            }
-            SourceConfig::Mqtt(m) => {
-                let url = mqtt_url.clone().unwrap_or_default();
-                sources.push(tokio::spawn(mqtt::run(
-                    url,
-                    m.clone(),
-                    pipe.sender(),
-                    metrics.clone(),
-                    stop_rx.clone(),
-                    drain,
-                )));
-            }
-            SourceConfig::ReadingSet(w) => {
-                sources.push(tokio::spawn(watch_reading_sets(
-                    pool.clone(),
-                    w.clone(),
-                    cfg.writer.vee.clone(),
-                    stop_rx.clone(),
-                )));
-            }
+        if let Some(task) = start_source(&cfg, i, source, &ctx)? {
+            sources.push(task);
         }
     }
+    drop(ctx);
 
     shutdown.await;
     tracing::info!("shutting down: draining sources and the writer");
@@ -181,25 +153,141 @@ pub async fn run(
 
 /// Serves `GET /metrics` in the Prometheus text format.
 pub async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    use axum::http::StatusCode;
     use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let m = metrics.clone();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    m.render(),
-                )
-            }
-        }),
-    );
+    let health = metrics.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        m.render(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/healthz",
+            get(move || {
+                let down = health.sources.unhealthy();
+                async move {
+                    if down.is_empty() {
+                        (StatusCode::OK, "ok\n".to_string())
+                    } else {
+                        let list = down.join(", ");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("sources down longer than their grace period: {list}\n"),
+                        )
+                    }
+                }
+            }),
+        );
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "metrics server stopped");
     }
+}
+
+/// What every source task gets.
+struct SourceContext {
+    pool: PgPool,
+    sink: tokio::sync::mpsc::Sender<pipeline::Input>,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+    drain: Duration,
+    keys: Option<KeyStore>,
+    mqtt_url: Option<String>,
+}
+
+type SourceTask = tokio::task::JoinHandle<Result<(), Error>>;
+
+/// Starts source `i` under the supervisor (restarted whenever it ends); `None` for a radio
+/// source without keys.
+fn start_source(
+    cfg: &CollectConfig,
+    i: usize,
+    source: &SourceConfig,
+    ctx: &SourceContext,
+) -> Result<Option<SourceTask>, Error> {
+    let kind = match source {
+        SourceConfig::Mqtt(_) => "mqtt",
+        SourceConfig::ReadingSet(_) => "reading_set",
+        SourceConfig::RadioSerial(_) => "radio_serial",
+        SourceConfig::MbusSerial(_) => "mbus_serial",
+        SourceConfig::Modbus(_) => "modbus",
+    };
+    let health = SourceHealth::new(
+        format!("{kind}-{i}"),
+        Duration::from_secs(cfg.source_grace_secs),
+    );
+    ctx.metrics.sources.register(health.clone());
+    let sink = supervisor::tap(health.clone(), ctx.sink.clone());
+    let stop = ctx.stop.clone();
+    let task = match source {
+        SourceConfig::RadioSerial(r) => {
+            let Some(keys) = ctx.keys.clone() else {
+                return Ok(None);
+            };
+            let spill_path = cfg.spill_dir.join(format!("radio-{i}.spill"));
+            let radio_ctx = radio::RadioContext::new(
+                r,
+                keys,
+                &spill_path,
+                sink,
+                ctx.metrics.clone(),
+                ctx.drain,
+            )?;
+            let r = r.clone();
+            tokio::spawn(supervise(health, stop.clone(), move || {
+                radio::run(r.clone(), radio_ctx.clone(), stop.clone())
+            }))
+        }
+        SourceConfig::MbusSerial(m) => {
+            let lookup: Arc<dyn KeyLookup + Send + Sync> = match &ctx.keys {
+                Some(k) => Arc::new(k.clone()),
+                None => Arc::new(NoKeys),
+            };
+            let m = m.clone();
+            tokio::spawn(supervise(health, stop.clone(), move || {
+                mbus_master::run(m.clone(), lookup.clone(), sink.clone(), stop.clone())
+            }))
+        }
+        SourceConfig::Modbus(m) => {
+            let (m, metrics) = (m.clone(), ctx.metrics.clone());
+            tokio::spawn(supervise(health, stop.clone(), move || {
+                modbus_source::run(m.clone(), sink.clone(), stop.clone(), metrics.clone())
+            }))
+        }
+        SourceConfig::Mqtt(m) => {
+            let (url, m) = (ctx.mqtt_url.clone().unwrap_or_default(), m.clone());
+            let (metrics, drain) = (ctx.metrics.clone(), ctx.drain);
+            let reporting = health.clone();
+            tokio::spawn(supervise(health, stop.clone(), move || {
+                mqtt::run_reporting(
+                    url.clone(),
+                    m.clone(),
+                    sink.clone(),
+                    metrics.clone(),
+                    stop.clone(),
+                    drain,
+                    Some(reporting.clone()),
+                )
+            }))
+        }
+        SourceConfig::ReadingSet(w) => {
+            let (pool, w, vee) = (ctx.pool.clone(), w.clone(), cfg.writer.vee.clone());
+            tokio::spawn(supervise(health, stop.clone(), move || {
+                watch_reading_sets(pool.clone(), w.clone(), vee.clone(), stop.clone())
+            }))
+        }
+    };
+    Ok(Some(task))
 }
 
 /// Polls a directory for reading-set files and imports each in its own transaction.

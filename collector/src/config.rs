@@ -35,6 +35,9 @@ pub struct CollectConfig {
     /// How long shutdown waits for the last batch and its acks.
     #[serde(default = "default_drain_secs")]
     pub drain_secs: u64,
+    /// A source down (being restarted) longer than this makes `/healthz` answer 503.
+    #[serde(default = "default_source_grace_secs")]
+    pub source_grace_secs: u64,
     #[serde(default)]
     pub writer: WriterConfig,
     #[serde(default)]
@@ -54,6 +57,9 @@ fn default_spill_dir() -> PathBuf {
 }
 fn default_drain_secs() -> u64 {
     10
+}
+fn default_source_grace_secs() -> u64 {
+    300
 }
 fn default_key_refresh_secs() -> u64 {
     300
@@ -145,6 +151,7 @@ impl CollectConfig {
             key_refresh_secs: default_key_refresh_secs(),
             spill_dir: default_spill_dir(),
             drain_secs: default_drain_secs(),
+            source_grace_secs: default_source_grace_secs(),
             writer: WriterConfig::default(),
             rules: RulesSchedule::default(),
             sources: Vec::new(),
@@ -171,6 +178,7 @@ impl CollectConfig {
             return bad(&format!("rules.escalation.{field}"), &message);
         }
         let mut ids = std::collections::HashSet::new();
+        let mut filters = std::collections::HashSet::new();
         let mut ports = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             match s {
@@ -182,6 +190,15 @@ impl CollectConfig {
                         return bad(
                             &format!("sources[{i}].client_id"),
                             "is used twice: each MQTT source needs its own persistent session",
+                        );
+                    }
+                    if let Err((field, message)) = m.validate() {
+                        return bad(&format!("sources[{i}].{field}"), &message);
+                    }
+                    if m.share_group.is_none() && !filters.insert(m.topic_filter.clone()) {
+                        return bad(
+                            &format!("sources[{i}].topic_filter"),
+                            "is subscribed twice without a share_group: every message would be handled twice; give each source its own partition of the topics",
                         );
                     }
                 }

@@ -3,7 +3,6 @@
 //! decoding, validation (VEE), the batched writer and alarm rules.
 
 pub mod alarms;
-pub mod bench_ingest;
 pub mod collect;
 pub mod config;
 pub mod error;
@@ -21,4 +20,5 @@ pub mod radio;
 pub mod reading_set;
 pub mod spill;
 pub mod store;
+pub mod supervisor;
 pub mod wmbus;

@@ -12,7 +12,6 @@ use crate::radio::{decode_error_class, meter_time};
 use crate::store::Source;
 use crate::wmbus::{self, KeyLookup};
 use chrono::{DateTime, Utc};
-use ewoda_common::Volume;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -433,10 +432,10 @@ pub fn frame_to_item(frame: &[u8], keys: &dyn KeyLookup, at: DateTime<Utc>) -> I
             format!("{meter}: RSP_UD has no volume register"),
         );
     };
-    let Some(volume) = Volume::from_m3(m3).filter(|v| v.ml() >= 0) else {
+    let Some(volume) = crate::pipeline::stored_volume(m3) else {
         return dead(
             "malformed",
-            format!("{meter}: volume {m3} m3 is negative or not exact in ml"),
+            format!("{meter}: volume {m3} m3 is negative or out of range"),
         );
     };
     let at = crate::radio::whole_seconds(at);

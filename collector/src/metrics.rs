@@ -6,6 +6,14 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+/// A per-device series: name, type, help and how to read it from the counts.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::modbus::PollCounts) -> i64,
+);
+
 /// All counters and gauges of one collector process.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -24,7 +32,15 @@ pub struct Metrics {
     pub mqtt_acked: AtomicU64,
     /// Subscriptions the broker confirmed (one per connect).
     pub mqtt_subscribed: AtomicU64,
+    /// Payloads over a source's `max_payload_bytes`, dead-lettered unparsed.
+    pub mqtt_oversized: AtomicU64,
+    /// Shared subscriptions found silent while their topics carried traffic.
+    pub mqtt_silent_subscriptions: AtomicU64,
+    /// Per-source state (`ewoda_source_up`, …) and `/healthz`.
+    pub sources: crate::supervisor::Health,
     dead_letters: Mutex<BTreeMap<String, u64>>,
+    /// Counters of each Modbus device, by endpoint.
+    modbus_devices: Mutex<BTreeMap<String, std::sync::Arc<crate::modbus::PollStats>>>,
 }
 
 impl Metrics {
@@ -32,6 +48,54 @@ impl Metrics {
     pub fn dead_letter(&self, class: &str, n: u64) {
         if let Ok(mut m) = self.dead_letters.lock() {
             *m.entry(class.to_string()).or_default() += n;
+        }
+    }
+
+    /// Exports a Modbus device's counters (a restarted source replaces its entry).
+    pub fn register_modbus_device(
+        &self,
+        endpoint: &str,
+        stats: std::sync::Arc<crate::modbus::PollStats>,
+    ) {
+        if let Ok(mut m) = self.modbus_devices.lock() {
+            m.insert(endpoint.to_string(), stats);
+        }
+    }
+
+    /// Polls, failures and last success per Modbus device.
+    fn render_modbus(&self, out: &mut String) {
+        let Ok(devices) = self.modbus_devices.lock() else {
+            return;
+        };
+        let series: [Series; 3] = [
+            (
+                "ewoda_modbus_polls_total",
+                "counter",
+                "Unit polls started.",
+                |c| c.polls as i64,
+            ),
+            (
+                "ewoda_modbus_poll_failures_total",
+                "counter",
+                "Unit polls that failed after all retries.",
+                |c| c.failures as i64,
+            ),
+            (
+                "ewoda_modbus_last_success_timestamp",
+                "gauge",
+                "Unix time of the device's last sample (0: none yet).",
+                |c| c.last_success,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (endpoint, stats) in devices.iter() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{device=\"{endpoint}\"}} {}",
+                    value(&stats.snapshot())
+                );
+            }
         }
     }
 
@@ -116,6 +180,18 @@ impl Metrics {
             "MQTT subscriptions confirmed by the broker (one per connect).",
             ld(&self.mqtt_subscribed),
         );
+        c(
+            &mut out,
+            "ewoda_collector_mqtt_oversized_total",
+            "MQTT payloads over max_payload_bytes, dead-lettered as too_large.",
+            ld(&self.mqtt_oversized),
+        );
+        c(
+            &mut out,
+            "ewoda_collector_mqtt_silent_subscriptions_total",
+            "Shared subscriptions that received nothing while their topics carried messages.",
+            ld(&self.mqtt_silent_subscriptions),
+        );
         let _ = writeln!(
             out,
             "# HELP ewoda_collector_batch_seconds Time to validate and commit a batch.\n# TYPE ewoda_collector_batch_seconds summary\newoda_collector_batch_seconds_sum {:.6}\newoda_collector_batch_seconds_count {}",
@@ -146,6 +222,8 @@ impl Metrics {
                 );
             }
         }
+        self.sources.render(&mut out);
+        self.render_modbus(&mut out);
         out
     }
 }

@@ -3,9 +3,11 @@
 //! serial (`source = modbus`). A Modbus device can be polled again, so no spill queue.
 
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::modbus::{self, ModbusConfig, ModbusError, ModbusSample};
 use crate::pipeline::{DeadLetter, Input, Item, MeterReading, MeterRef};
 use crate::store::Source;
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// The pipeline item of one sample: a reading by serial, or a dead letter when the unit has
@@ -50,10 +52,12 @@ pub async fn run(
     cfg: ModbusConfig,
     sink: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) -> Result<(), Error> {
     cfg.validate().map_err(setup_error)?;
     let (tx, mut rx) = mpsc::channel::<ModbusSample>(256);
-    let mut pollers = tokio::spawn(async move { modbus::run_all(&cfg, tx).await });
+    let mut pollers =
+        tokio::spawn(async move { modbus::run_all_counted(&cfg, tx, Some(&metrics)).await });
     loop {
         tokio::select! {
             s = rx.recv() => match s {

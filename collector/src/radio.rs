@@ -16,7 +16,6 @@ use crate::store::Source;
 use crate::wmbus::status_map::StatusProfile;
 use crate::wmbus::{self, Alarm, DecodeError, KeyLookup, Quantity, Telegram, Value};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use ewoda_common::Volume;
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -222,12 +221,10 @@ impl TelegramMapper {
                 reason: format!("{meter}: telegram has no volume register"),
             });
         };
-        let volume = Volume::from_m3(m3)
-            .filter(|v| v.ml() >= 0)
-            .ok_or_else(|| Rejected {
-                class: "malformed",
-                reason: format!("{meter}: volume {m3} m3 is negative or not exact in ml"),
-            })?;
+        let volume = crate::pipeline::stored_volume(m3).ok_or_else(|| Rejected {
+            class: "malformed",
+            reason: format!("{meter}: volume {m3} m3 is negative or out of range"),
+        })?;
         let reference = whole_seconds(reference);
         let read_at = meter_time(&t)
             .filter(|m| {

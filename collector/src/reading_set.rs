@@ -1,7 +1,12 @@
-//! Import of a handheld reading set's export file: TXT (`serial;YYYY-MM-DD HH:MM:SS;m³ with a
-//! decimal comma;TAK|NIE`, Europe/Warsaw local time, CRLF or LF) or CSV with the header
-//! `numer_licznika,data_odczytu,stan_m3,alarm_wycieku`. All-or-nothing in one transaction,
-//! every error names its line, and a re-import stores nothing new.
+//! Import of a handheld reading set's export file, as handheld and office software writes
+//! it: one reading per line — meter number, read date-time, register m³, leak alarm TAK/NIE —
+//! separated by `;` (the set's TXT, Polish Excel's CSV), tabs or `,` (the CSV variant, with
+//! its header `numer_licznika,data_odczytu,stan_m3,alarm_wycieku`); an optional header line;
+//! UTF-8 or Windows-1250 (detected), LF, CRLF or CR line ends, a trailing separator; dates
+//! `YYYY-MM-DD` or `DD.MM.YYYY` with or without `HH:MM[:SS]` (Europe/Warsaw; a bare date is
+//! read at 12:00); registers with a decimal comma or point and thousands separated by spaces
+//! (`1 124,080`). All-or-nothing in one transaction; every error of the file — format and
+//! database alike — is reported in one pass with its line, and a re-import stores nothing new.
 
 use crate::alarms::AlarmKind;
 use crate::pipeline::vee::VeeConfig;
@@ -96,7 +101,8 @@ pub struct ImportReport {
     pub stored: u64,
     /// Readings that were already stored (a re-import stores nothing new).
     pub already_stored: u64,
-    pub leak_alarms_opened: u64,
+    /// Alarms opened, by their kind (a leak flag, a falling register's reverse flow, …).
+    pub alarms_opened: Vec<(AlarmKind, u64)>,
     pub alarms_cleared: u64,
 }
 
@@ -111,13 +117,20 @@ impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} readings: {} stored, {} already stored, {} leak alarms opened, {} alarms cleared",
-            self.readings,
-            self.stored,
-            self.already_stored,
-            self.leak_alarms_opened,
-            self.alarms_cleared
+            "{} readings: {} stored, {} already stored, ",
+            self.readings, self.stored, self.already_stored,
         )?;
+        if self.alarms_opened.is_empty() {
+            write!(f, "no alarms opened")?;
+        } else {
+            let kinds: Vec<String> = self
+                .alarms_opened
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.as_str()))
+                .collect();
+            write!(f, "alarms opened: {}", kinds.join(", "))?;
+        }
+        write!(f, ", {} alarms cleared", self.alarms_cleared)?;
         if self.nothing_new() {
             write!(f, " (nothing new: this file was imported before)")?;
         }
@@ -151,7 +164,10 @@ pub async fn import_reading_set_with(
             &owned[..]
         }
     };
-    let lines = parse_reading_set(bytes)?;
+    let (lines, mut errors) = parse_lines(bytes);
+    if lines.is_empty() && errors.is_empty() {
+        return Err(ImportError::Empty);
+    }
     let items: Vec<Item> = lines
         .iter()
         .map(|l| {
@@ -169,7 +185,6 @@ pub async fn import_reading_set_with(
         .collect();
     let mut tx = pool.begin().await?;
     let mut report = ImportReport::default();
-    let mut errors = Vec::new();
     // The writer's path: meters resolved once into a cache for the whole file (not trusted
     // for last readings: collectors may store the same meters meanwhile).
     let mut cache = MeterCache::new(std::time::Duration::from_secs(3600));
@@ -201,7 +216,12 @@ pub async fn import_reading_set_with(
         report.readings += r.readings;
         report.stored += r.stored;
         report.already_stored += r.duplicates;
-        report.leak_alarms_opened += r.alarms_opened;
+        for (kind, n) in r.opened_by_kind {
+            match report.alarms_opened.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, c)) => *c += n,
+                None => report.alarms_opened.push((kind, n)),
+            }
+        }
         report.alarms_cleared += r.alarms_cleared;
     }
     if !errors.is_empty() {
@@ -227,20 +247,9 @@ fn line_message(reason: &str, serial: &str) -> String {
         .to_string()
 }
 
-/// Parses a whole file (TXT or CSV, detected by the CSV header), collecting every line error.
+/// Parses a whole file, collecting every line error.
 pub fn parse_reading_set(bytes: &[u8]) -> Result<Vec<ReadingLine>, ImportError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let header: Vec<String> = String::from_utf8_lossy(first)
-        .trim()
-        .split(',')
-        .map(|s| s.trim().trim_matches('"').to_ascii_lowercase())
-        .collect();
-    let (lines, errors) = if header == CSV_HEADER {
-        parse_csv(bytes)
-    } else {
-        parse_txt(bytes)
-    };
+    let (lines, errors) = parse_lines(bytes);
     if !errors.is_empty() {
         return Err(ImportError::Lines(errors));
     }
@@ -250,78 +259,81 @@ pub fn parse_reading_set(bytes: &[u8]) -> Result<Vec<ReadingLine>, ImportError> 
     Ok(lines)
 }
 
-fn parse_txt(bytes: &[u8]) -> (Vec<ReadingLine>, Vec<LineError>) {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        let line = i + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let Ok(text) = std::str::from_utf8(raw) else {
-            errors.push(LineError {
-                line,
-                meter: None,
-                message: "not valid UTF-8 text".into(),
-            });
-            continue;
-        };
-        if text.trim().is_empty() {
-            continue;
+/// The file as text: UTF-8 (a BOM dropped) when it is valid UTF-8, else Windows-1250 (what
+/// Polish Windows software writes; every byte decodes), with line ends made `\n`.
+pub fn decode_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => {
+            encoding_rs::WINDOWS_1250
+                .decode_without_bom_handling(bytes)
+                .0
         }
-        let fields: Vec<&str> = text.split(';').map(str::trim).collect();
-        match parse_fields(line, &fields, ';') {
-            Ok(r) => out.push(r),
-            Err(e) => errors.push(e),
-        }
-    }
-    (out, errors)
+    };
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
-fn parse_csv(bytes: &[u8]) -> (Vec<ReadingLine>, Vec<LineError>) {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
+/// The separator of the file: `;` or a tab when the first line holds one, else `,`.
+fn separator(text: &str) -> u8 {
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    if first.contains(';') {
+        b';'
+    } else if first.contains('\t') {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// Every reading line of the file and every format error, each with its line number.
+fn parse_lines(bytes: &[u8]) -> (Vec<ReadingLine>, Vec<LineError>) {
+    let text = decode_text(bytes);
+    let sep = separator(&text);
     let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
+        .delimiter(sep)
+        .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        let line = usize::try_from(rdr.position().line()).unwrap_or(0);
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = rec
-                    .position()
-                    .and_then(|p| usize::try_from(p.line()).ok())
-                    .unwrap_or(line);
-                let fields: Result<Vec<&str>, _> = rec.iter().map(std::str::from_utf8).collect();
-                let Ok(fields) = fields else {
-                    errors.push(LineError {
-                        line,
-                        meter: None,
-                        message: "not valid UTF-8 text".into(),
-                    });
-                    continue;
-                };
-                if fields.iter().all(|f| f.is_empty()) {
-                    continue;
-                }
-                match parse_fields(line, &fields, ',') {
-                    Ok(r) => out.push(r),
-                    Err(e) => errors.push(e),
-                }
-            }
+        .from_reader(text.as_bytes());
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    let mut first = true;
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
             Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
                 errors.push(LineError {
-                    line: e
-                        .position()
-                        .and_then(|p| usize::try_from(p.line()).ok())
-                        .unwrap_or(line),
+                    line,
                     meter: None,
-                    message: format!("malformed CSV: {e}"),
+                    message: format!("malformed line: {e}"),
                 });
                 break;
             }
+        };
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let mut fields: Vec<&str> = rec.iter().collect();
+        // A trailing separator (spreadsheets write one) leaves an empty last field.
+        while fields.len() > 4 && fields.last() == Some(&"") {
+            fields.pop();
+        }
+        if fields.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        // A header line: its date column does not start with a digit.
+        if std::mem::take(&mut first)
+            && !fields
+                .get(1)
+                .is_some_and(|d| d.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            continue;
+        }
+        match parse_fields(line, &fields, sep as char) {
+            Ok(r) => out.push(r),
+            Err(e) => errors.push(e),
         }
     }
     (out, errors)
@@ -337,7 +349,8 @@ fn parse_fields(line: usize, f: &[&str], sep: char) -> Result<ReadingLine, LineE
         return Err(err(
             None,
             format!(
-                "expected 4 fields separated by '{sep}' (meter number, read date-time, register m³, leak alarm TAK/NIE), found {}",
+                "expected 4 fields separated by '{}' (meter number, read date-time, register m³, leak alarm TAK/NIE), found {}",
+                if sep == '\t' { "\\t".to_string() } else { sep.to_string() },
                 f.len()
             ),
         ));
@@ -368,31 +381,40 @@ fn parse_fields(line: usize, f: &[&str], sep: char) -> Result<ReadingLine, LineE
     })
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS` in Europe/Warsaw local time (in the autumn overlap the
-/// earlier instant, as `ewoda_common::time::local` does; a time in the spring gap is an error).
+/// Parses `YYYY-MM-DD` or `DD.MM.YYYY`, with or without ` HH:MM[:SS]` (or `T`), in
+/// Europe/Warsaw local time; a bare date is read at 12:00 (in the autumn overlap the earlier
+/// instant, as `ewoda_common::time::local` does; a time in the spring gap is an error).
 pub fn parse_local(s: &str) -> Result<DateTime<Utc>, String> {
-    let (date, time) = s
-        .split_once(' ')
-        .ok_or_else(|| format!("read '{s}': expected YYYY-MM-DD HH:MM:SS"))?;
-    let num = |part: &str, len: usize, what: &str| -> Result<u32, String> {
-        if part.len() == len && part.bytes().all(|b| b.is_ascii_digit()) {
-            part.parse()
-                .map_err(|_| format!("read {date}: invalid {what}"))
-        } else {
-            Err(format!("read '{s}': expected YYYY-MM-DD HH:MM:SS"))
-        }
+    let expected =
+        || format!("read '{s}': expected YYYY-MM-DD or DD.MM.YYYY, optionally with HH:MM[:SS]");
+    let (date, time) = match s.split_once([' ', 'T']) {
+        Some((d, t)) => (d, Some(t.trim())),
+        None => (s, None),
     };
-    let d: Vec<&str> = date.split('-').collect();
-    let t: Vec<&str> = time.trim().split(':').collect();
-    let ([y, mo, da], [h, mi, se]) = (d.as_slice(), t.as_slice()) else {
-        return Err(format!("read '{s}': expected YYYY-MM-DD HH:MM:SS"));
+    let digits = |part: &str, lens: &[usize]| -> Option<u32> {
+        (lens.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
     };
-    let (y, mo, da) = (num(y, 4, "year")?, num(mo, 2, "month")?, num(da, 2, "day")?);
-    let (h, mi, se) = (
-        num(h, 2, "hour")?,
-        num(mi, 2, "minute")?,
-        num(se, 2, "second")?,
-    );
+    let dashed: Vec<&str> = date.split('-').collect();
+    let dotted: Vec<&str> = date.split('.').collect();
+    let ymd = match (dashed.as_slice(), dotted.as_slice()) {
+        ([y, mo, da], _) => (digits(y, &[4]), digits(mo, &[2]), digits(da, &[2])),
+        (_, [da, mo, y]) => (digits(y, &[4]), digits(mo, &[1, 2]), digits(da, &[1, 2])),
+        _ => (None, None, None),
+    };
+    let (Some(y), Some(mo), Some(da)) = ymd else {
+        return Err(expected());
+    };
+    let hms: Vec<&str> = time.map_or(vec!["12", "00"], |t| t.split(':').collect());
+    let (h, mi, se) = match hms.as_slice() {
+        [h, mi] => (digits(h, &[1, 2]), digits(mi, &[2]), Some(0)),
+        [h, mi, se] => (digits(h, &[1, 2]), digits(mi, &[2]), digits(se, &[2])),
+        _ => (None, None, None),
+    };
+    let (Some(h), Some(mi), Some(se)) = (h, mi, se) else {
+        return Err(expected());
+    };
     if !(1..=12).contains(&mo) {
         return Err(format!("read {date}: invalid month"));
     }
@@ -416,19 +438,33 @@ pub fn parse_local(s: &str) -> Result<DateTime<Utc>, String> {
     }
 }
 
-/// Parses a register value in m³ with a decimal comma or point; at most 6 decimals.
+/// Parses a register value in m³: a decimal comma or point, at most 6 decimals, thousands
+/// optionally grouped by spaces (also no-break spaces, as spreadsheets write them) or, when
+/// the decimal separator is a comma, by points (`1 124,080`, `1.124,080`).
 pub fn parse_m3(s: &str) -> Result<Volume, String> {
-    let normal = s.replace(',', ".");
-    let valid = !normal.is_empty()
-        && normal.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && normal.bytes().filter(|b| *b == b'.').count() <= 1
-        && !normal.starts_with('.')
-        && !normal.ends_with('.');
-    if !valid {
-        return Err(format!(
-            "register value '{s}' is not a non-negative number of m³"
-        ));
+    let bad = || format!("register value '{s}' is not a non-negative number of m³");
+    let (int, frac, grouping) = match (s.rfind(','), s.rfind('.')) {
+        (Some(c), Some(p)) if c > p => (
+            &s[..c],
+            Some(&s[c + 1..]),
+            &['.', ' ', '\u{a0}', '\u{202f}'][..],
+        ),
+        (Some(c), None) => (&s[..c], Some(&s[c + 1..]), &[' ', '\u{a0}', '\u{202f}'][..]),
+        (None, Some(p)) => (&s[..p], Some(&s[p + 1..]), &[' ', '\u{a0}', '\u{202f}'][..]),
+        (None, None) => (s, None, &[' ', '\u{a0}', '\u{202f}'][..]),
+        _ => return Err(bad()),
+    };
+    let groups: Vec<&str> = int.split(grouping).collect();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let grouped_ok =
+        groups.len() == 1 || (groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3));
+    if !groups.iter().all(|g| digits(g)) || !grouped_ok || frac.is_some_and(|f| !digits(f)) {
+        return Err(bad());
     }
+    let normal = match frac {
+        Some(f) => format!("{}.{f}", groups.concat()),
+        None => groups.concat(),
+    };
     let d =
         Decimal::from_str(&normal).map_err(|_| format!("register value '{s}' is not a number"))?;
     Volume::from_m3(d)
@@ -501,6 +537,72 @@ mod tests {
             parse_reading_set(b"\n\n"),
             Err(ImportError::Empty)
         ));
+    }
+
+    #[test]
+    fn office_and_handheld_variants_parse_alike() {
+        let want = |lines: &[ReadingLine]| {
+            lines
+                .iter()
+                .map(|l| {
+                    (
+                        l.line,
+                        l.serial.clone(),
+                        l.read_at.to_rfc3339(),
+                        l.volume.ml(),
+                        l.leak,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let expected = vec![
+            (
+                2,
+                "0012345".to_string(),
+                "2026-05-04T08:15:00+00:00".to_string(),
+                1_124_080_000,
+                false,
+            ),
+            (
+                3,
+                "0012346".to_string(),
+                "2026-05-04T10:00:00+00:00".to_string(),
+                7_500_000,
+                true,
+            ),
+        ];
+        // Polish Excel: semicolons, a header, DD.MM.YYYY, a space (here no-break) as the
+        // thousands separator, a trailing separator, CRLF, Windows-1250 (ł is 0xB3).
+        let mut excel =
+            b"Numer licznika;Data odczytu;Stan [m\xB3];Alarm wycieku (ca\xB3y);\r\n".to_vec();
+        excel
+            .extend(b"0012345;04.05.2026 10:15;1\xA0124,080;NIE;\r\n0012346;4.5.2026;7,5;tak;\r\n");
+        assert_eq!(want(&parse_reading_set(&excel).unwrap()), expected);
+        // Tab-separated with a UTF-8 header and bare CR line ends.
+        let tabs = "nr\tdata\tstan\talarm\r0012345\t2026-05-04 10:15:00\t1 124,080\tNIE\r0012346\t04.05.2026 12:00:00\t7.500\tTAK\r";
+        assert_eq!(want(&parse_reading_set(tabs.as_bytes()).unwrap()), expected);
+        // The handheld's TXT with a header line and HH:MM times.
+        let txt = "numer;data;stan;alarm\n0012345;2026-05-04 10:15;1.124,08;NIE\n0012346;2026-05-04T12:00;7,5;TAK\n";
+        assert_eq!(want(&parse_reading_set(txt.as_bytes()).unwrap()), expected);
+        assert_eq!(decode_text(b"\xB9\x9C\xE6"), "ąść");
+    }
+
+    #[test]
+    fn every_format_error_of_a_file_is_reported_at_once() {
+        let txt = "0012345;31.04.2026;1;NIE\n0012346;2026-05-04;12 34,5;NIE\n0012347;2026-05-04 25:00;1;NIE\n0012348;2026-05-04;1,5;NIE\n0012349;05/04/2026;1;NIE\n";
+        let Err(ImportError::Lines(errs)) = parse_reading_set(txt.as_bytes()) else {
+            panic!("expected line errors");
+        };
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            [
+                "line 1: meter 0012345: read 31.04.2026: invalid day",
+                "line 2: meter 0012346: register value '12 34,5' is not a non-negative number of m³",
+                "line 3: meter 0012347: read 2026-05-04 25:00: invalid hour",
+                "line 5: meter 0012349: read '05/04/2026': expected YYYY-MM-DD or DD.MM.YYYY, optionally with HH:MM[:SS]",
+            ]
+        );
     }
 
     proptest::proptest! {

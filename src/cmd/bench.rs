@@ -23,7 +23,7 @@ pub enum Command {
     Ingest {
         /// The source path: `serial` (simulated iM871A dongle on a pty) or `mqtt`.
         #[arg(long, default_value = "serial")]
-        path: ewoda_collector::bench_ingest::IngestPath,
+        path: ewoda_bench::ingest::IngestPath,
         /// PostgreSQL URL; when unset, a private cluster is started.
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
@@ -42,6 +42,20 @@ pub enum Command {
         /// Serial: telegrams the simulated dongle may be ahead of the committed readings.
         #[arg(long)]
         serial_window: Option<usize>,
+        /// MQTT: a broker to measure (repeat to measure several in one run, one row each);
+        /// default `MQTT_URL` or a private mosquitto.
+        #[arg(long = "mqtt-url")]
+        mqtt_urls: Vec<String>,
+        /// MQTT: one subscriber per topic partition instead of one shared subscription (for
+        /// brokers without shared subscriptions, e.g. NATS).
+        #[arg(long)]
+        partitions: bool,
+        /// Meters (default 2,000).
+        #[arg(long)]
+        meters: Option<usize>,
+        /// Readings per meter, 15 minutes apart (default 100).
+        #[arg(long)]
+        readings_per_meter: Option<usize>,
     },
 }
 
@@ -68,9 +82,15 @@ pub fn run(command: Command) -> ExitCode {
             writers,
             batch,
             serial_window,
+            mqtt_urls,
+            partitions,
+            meters,
+            readings_per_meter,
         } => {
-            let mut opts = ewoda_collector::bench_ingest::IngestOptions {
+            let mut opts = ewoda_bench::ingest::IngestOptions {
                 path,
+                mqtt_urls,
+                partitions,
                 ..Default::default()
             };
             if let Some(s) = subscribers {
@@ -88,6 +108,12 @@ pub fn run(command: Command) -> ExitCode {
             if let Some(w) = serial_window {
                 opts.serial_window = w;
             }
+            if let Some(m) = meters {
+                opts.meters = m;
+            }
+            if let Some(r) = readings_per_meter {
+                opts.readings_per_meter = r;
+            }
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -99,11 +125,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             };
             let mut out = std::io::stdout();
-            match rt.block_on(ewoda_collector::bench_ingest::run_with(
-                &mut out,
-                database_url,
-                &opts,
-            )) {
+            match rt.block_on(ewoda_bench::ingest::run_with(&mut out, database_url, &opts)) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ewoda bench ingest: {e}");

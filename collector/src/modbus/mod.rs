@@ -25,12 +25,26 @@ pub async fn run_all(
     config: &ModbusConfig,
     out: mpsc::Sender<ModbusSample>,
 ) -> Result<(), ModbusError> {
+    run_all_counted(config, out, None).await
+}
+
+/// [`run_all`] with each device's counters registered in `metrics` (`/metrics`).
+pub async fn run_all_counted(
+    config: &ModbusConfig,
+    out: mpsc::Sender<ModbusSample>,
+    metrics: Option<&crate::metrics::Metrics>,
+) -> Result<(), ModbusError> {
     config.validate()?;
     let pollers = config
         .devices
         .iter()
         .map(|d| Poller::new(d, &config.models))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(m) = metrics {
+        for p in &pollers {
+            m.register_modbus_device(p.endpoint(), p.stats());
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for p in pollers {
         tasks.spawn(p.run(out.clone()));

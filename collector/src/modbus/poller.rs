@@ -32,6 +32,8 @@ pub struct PollStats {
     exceptions: AtomicU64,
     garbled: AtomicU64,
     resets: AtomicU64,
+    /// Unix seconds of the last poll that gave a sample; 0 before the first.
+    last_success: std::sync::atomic::AtomicI64,
 }
 
 /// A snapshot of [`PollStats`].
@@ -53,6 +55,8 @@ pub struct PollCounts {
     pub garbled: u64,
     /// Link resets (reconnects, serial resyncs).
     pub resets: u64,
+    /// Unix seconds of the last poll that gave a sample; 0 before the first.
+    pub last_success: i64,
 }
 
 impl PollStats {
@@ -68,6 +72,7 @@ impl PollStats {
             exceptions: g(&self.exceptions),
             garbled: g(&self.garbled),
             resets: g(&self.resets),
+            last_success: self.last_success.load(Ordering::Relaxed),
         }
     }
 }
@@ -99,6 +104,8 @@ pub struct Poller {
     units: Vec<(UnitConfig, RegisterMap)>,
     device: DeviceConfig,
     stats: Arc<PollStats>,
+    /// Failed polls of each unit since its last sample (to log the recovery).
+    failing: Vec<u64>,
 }
 
 impl std::fmt::Debug for Poller {
@@ -198,6 +205,7 @@ impl Poller {
             units,
             device: device.clone(),
             stats: Arc::new(PollStats::default()),
+            failing: vec![0; device.units.len()],
         })
     }
 
@@ -254,6 +262,13 @@ impl Poller {
         match result {
             Ok(volume) => {
                 bump(&self.stats.samples);
+                self.stats
+                    .last_success
+                    .store(Utc::now().timestamp(), Ordering::Relaxed);
+                if let Some(n) = self.failing.get_mut(index).filter(|n| **n > 0) {
+                    tracing::info!(endpoint = %self.endpoint, unit = unit.unit, failed_polls = *n, "modbus unit recovered");
+                    *n = 0;
+                }
                 Ok(ModbusSample {
                     endpoint: self.endpoint.clone(),
                     unit: unit.unit,
@@ -264,6 +279,9 @@ impl Poller {
             }
             Err(e) => {
                 bump(&self.stats.failures);
+                if let Some(n) = self.failing.get_mut(index) {
+                    *n += 1;
+                }
                 tracing::warn!(endpoint = %self.endpoint, unit = unit.unit, error = %e, "modbus poll failed");
                 Err(e)
             }

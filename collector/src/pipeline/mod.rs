@@ -14,6 +14,21 @@ use serde::{Deserialize, Serialize};
 
 pub use writer::{spawn, write_items, BatchReport, PipelineHandle, WriterConfig};
 
+/// The stored volume of a register value in m³: rounded half away from zero to the
+/// millilitre, the store's resolution. Integer registers are exact multiples already; a real
+/// (f32) register arrives as the meter's own decimal digits (see `wmbus::records`) and is
+/// rounded here, once, instead of being refused for its number format. `None` when negative
+/// or beyond the store's range.
+pub fn stored_volume(m3: rust_decimal::Decimal) -> Option<Volume> {
+    let ml = m3
+        .checked_mul(rust_decimal::Decimal::from(1_000_000))?
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(ml)
+        .ok()
+        .filter(|ml| *ml >= 0)
+        .map(Volume::from_ml)
+}
+
 /// How a source names a meter: by the serial printed on it, or by its wM-Bus identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -78,6 +78,8 @@ pub struct BatchReport {
     pub rollup_rows: u64,
     /// (meter, day) rollups recomputed in full (late or out-of-order readings).
     pub rollup_recomputed: u64,
+    /// Alarms opened, by kind.
+    pub opened_by_kind: Vec<(AlarmKind, u64)>,
     /// Dead letters by reason class.
     pub dead_by_class: Vec<(&'static str, u64)>,
     /// Items that became dead letters: (position in the batch, reason).
@@ -96,6 +98,9 @@ impl BatchReport {
         self.alarms_cleared += o.alarms_cleared;
         self.rollup_rows += o.rollup_rows;
         self.rollup_recomputed += o.rollup_recomputed;
+        for (k, n) in &o.opened_by_kind {
+            count_kind(&mut self.opened_by_kind, *k, *n);
+        }
         for (c, n) in &o.dead_by_class {
             match self.dead_by_class.iter_mut().find(|(k, _)| k == c) {
                 Some(e) => e.1 += n,
@@ -1111,6 +1116,7 @@ pub async fn process_batch_cached(
                 let details = serde_json::json!({"from": "status"});
                 count_raise(
                     &mut report,
+                    f.kind,
                     alarms::raise(conn, r.meter_id, f.kind, r.read_at, src, &details).await?,
                 );
             } else if !raised.contains(&(r.meter_id, f.kind)) {
@@ -1127,6 +1133,7 @@ pub async fn process_batch_cached(
                                              "volume_ml": r.volume_ml});
             count_raise(
                 &mut report,
+                AlarmKind::ReverseFlow,
                 alarms::raise(
                     conn,
                     r.meter_id,
@@ -1154,6 +1161,7 @@ pub async fn process_batch_cached(
         if a.active {
             count_raise(
                 &mut report,
+                a.kind,
                 alarms::raise(conn, meter_id, a.kind, a.at, a.source.as_str(), &a.details).await?,
             );
         } else if alarms::clear(conn, meter_id, a.kind, a.at).await?.is_some() {
@@ -1281,10 +1289,20 @@ fn last_after(
         .collect()
 }
 
-fn count_raise(report: &mut BatchReport, r: Raised) {
+fn count_raise(report: &mut BatchReport, kind: AlarmKind, r: Raised) {
     match r {
-        Raised::Opened(_) => report.alarms_opened += 1,
+        Raised::Opened(_) => {
+            report.alarms_opened += 1;
+            count_kind(&mut report.opened_by_kind, kind, 1);
+        }
         Raised::Repeated(_) => report.alarms_repeated += 1,
+    }
+}
+
+fn count_kind(counts: &mut Vec<(AlarmKind, u64)>, kind: AlarmKind, n: u64) {
+    match counts.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, c)) => *c += n,
+        None => counts.push((kind, n)),
     }
 }
 

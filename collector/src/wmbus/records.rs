@@ -454,7 +454,7 @@ fn read_value(c: &mut Cursor<'_>, df: u8, v: &Vif, offset: usize) -> Result<Valu
     let mantissa: i128 = match df {
         0x5 => {
             let f = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-            return Ok(Decimal::from_f32_retain(f).map_or(Value::Invalid, |d| scale(d, v.exp)));
+            return Ok(real_decimal(f).map_or(Value::Invalid, |d| scale(d, v.exp)));
         }
         0x9..=0xE => match bcd(bytes) {
             Some(m) => m,
@@ -463,6 +463,18 @@ fn read_value(c: &mut Cursor<'_>, df: u8, v: &Vif, offset: usize) -> Result<Valu
         _ => signed_le(bytes),
     };
     Ok(Decimal::try_from_i128_with_scale(mantissa, 0).map_or(Value::Invalid, |d| scale(d, v.exp)))
+}
+
+/// The decimal a meter meant by an f32 register: the shortest decimal that reads back as the
+/// same float (the meter's own digits; the float's exact binary value, e.g. 28504.26953125 for
+/// 28504.27, carries digits no meter counted). `None` for NaN, infinities and floats beyond
+/// `Decimal`'s range.
+fn real_decimal(f: f32) -> Option<Decimal> {
+    if !f.is_finite() {
+        return None;
+    }
+    // f32's Display is the shortest round-trip representation, never in exponent form.
+    f.to_string().parse::<Decimal>().ok()
 }
 
 fn scale(d: Decimal, exp: i32) -> Value {
@@ -618,6 +630,22 @@ mod tests {
         let mut out = Vec::new();
         parse(&data, 0, &mut out).expect("parse");
         assert_eq!(out[0].storage, 2);
+    }
+
+    #[test]
+    fn real_volumes_keep_the_meters_digits() {
+        // DIF 0x05 (real), VIF 0x16 (m³) and VIF 0x13 (litres); a NaN is invalid, not garbage.
+        let mut data = vec![0x05, 0x16];
+        data.extend(28504.27f32.to_le_bytes());
+        data.extend([0x05, 0x13]);
+        data.extend(1_234_567.8f32.to_le_bytes());
+        data.extend([0x05, 0x13]);
+        data.extend(f32::NAN.to_le_bytes());
+        let mut out = Vec::new();
+        assert_eq!(parse(&data, 0, &mut out), Ok(RecordsEnd::End));
+        assert_eq!(out[0].value, Value::Number(Decimal::new(2850427, 2)));
+        assert_eq!(out[1].value, Value::Number(Decimal::new(12345678, 4)));
+        assert_eq!(out[2].value, Value::Invalid);
     }
 
     #[test]

@@ -133,6 +133,19 @@ async fn collect_runs_sources_serves_metrics_and_drains(pool: PgPool) {
         "{text}"
     );
     assert!(text.contains("ewoda_collector_mqtt_inflight 0\n"), "{text}");
+    // Both sources run under the supervisor: the MQTT one is up while connected.
+    assert!(
+        text.contains("ewoda_source_up{source=\"mqtt-0\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ewoda_source_up{source=\"reading_set-1\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ewoda_source_last_reading_timestamp{source=\"mqtt-0\"} 0\n"),
+        "{text}"
+    );
     assert_eq!(
         count(&pool, "select count(*) from alarm where kind = 'leak'").await,
         1

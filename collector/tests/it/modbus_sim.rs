@@ -517,3 +517,66 @@ async fn run_all_polls_every_device_until_the_receiver_goes() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn each_device_exports_polls_failures_and_last_success() {
+    let fleet = fleet();
+    let units = bulk_units(&fleet);
+    let sim = ModbusSim::new(fleet.clone(), units, TimeSource::Fixed(at(10, 0, 0))).unwrap();
+    let (good, _) = tcp_sim(sim).await;
+    // Nothing listens here: every poll of this device fails.
+    let dead = format!("127.0.0.1:{}", ewoda_common::services::free_port().unwrap());
+    let config = ewoda_collector::modbus::ModbusConfig {
+        models: models(),
+        devices: vec![
+            device(
+                Link::Tcp {
+                    endpoint: good.clone(),
+                },
+                &[(1, "A")],
+                200,
+                0,
+            ),
+            device(
+                Link::Tcp {
+                    endpoint: dead.clone(),
+                },
+                &[(1, "A")],
+                200,
+                0,
+            ),
+        ],
+    };
+    let metrics = Arc::new(ewoda_collector::metrics::Metrics::default());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let m = metrics.clone();
+    let task = tokio::spawn(async move {
+        ewoda_collector::modbus::run_all_counted(&config, tx, Some(&m)).await
+    });
+    for _ in 0..3 {
+        let s = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("samples of the good device")
+            .expect("open");
+        assert_eq!(s.endpoint, good);
+    }
+    let text = metrics.render();
+    let value = |name: &str, dev: &str| -> i64 {
+        let prefix = format!("{name}{{device=\"{dev}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{prefix} missing in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(value("ewoda_modbus_polls_total", &good) >= 3, "{text}");
+    assert_eq!(value("ewoda_modbus_poll_failures_total", &good), 0);
+    assert!(value("ewoda_modbus_last_success_timestamp", &good) >= Utc::now().timestamp() - 60);
+    assert!(
+        value("ewoda_modbus_poll_failures_total", &dead) >= 1,
+        "{text}"
+    );
+    assert_eq!(value("ewoda_modbus_last_success_timestamp", &dead), 0);
+    drop(rx);
+    task.abort();
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-fn reading_msg(prefix: &str, serial: &str, minute: i64, ml: i64) -> (String, Vec<u8>) {
+pub(crate) fn reading_msg(prefix: &str, serial: &str, minute: i64, ml: i64) -> (String, Vec<u8>) {
     let m3 = ewoda_common::Volume::from_ml(ml).m3();
     (
         format!("{prefix}/meters/{serial}/reading"),
@@ -28,26 +28,35 @@ fn reading_msg(prefix: &str, serial: &str, minute: i64, ml: i64) -> (String, Vec
     )
 }
 
-struct Collector {
-    stop: watch::Sender<bool>,
-    source: JoinHandle<Result<(), ewoda_collector::error::Error>>,
-    pipeline: PipelineHandle,
-    metrics: Arc<Metrics>,
+pub(crate) struct Collector {
+    pub stop: watch::Sender<bool>,
+    pub source: JoinHandle<Result<(), ewoda_collector::error::Error>>,
+    pub pipeline: PipelineHandle,
+    pub metrics: Arc<Metrics>,
 }
 
-fn start(pool: &PgPool, prefix: &str, client_id: &str, group: &str) -> Collector {
-    let metrics = Arc::new(Metrics::default());
-    let pipeline = pipeline::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
-    let (stop, rx) = watch::channel(false);
-    let cfg = MqttSourceConfig {
+/// A source config for the test's topics, client and group.
+pub(crate) fn config(prefix: &str, client_id: &str, group: &str) -> MqttSourceConfig {
+    MqttSourceConfig {
         topic_filter: format!("{prefix}/meters/+/+"),
-        client_id: client_id.into(),
         share_group: Some(group.into()),
         keep_alive_secs: 5,
         receive_maximum: 100,
-    };
+        ..MqttSourceConfig::new(client_id)
+    }
+}
+
+fn start(pool: &PgPool, prefix: &str, client_id: &str, group: &str) -> Collector {
+    start_with(pool, config(prefix, client_id, group), mqtt_url())
+}
+
+/// A pipeline and one source of `cfg` on the broker at `url`.
+pub(crate) fn start_with(pool: &PgPool, cfg: MqttSourceConfig, url: String) -> Collector {
+    let metrics = Arc::new(Metrics::default());
+    let pipeline = pipeline::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    let (stop, rx) = watch::channel(false);
     let source = tokio::spawn(mqtt::run(
-        mqtt_url(),
+        url,
         cfg,
         pipeline.sender(),
         metrics.clone(),
@@ -63,14 +72,14 @@ fn start(pool: &PgPool, prefix: &str, client_id: &str, group: &str) -> Collector
 }
 
 impl Collector {
-    async fn subscribed(&self) {
+    pub(crate) async fn subscribed(&self) {
         wait_for("subscription", || async {
             self.metrics.mqtt_subscribed.load(Ordering::SeqCst) > 0
         })
         .await;
     }
 
-    async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.stop.send(true).unwrap();
         self.source.await.unwrap().unwrap();
         self.pipeline.finish().await;
@@ -83,7 +92,7 @@ impl Collector {
     }
 }
 
-async fn wait_for<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn wait_for<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -98,7 +107,7 @@ where
     }
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
+pub(crate) async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap_or(-1)
 }
 
@@ -333,4 +342,65 @@ async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
         .await
         .unwrap();
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn oversized_and_non_plain_messages_become_dead_letters_with_reasons(pool: PgPool) {
+    meter(&pool, "L1", None).await;
+    let prefix = unique("t-limits");
+    let id = unique("c-limits");
+    let mut cfg = config(&prefix, &id, &unique("g"));
+    cfg.max_payload_bytes = 4096;
+    let c = start_with(&pool, cfg, mqtt_url());
+    c.subscribed().await;
+    let topic = format!("{prefix}/meters/L1/reading");
+    // 300 kB: over the payload limit, and over the 256 KiB packet limit the client used to
+    // announce, past which the broker acked the publish and then dropped it unseen.
+    let big = format!(
+        r#"{{"serial":"L1","read_at":"{}","volume_m3":"1.5","pad":"{}"}}"#,
+        at(1).to_rfc3339(),
+        "x".repeat(300_000)
+    );
+    let plain = |read_at: &str, volume: &str| {
+        format!(r#"{{"serial":"L1","read_at":"{read_at}","volume_m3":"{volume}"}}"#).into_bytes()
+    };
+    let big_len = big.len();
+    let msgs = vec![
+        reading_msg(&prefix, "L1", 0, 1_000_000),
+        (topic.clone(), big.into_bytes()),
+        (topic.clone(), plain(&at(2).to_rfc3339(), "1e1")),
+        (topic.clone(), plain("2026-05-04T10:15:00", "2")),
+        reading_msg(&prefix, "L1", 3, 2_000_000),
+    ];
+    publish_all(&msgs).await;
+    wait_for("all acked", || async {
+        c.metrics.mqtt_acked.load(Ordering::SeqCst) == msgs.len() as u64
+    })
+    .await;
+    assert_eq!(count(&pool, "select count(*) from reading").await, 2);
+    let reasons = dead_reasons(&pool).await;
+    assert_eq!(
+        reasons,
+        [
+            format!("topic {topic}: payload of {big_len} bytes is over max_payload_bytes 4096 (its first 1024 bytes kept)"),
+            format!("topic {topic}: volume_m3 \"1e1\" is not a plain decimal number (digits with an optional '.', e.g. \"123.456\")"),
+            format!("topic {topic}: read_at \"2026-05-04T10:15:00\" has no UTC offset: add Z or e.g. +02:00 (RFC 3339)"),
+        ]
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select max(length(payload))::bigint from dead_letter"
+        )
+        .await,
+        1024
+    );
+    assert_eq!(c.metrics.mqtt_oversized.load(Ordering::SeqCst), 1);
+    assert_eq!(c.metrics.dead_letters("too_large"), 1);
+    assert!(c
+        .metrics
+        .render()
+        .contains("\newoda_collector_mqtt_oversized_total 1\n"));
+    c.shutdown().await;
+    forget_session(&id).await;
 }

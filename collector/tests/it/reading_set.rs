@@ -4,6 +4,7 @@
 use crate::common;
 
 use common::*;
+use ewoda_collector::alarms::AlarmKind;
 use ewoda_collector::quality::VALIDATED;
 use ewoda_collector::reading_set::{import_reading_set, ImportError, ImportReport};
 use sqlx::PgPool;
@@ -30,7 +31,7 @@ async fn good_file_then_reimport_stores_nothing_new(pool: PgPool) {
             readings: 3,
             stored: 3,
             already_stored: 0,
-            leak_alarms_opened: 1,
+            alarms_opened: vec![(AlarmKind::Leak, 1)],
             alarms_cleared: 0
         }
     );
@@ -57,7 +58,7 @@ async fn good_file_then_reimport_stores_nothing_new(pool: PgPool) {
             readings: 3,
             stored: 0,
             already_stored: 3,
-            leak_alarms_opened: 0,
+            alarms_opened: vec![],
             alarms_cleared: 0
         }
     );
@@ -118,11 +119,62 @@ async fn csv_variant_from_a_file(pool: PgPool) {
     )
     .unwrap();
     let r = import_reading_set(&pool, path.as_path()).await.unwrap();
-    assert_eq!((r.readings, r.stored, r.leak_alarms_opened), (2, 2, 1));
+    assert_eq!((r.readings, r.stored), (2, 2));
+    assert_eq!(r.alarms_opened, [(AlarmKind::Leak, 1)]);
     assert_eq!(stored(&pool, a).await[1].1, 123_500_000);
     let missing = import_reading_set(&pool, dir.join("missing.csv").as_path())
         .await
         .unwrap_err();
     assert!(missing.to_string().contains("missing.csv"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn format_and_database_errors_are_reported_together(pool: PgPool) {
+    meter(&pool, "0012345", None).await;
+    let file = "Numer licznika;Data odczytu;Stan;Alarm\r\n\
+                0012345;04.05.2026 10:15;1 124,080;NIE;\r\n\
+                0012345;05.05.2026 25:00;1 124,500;NIE;\r\n\
+                0099999;05.05.2026 10:00;5,000;TAK;\r\n\
+                0012345;06.05.2026;1 125,000;NIE;\r\n\
+                0012345;07.05.2026;1,5;JA;\r\n";
+    let err = import_reading_set(&pool, file.as_bytes())
+        .await
+        .unwrap_err();
+    let ImportError::Lines(lines) = &err else {
+        panic!("{err}")
+    };
+    let msgs: Vec<String> = lines.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        msgs,
+        [
+            "line 3: meter 0012345: read 05.05.2026 25:00: invalid hour",
+            "line 4: meter 0099999: unknown meter",
+            "line 6: meter 0012345: leak alarm must be TAK or NIE, found 'JA'",
+        ]
+    );
+    assert!(
+        err.to_string()
+            .ends_with("(nothing was imported; 2 more errors)"),
+        "{err}"
+    );
+    assert_eq!(count(&pool, "reading").await, 0);
+    assert_eq!(count(&pool, "alarm").await, 0);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_falling_register_is_reported_as_reverse_flow_not_a_leak(pool: PgPool) {
+    meter(&pool, "0012345", None).await;
+    let file = "0012345;2026-05-04 10:15:00;123,456;NIE\n0012345;2026-05-05 10:15:00;120,000;NIE\n";
+    let r = import_reading_set(&pool, file.as_bytes()).await.unwrap();
+    assert_eq!(r.alarms_opened, [(AlarmKind::ReverseFlow, 1)]);
+    assert_eq!(
+        r.to_string(),
+        "2 readings: 2 stored, 0 already stored, alarms opened: 1 reverse_flow, 0 alarms cleared"
+    );
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from alarm")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["reverse_flow"]);
 }

@@ -1,7 +1,7 @@
 //! MQTT helpers for tests: unique names, a QoS 1 publisher, session cleanup.
 
 use ewoda_collector::mqtt;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
 use std::time::Duration;
 
 /// The broker under test (`MQTT_URL`, default the local Mosquitto).
@@ -21,25 +21,7 @@ pub fn unique(tag: &str) -> String {
 /// Publishes with QoS 1 and waits for every PUBACK.
 pub async fn publish_all(msgs: &[(String, Vec<u8>)]) {
     let (host, port) = mqtt::parse_mqtt_url(&mqtt_url()).unwrap();
-    let mut opts = MqttOptions::new(unique("pub"), host, port);
-    opts.set_inflight(100);
-    let (client, mut events) = AsyncClient::new(opts, msgs.len() + 10);
-    for (t, p) in msgs {
-        client
-            .publish(t.clone(), QoS::AtLeastOnce, false, p.clone())
-            .await
-            .unwrap();
-    }
-    let mut acked = 0;
-    while acked < msgs.len() {
-        match tokio::time::timeout(Duration::from_secs(20), events.poll()).await {
-            Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => acked += 1,
-            Ok(Ok(_)) => {}
-            other => panic!("publisher: {other:?}"),
-        }
-    }
-    client.disconnect().await.unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(1), events.poll()).await;
+    super::brokers::publish_to(&host, port, None, msgs).await;
 }
 
 /// Drops the broker's persistent session of `client_id`.

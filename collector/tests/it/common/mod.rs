@@ -186,4 +186,5 @@ pub async fn outbox(pool: &PgPool) -> Vec<(String, String, Option<i64>)> {
     .unwrap()
 }
 pub mod broker;
+pub mod brokers;
 pub mod proxy;

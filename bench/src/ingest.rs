@@ -3,20 +3,23 @@
 //! - serial: a simulated iM871A dongle writes encrypted wM-Bus telegrams (OMS mode 5) to a pty
 //!   → the collector's radio source (HCI framing, AES decryption with the database's keys,
 //!   status profile, spill queue) → VEE → batched writer → PostgreSQL commit;
-//! - mqtt: QoS 1 publishes → Mosquitto → the collector's shared-subscription MQTT 5 sources →
-//!   VEE → batched writer → PostgreSQL commit → PUBACK.
+//! - mqtt: QoS 1 publishes → the broker → the collector's MQTT sources (a shared subscription,
+//!   or one subscriber per topic partition) → VEE → batched writer → PostgreSQL commit →
+//!   PUBACK; beside it the bare broker rate: the same publishes to as many plain subscribers,
+//!   no database, so the collector's own share of the limit shows.
 //!
-//! PostgreSQL is `DATABASE_URL` (or a private cluster), the broker `MQTT_URL` (or a private
-//! mosquitto). The last line printed is `ingest: <N> readings/s, <P>% of COPY`.
+//! PostgreSQL is `DATABASE_URL` (or a private cluster), the broker each `--mqtt-url` in turn
+//! (else `MQTT_URL`, else a private mosquitto). The last line printed is
+//! `ingest: <N> readings/s, <P>% of COPY`.
 
-use crate::error::Error;
-use crate::keystore::KeyStore;
-use crate::metrics::Metrics;
-use crate::mqtt::{self, MqttSourceConfig};
-use crate::pipeline::{self, WriterConfig};
-use crate::radio::{self, RadioContext, RadioSerialConfig, ReadClock};
-use crate::store::{self, NewReading, Source};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use ewoda_collector::error::Error;
+use ewoda_collector::keystore::KeyStore;
+use ewoda_collector::metrics::Metrics;
+use ewoda_collector::mqtt::{self, MqttSourceConfig};
+use ewoda_collector::pipeline::{self, WriterConfig};
+use ewoda_collector::radio::{self, RadioContext, RadioSerialConfig, ReadClock};
+use ewoda_collector::store::{self, NewReading, Source};
 use ewoda_common::crypto::MasterKey;
 use ewoda_common::services::{ServiceOptions, Services};
 use ewoda_sim::im871a::{rx_message, DeviceInfo, Dongle, RxOptions};
@@ -70,6 +73,11 @@ pub struct IngestOptions {
     /// line is paced by the radio; a pty is not, and the rest would wait in the spill queue).
     pub serial_window: usize,
     pub writer: WriterConfig,
+    /// MQTT: the brokers to measure one after the other (empty: `MQTT_URL` or a private one).
+    pub mqtt_urls: Vec<String>,
+    /// MQTT: each subscriber on its own topic partition instead of one shared subscription
+    /// (brokers without shared subscriptions, e.g. NATS).
+    pub partitions: bool,
 }
 
 impl Default for IngestOptions {
@@ -88,6 +96,8 @@ impl Default for IngestOptions {
                 idle_ms: 2,
                 ..WriterConfig::default()
             },
+            mqtt_urls: Vec::new(),
+            partitions: false,
         }
     }
 }
@@ -135,27 +145,26 @@ pub async fn run_with(
     let data_dir = std::env::temp_dir().join(format!("ewoda-bench-ingest-{}", std::process::id()));
     let services = Services::start(&ServiceOptions {
         database_url: database_url.filter(|s| !s.is_empty()),
-        mqtt_url: std::env::var("MQTT_URL").ok().filter(|s| !s.is_empty()),
+        mqtt_url: opts
+            .mqtt_urls
+            .first()
+            .cloned()
+            .or_else(|| std::env::var("MQTT_URL").ok())
+            .filter(|s| !s.is_empty()),
         data_dir: data_dir.clone(),
         install_missing: true,
     })?;
-    let db_name = format!("ewoda_bench_ingest_{}", std::process::id());
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&services.database_url)
-        .await?;
-    sqlx::query(&format!("drop database if exists {db_name}"))
-        .execute(&admin)
-        .await?;
-    sqlx::query(&format!("create database {db_name}"))
-        .execute(&admin)
-        .await?;
-    let url = with_database(&services.database_url, &db_name);
-    let result = measure(out, &url, &services.mqtt_url, opts).await;
-    let _ = sqlx::query(&format!("drop database if exists {db_name} with (force)"))
-        .execute(&admin)
-        .await;
-    admin.close().await;
+    let brokers = match opts.path {
+        IngestPath::Mqtt if !opts.mqtt_urls.is_empty() => opts.mqtt_urls.clone(),
+        _ => vec![services.mqtt_url.clone()],
+    };
+    let mut result = Err(Error::Bench("no broker to measure".into()));
+    for broker in &brokers {
+        result = measure_in_fresh_database(out, &services.database_url, broker, opts).await;
+        if result.is_err() {
+            break;
+        }
+    }
     services.stop();
     let _ = std::fs::remove_dir_all(&data_dir);
     let figures = result?;
@@ -166,6 +175,45 @@ pub async fn run_with(
         figures.percent_of_copy()
     )
     .map_err(io_err("stdout"))?;
+    Ok(figures)
+}
+
+/// One measurement in a database made for it (and dropped after); on the MQTT path followed
+/// by the bare broker rate and a summary line for the broker.
+async fn measure_in_fresh_database(
+    out: &mut dyn Write,
+    database_url: &str,
+    broker: &str,
+    opts: &IngestOptions,
+) -> Result<IngestFigures, Error> {
+    let db_name = format!("ewoda_bench_ingest_{}", std::process::id());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await?;
+    sqlx::query(&format!("drop database if exists {db_name}"))
+        .execute(&admin)
+        .await?;
+    sqlx::query(&format!("create database {db_name}"))
+        .execute(&admin)
+        .await?;
+    let url = with_database(database_url, &db_name);
+    let result = measure(out, &url, broker, opts).await;
+    let _ = sqlx::query(&format!("drop database if exists {db_name} with (force)"))
+        .execute(&admin)
+        .await;
+    admin.close().await;
+    let figures = result?;
+    if opts.path == IngestPath::Mqtt {
+        let bare = broker_rate(broker, opts).await?;
+        writeln!(
+            out,
+            "broker {broker}: ingest {:.0} readings/s, {:.0}% of COPY; the broker alone (publish → subscribe, no database) {bare:.0} messages/s",
+            figures.ingest_per_s,
+            figures.percent_of_copy()
+        )
+        .map_err(io_err("stdout"))?;
+    }
     Ok(figures)
 }
 
@@ -218,8 +266,10 @@ async fn measure(
             }
             writeln!(
                 out,
-                "path: MQTT — QoS 1 publishes → broker {mqtt_url} → {} MQTT 5 subscribers (Receive Maximum {}) in one shared group → VEE → {} writers → PostgreSQL commit → PUBACK",
-                opts.subscribers, opts.receive_maximum, writer.writers
+                "path: MQTT — QoS 1 publishes → broker {mqtt_url} → {} subscribers (MQTT 5 with Receive Maximum {}, or 3.1.1 where the broker refuses 5) {} → VEE → {} writers → PostgreSQL commit → PUBACK",
+                opts.subscribers, opts.receive_maximum,
+                if opts.partitions { "each on its own topic partition" } else { "in one shared group" },
+                writer.writers
             )
             .map_err(io_err("stdout"))?;
             (
@@ -414,9 +464,9 @@ async fn ingest_mqtt(
     let mut sources = Vec::new();
     for s in 0..opts.subscribers.max(1) {
         let mut cfg = MqttSourceConfig::new(format!("{group}-c{s}"));
-        cfg.topic_filter = format!("{topic_root}/meters/+/+");
-        cfg.share_group = Some(group.clone());
+        (cfg.topic_filter, cfg.share_group) = subscription(opts, &topic_root, &group, s);
         cfg.receive_maximum = opts.receive_maximum;
+        cfg.security.allow_insecure = true;
         sources.push(tokio::spawn(mqtt::run(
             mqtt_url.to_string(),
             cfg,
@@ -438,12 +488,14 @@ async fn ingest_mqtt(
 
     // Publish everything, time-ordered as telemetry arrives, and wait until all is committed.
     let started = Instant::now();
+    let consumed = metrics.clone();
     let mut publisher = Some(tokio::spawn(publish_all(
         mqtt_url.to_string(),
         topic_root.clone(),
         opts.meters,
         opts.readings_per_meter,
-        metrics.clone(),
+        partitions(opts),
+        Box::new(move || consumed.readings_received.load(Ordering::Relaxed)),
         // Mosquitto drops QoS 1 messages beyond a subscriber's queue (max_queued_messages,
         // 1000 by default): the publisher keeps at most the subscribers' windows plus part of
         // their queues of unstored readings out.
@@ -643,13 +695,157 @@ async fn insert_meters(pool: &PgPool, meters: usize) -> Result<Vec<i64>, Error> 
     Ok(serials.iter().filter_map(|s| by_serial.remove(s)).collect())
 }
 
-/// Publishes every reading with QoS 1 from one client and waits for the broker's PUBACKs.
+/// Topic partitions of the publishes (1 with a shared subscription).
+fn partitions(opts: &IngestOptions) -> usize {
+    if opts.partitions {
+        opts.subscribers.max(1)
+    } else {
+        1
+    }
+}
+
+/// Subscriber `s`'s topic filter and share group.
+fn subscription(
+    opts: &IngestOptions,
+    topic_root: &str,
+    group: &str,
+    s: usize,
+) -> (String, Option<String>) {
+    if opts.partitions {
+        (format!("{topic_root}/p{s}/meters/+/+"), None)
+    } else {
+        (
+            format!("{topic_root}/p0/meters/+/+"),
+            Some(group.to_string()),
+        )
+    }
+}
+
+/// Publishes with QoS 1 to as many plain subscribers (auto-acked, no database) as the
+/// collector had, and returns messages/s from the first publish to the last delivery.
+async fn broker_rate(url: &str, opts: &IngestOptions) -> Result<f64, Error> {
+    let resolved = ewoda_collector::mqtt::MqttSecurity {
+        allow_insecure: true,
+        ..Default::default()
+    }
+    .resolve(url)?;
+    let protocol = broker_protocol(&resolved).await;
+    let group = format!("bare{}", std::process::id());
+    let topic_root = format!("ewoda-bench-bare/{}", std::process::id());
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let subscribed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut subscribers = Vec::new();
+    for s in 0..opts.subscribers.max(1) {
+        let (client, mut conn) = mqtt::client::open(
+            protocol,
+            &mqtt::client::Options {
+                client_id: format!("{group}-s{s}"),
+                persistent: false,
+                keep_alive: Duration::from_secs(30),
+                receive_maximum: opts.receive_maximum,
+                max_packet_bytes: 1 << 20,
+                resolved: &resolved,
+                capacity: 10_000,
+            },
+        );
+        let (filter, share) = subscription(opts, &topic_root, &group, s);
+        let filter = match share {
+            Some(g) => format!("$share/{g}/{filter}"),
+            None => filter,
+        };
+        let (received, subscribed) = (received.clone(), subscribed.clone());
+        subscribers.push(tokio::spawn(async move {
+            while let Ok(ev) = conn.poll().await {
+                match ev {
+                    mqtt::client::Ev::Connected { .. } => {
+                        let _ = client.subscribe(&filter, true);
+                    }
+                    mqtt::client::Ev::Subscribed(None) => {
+                        subscribed.fetch_add(1, Ordering::SeqCst);
+                    }
+                    mqtt::client::Ev::Message { .. } => {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while subscribed.load(Ordering::SeqCst) < opts.subscribers.max(1) as u64 {
+        if Instant::now() > deadline {
+            return Err(Error::Mqtt(format!(
+                "bare broker rate: {url} did not confirm the subscriptions"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let n = (opts.meters * opts.readings_per_meter) as u64;
+    let started = Instant::now();
+    let consumed = received.clone();
+    let publisher = tokio::spawn(publish_all(
+        url.to_string(),
+        topic_root,
+        opts.meters,
+        opts.readings_per_meter,
+        partitions(opts),
+        Box::new(move || consumed.load(Ordering::Relaxed)),
+        (opts.subscribers.max(1) * (usize::from(opts.receive_maximum) + 100)) as u64,
+    ));
+    let mut last = (Instant::now(), 0);
+    while received.load(Ordering::Relaxed) < n {
+        let done = received.load(Ordering::Relaxed);
+        if done != last.1 {
+            last = (Instant::now(), done);
+        } else if last.0.elapsed() > Duration::from_secs(30) {
+            return Err(Error::Bench(format!(
+                "bare broker rate stalled at {done} of {n} messages"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    publisher.abort();
+    for s in subscribers {
+        s.abort();
+    }
+    Ok(n as f64 / seconds)
+}
+
+/// MQTT 5 when the broker answers a 5 CONNECT, else 3.1.1 (as a source with `auto` does).
+async fn broker_protocol(resolved: &ewoda_collector::mqtt::security::Resolved) -> mqtt::Protocol {
+    let (client, mut conn) = mqtt::client::open(
+        mqtt::Protocol::V5,
+        &mqtt::client::Options {
+            client_id: format!("bench-probe-{}", std::process::id()),
+            persistent: false,
+            keep_alive: Duration::from_secs(30),
+            receive_maximum: 10,
+            max_packet_bytes: 1 << 20,
+            resolved,
+            capacity: 10,
+        },
+    );
+    let answered = tokio::time::timeout(Duration::from_secs(5), conn.poll()).await;
+    client.disconnect();
+    match answered {
+        Ok(Ok(mqtt::client::Ev::Connected { .. })) => mqtt::Protocol::V5,
+        _ => mqtt::Protocol::V311,
+    }
+}
+
+/// How many published messages the other side has taken in.
+type Consumed = Box<dyn Fn() -> u64 + Send + Sync>;
+
+/// Publishes every reading with QoS 1 from one client (MQTT 3.1.1, which every broker
+/// speaks) and waits for the broker's PUBACKs; at most `window` ahead of `consumed`.
 async fn publish_all(
     url: String,
     topic_root: String,
     meters: usize,
     per_meter: usize,
-    metrics: Arc<Metrics>,
+    partitions: usize,
+    consumed: Consumed,
     window: u64,
 ) -> Result<(), Error> {
     let (host, port) = mqtt::parse_mqtt_url(&url)?;
@@ -673,7 +869,7 @@ async fn publish_all(
     let mut published = 0u64;
     for j in 0..per_meter {
         for k in 0..meters {
-            while published >= window + metrics.readings_received.load(Ordering::Relaxed) {
+            while published >= window + consumed() {
                 tokio::time::sleep(Duration::from_micros(500)).await;
             }
             published += 1;
@@ -687,7 +883,7 @@ async fn publish_all(
             );
             client
                 .publish(
-                    format!("{topic_root}/meters/{s}/reading"),
+                    format!("{topic_root}/p{}/meters/{s}/reading", k % partitions),
                     QoS::AtLeastOnce,
                     false,
                     payload,
