@@ -323,6 +323,7 @@ async fn a_refund_returned_by_the_payees_bank_is_credit_again(pool: PgPool) {
         dec!(130.00),
         &payee,
         "ANNA NOWAK",
+        "2026-05-06".parse().unwrap(),
     )
     .await
     .unwrap();
