@@ -392,7 +392,13 @@ async fn a_correction_of_an_invoice_sent_to_ksef_references_its_ksef_number(pool
         d("2026-11-16"),
     );
     let inv = issue(&mut tx, &draft).await.unwrap();
-    let other = issue(&mut tx, &draft).await.unwrap();
+    // A second invoice of the customer, outside the contract (one sales invoice per contract
+    // and period is enforced by the database).
+    let loose = InvoiceDraft {
+        contract_id: None,
+        ..draft.clone()
+    };
+    let other = issue(&mut tx, &loose).await.unwrap();
     let nip: String = sqlx::query_scalar("select nip from utility")
         .fetch_one(&mut *tx)
         .await
