@@ -2,7 +2,7 @@
 //! export of the same query to CSV and XLSX. A list is data — a [`ListDef`] naming its SQL
 //! source and [`Column`]s (each a whitelisted SQL expression) — and one call:
 //!
-//! ```ignore
+//! ```text
 //! let query = ListQuery::parse(&USERS, &pairs);              // from Query<Vec<(String, String)>>
 //! match list::run(&state.pool, &USERS, &query, None, &page).await? {
 //!     Listed::Export(file) => Ok(file),

@@ -88,10 +88,10 @@ async fn build(conn: &mut PgConnection) {
             "with a as (insert into address (street, building, flat, postcode, city, commune)
                         values ($3, '7', '2', '00-002', 'Łężyce', 'Łężyce') returning address_id),
                   p as (insert into premises (address_id, kind, district_id, persons)
-                        select address_id, 'flat', (select district_id from district), 3 from a returning premises_id)
+                        select address_id, 'flat', (select district_id from district where code = 'D1'), 3 from a returning premises_id)
              insert into contract (number, customer_id, premises_id, tariff_group_id, valid_from)
              select $2, (select customer_id from customer where number = $1), premises_id,
-                    (select tariff_group_id from tariff_group), '2025-01-01' from p",
+                    (select tariff_group_id from tariff_group where code = 'G1'), '2025-01-01' from p",
         )
         .bind(customer)
         .bind(n)
