@@ -448,9 +448,12 @@ impl ListView {
                 },
             })
             .collect();
+        // The link key, when hidden by default, only builds the row links: not a choice.
+        let link_key = def.link.map(|(key, _)| key);
         let columns = def
             .columns
             .iter()
+            .filter(|c| c.shown || Some(c.key) != link_key)
             .map(|c| ColumnChoice {
                 key: c.key,
                 label: page.t(c.label),
