@@ -228,53 +228,14 @@ fn print_plan(plan: &RunPlan, show: usize) {
 /// `ewoda bench billing --customers N`: a fresh database on DATABASE_URL's server (dropped
 /// afterwards) or a private cluster, N synthetic customers, one whole run with issue.
 pub fn bench_billing(customers: usize) -> ExitCode {
-    super::finish(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(bench_billing_async(customers))),
-    )
+    super::block_on(bench_billing_async(customers))
 }
 
 async fn bench_billing_async(customers: usize) -> anyhow::Result<()> {
-    use ewoda_billing::bench;
-    let admin = std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty());
-    let scratch = std::env::temp_dir().join(format!("ewoda-bench-{}", std::process::id()));
-    let (services, url, created) = match &admin {
-        Some(admin) => {
-            let (url, name) = bench::create_database(admin).await?;
-            (None, url, Some(name))
-        }
-        None => {
-            let s =
-                ewoda_common::services::Services::start(&ewoda_common::services::ServiceOptions {
-                    database_url: None,
-                    mqtt_url: Some(String::new()),
-                    data_dir: scratch.clone(),
-                    install_missing: true,
-                })?;
-            let url = s.database_url.clone();
-            (Some(s), url, None)
-        }
-    };
-    println!("database: {}", ewoda_common::db::describe(&url));
-    let result = async {
-        let pool = ewoda_common::db::connect(&url, 4).await?;
-        ewoda_common::db::migrate(&pool).await?;
-        let r = bench::billing(&pool, customers).await;
-        pool.close().await;
-        Ok::<_, anyhow::Error>(r?)
-    }
-    .await;
-    if let (Some(admin), Some(name)) = (&admin, &created) {
-        bench::drop_database(admin, name).await?;
-    }
-    if let Some(s) = services {
-        s.stop();
-        std::fs::remove_dir_all(&scratch).ok();
-    }
-    let r = result?;
+    let r = super::with_scratch_database(|pool| async move {
+        Ok(ewoda_billing::bench::billing(&pool, customers).await?)
+    })
+    .await?;
     let t = r.summary.plan.timings;
     println!(
         "seeded {} customers in {:.2} s",

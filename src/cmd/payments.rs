@@ -292,52 +292,14 @@ async fn unmatched(database_url: &str) -> anyhow::Result<()> {
 /// `ewoda bench statement`: on a scratch database (created on DATABASE_URL and dropped after,
 /// or a private cluster when it is unset); the last line is the figure.
 pub fn bench_statement(lines: usize) -> ExitCode {
-    super::finish(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(bench_statement_async(lines))),
-    )
+    super::block_on(bench_statement_async(lines))
 }
 
 async fn bench_statement_async(lines: usize) -> anyhow::Result<()> {
-    use ewoda_billing::bench::{create_database, drop_database};
-    use ewoda_common::services::{ServiceOptions, Services};
-    let admin = std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty());
-    let scratch = std::env::temp_dir().join(format!("ewoda-bench-{}", std::process::id()));
-    let (services, url, created) = match &admin {
-        Some(admin) => {
-            let (url, name) = create_database(admin).await?;
-            (None, url, Some(name))
-        }
-        None => {
-            let s = Services::start(&ServiceOptions {
-                database_url: None,
-                mqtt_url: Some(String::new()),
-                data_dir: scratch.clone(),
-                install_missing: true,
-            })?;
-            let url = s.database_url.clone();
-            (Some(s), url, None)
-        }
-    };
-    let result = async {
-        let pool = ewoda_common::db::connect(&url, 4).await?;
-        ewoda_common::db::migrate(&pool).await?;
-        let r = ewoda_billing::statement::bench::statement(&pool, lines).await;
-        pool.close().await;
-        Ok::<_, anyhow::Error>(r?)
-    }
-    .await;
-    if let (Some(admin), Some(name)) = (&admin, &created) {
-        drop_database(admin, name).await?;
-    }
-    if let Some(s) = services {
-        s.stop();
-        std::fs::remove_dir_all(&scratch).ok();
-    }
-    let r = result?;
+    let r = super::with_scratch_database(|pool| async move {
+        Ok(ewoda_billing::statement::bench::statement(&pool, lines).await?)
+    })
+    .await?;
     println!(
         "{} bytes; {} payments stored, {} posted; re-import (all duplicates) {:.2} s",
         r.bytes,
