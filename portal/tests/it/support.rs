@@ -76,7 +76,9 @@ impl TestApp {
     }
 
     pub async fn drop_db(self) {
-        self.pool.close().await;
+        // close() waits for every checked-out connection; a test still holding one (a
+        // connection it acquired) would hang here, and `drop … with (force)` ends them anyway.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.pool.close()).await;
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect(&self.admin_url)
