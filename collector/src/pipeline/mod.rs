@@ -2,7 +2,13 @@
 //! (validation), a batched exactly-once writer and incremental daily rollups. Sources hand in
 //! [`Input`]s with an optional [`Ack`] that runs only after the batch holding it committed.
 
+mod alarm_stage;
+mod persist;
+mod previous;
+mod resolve;
 pub mod rollup;
+mod rollup_stage;
+mod validate;
 pub mod vee;
 pub mod writer;
 
