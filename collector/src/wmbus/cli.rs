@@ -2,7 +2,7 @@
 //! SPEC §5 JSON object per output line. The binary only wires stdin/stdout to this.
 
 use super::keys::parse_key;
-use super::{decode, error_json_line, hex_to_bytes, peek_id};
+use super::{decode_learning, error_json_line, hex_to_bytes, peek_id, Formats};
 use std::io::{BufRead, Write};
 use thiserror::Error;
 
@@ -39,9 +39,11 @@ pub fn run_decode(
         Some(k) => Some(parse_key(k).ok_or_else(|| CliError::BadKey(k.to_string()))?),
         None => None,
     };
+    // Compact frames decode from the formats of the full frames before them in the input.
+    let formats = Formats::new();
     if !hex_args.is_empty() {
         for h in hex_args {
-            decode_one(h, &key, out)?;
+            decode_one(h, &key, &formats, out)?;
         }
         return Ok(());
     }
@@ -55,17 +57,22 @@ pub fn run_decode(
         if text.trim().is_empty() {
             continue;
         }
-        decode_one(&text, &key, out)?;
+        decode_one(&text, &key, &formats, out)?;
     }
     out.flush()?;
     Ok(())
 }
 
-fn decode_one(text: &str, key: &Option<[u8; 16]>, out: &mut dyn Write) -> std::io::Result<()> {
+fn decode_one(
+    text: &str,
+    key: &Option<[u8; 16]>,
+    formats: &Formats,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let mut buf = [0u8; 1024];
     let line = match hex_to_bytes(&cleaned, &mut buf) {
-        Ok(bytes) => match decode(bytes, key) {
+        Ok(bytes) => match decode_learning(bytes, key, formats) {
             Ok(t) => t.to_json_line(),
             Err(e) => error_json_line(peek_id(bytes).as_deref(), &e),
         },

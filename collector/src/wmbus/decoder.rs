@@ -4,7 +4,7 @@
 //! and driver post-processing.
 
 use super::afl::{self, Afl};
-use super::compact;
+use super::compact::{self, Formats};
 use super::drivers;
 use super::error::DecodeError;
 use super::keys::KeyLookup;
@@ -70,20 +70,31 @@ pub struct Ctx<'k> {
 
 /// Decodes a frame (hex already turned into bytes).
 pub fn decode(frame: &[u8], keys: &dyn KeyLookup) -> Result<Telegram, DecodeError> {
+    decode_with(frame, keys, None)
+}
+
+/// [`decode`] that learns the formats of full frames into `formats` and expands compact
+/// frames with them.
+pub fn decode_with(
+    frame: &[u8],
+    keys: &dyn KeyLookup,
+    formats: Option<&Formats>,
+) -> Result<Telegram, DecodeError> {
     let mut buf = FrameBuf::new();
     match link::normalize(frame, &mut buf) {
         // CRC-stripped bytes pass the whole-frame format B check by chance about once in
         // 65,536 frames; when the format B reading does not decode, the plain one is tried.
         Ok(LinkFormat::WirelessFormatB) => {
-            decode_normalized(&mut buf, LinkFormat::WirelessFormatB, keys).or_else(|e| {
+            decode_normalized(&mut buf, LinkFormat::WirelessFormatB, keys, formats).or_else(|e| {
                 let mut plain = FrameBuf::new();
                 link::as_stripped(frame, &mut plain).map_err(|_| e.clone())?;
-                decode_normalized(&mut plain, LinkFormat::WirelessNoCrc, keys).map_err(|_| e)
+                decode_normalized(&mut plain, LinkFormat::WirelessNoCrc, keys, formats)
+                    .map_err(|_| e)
             })
         }
-        Ok(link) => decode_normalized(&mut buf, link, keys),
+        Ok(link) => decode_normalized(&mut buf, link, keys, formats),
         Err(DecodeError::LengthMismatch { declared, actual }) if actual > declared => {
-            over_length(frame, declared, keys)
+            over_length(frame, declared, keys, formats)
         }
         Err(e) => Err(e),
     }
@@ -97,6 +108,7 @@ fn over_length(
     frame: &[u8],
     declared: usize,
     keys: &dyn KeyLookup,
+    formats: Option<&Formats>,
 ) -> Result<Telegram, DecodeError> {
     let mismatch = DecodeError::LengthMismatch {
         declared,
@@ -105,7 +117,7 @@ fn over_length(
     let attempt = |bytes: &[u8]| -> Option<Telegram> {
         let mut buf = FrameBuf::new();
         let link = link::normalize(bytes, &mut buf).ok()?;
-        decode_normalized(&mut buf, link, keys).ok()
+        decode_normalized(&mut buf, link, keys, formats).ok()
     };
     let warn = |mut t: Telegram, decoded: usize| {
         t.warnings.push(Warning::LengthField {
@@ -147,6 +159,7 @@ fn decode_normalized(
     buf: &mut FrameBuf,
     link: LinkFormat,
     keys: &dyn KeyLookup,
+    formats: Option<&Formats>,
 ) -> Result<Telegram, DecodeError> {
     let len = buf.len;
     let b = &mut buf.bytes[..len];
@@ -154,11 +167,7 @@ fn decode_normalized(
         need(b, 0, 3, "wired C, A and CI fields")?;
         (2, None)
     } else {
-        let addr = Address {
-            m: [b[2], b[3]],
-            a: [b[4], b[5], b[6], b[7], b[8], b[9]],
-        };
-        (10, Some(addr))
+        (10, Some(drivers::diehl::link_address(b)))
     };
     let mut ctx = Ctx {
         addr: dll.unwrap_or(Address {
@@ -246,6 +255,13 @@ fn decode_normalized(
                 )?;
                 break;
             }
+            0x7A if dll.is_some()
+                && drivers::diehl::layout(b) == Some(drivers::diehl::Layout::RealData) =>
+            {
+                has_tpl_status = true;
+                pos = drivers::diehl::real_data(b, pos, &ctx, &mut t)?;
+                break;
+            }
             0x7A | 0x7B if dll.is_some() => {
                 compact_payload = ci == 0x7B;
                 need(b, pos, 5, "short transport header")?;
@@ -273,8 +289,12 @@ fn decode_normalized(
             }
             0x79 if dll.is_some() => {
                 fill_identity(&mut t, &ctx);
-                t.warnings
-                    .extend(compact::decode(&b[pos + 1..], pos + 1, &mut t.records)?);
+                t.warnings.extend(compact::decode(
+                    &b[pos + 1..],
+                    pos + 1,
+                    formats,
+                    &mut t.records,
+                )?);
                 finish(&mut t, has_tpl_status);
                 drivers::post(&ctx, &[], &mut t);
                 return Ok(t);
@@ -295,6 +315,7 @@ fn decode_normalized(
         t.warnings.extend(compact::decode(
             &b[pos + skip..],
             pos + skip,
+            formats,
             &mut t.records,
         )?);
         finish(&mut t, has_tpl_status);
@@ -310,6 +331,9 @@ fn decode_normalized(
     t.records.reserve(24);
     let data = &b[pos..];
     let end = records::parse(data, pos, &mut t.records)?;
+    if let Some(f) = formats {
+        f.learn(data);
+    }
     let mfct: &[u8] = match end {
         RecordsEnd::End | RecordsEnd::TrailingBytes(_) => &[],
         RecordsEnd::ManufacturerData(at) => &data[at..],
@@ -446,12 +470,18 @@ fn unsecure(
     }
     let man = ctx.addr.manufacturer();
     let id = ctx.addr.id();
-    let Some(key) = ctx.keys.key(&man, &id) else {
-        return Err(DecodeError::MissingKey {
-            mode,
-            manufacturer: man,
-            id,
-        });
+    let missing = || DecodeError::MissingKey {
+        mode,
+        manufacturer: ctx.addr.manufacturer(),
+        id: ctx.addr.id(),
+    };
+    // Diehl OMS meters without a configured key use their manufacturer's default one.
+    let (key, defaulted) = match ctx.keys.key(&man, &id) {
+        Some(k) => (k, false),
+        None if mode == 5 && drivers::diehl::is_diehl(ctx.addr.m_code()) => {
+            (drivers::diehl::DEFAULT_OMS_KEY, true)
+        }
+        None => return Err(missing()),
     };
     if mode == 2 {
         let des_key = [
@@ -491,6 +521,9 @@ fn unsecure(
         security::cbc_decrypt(&kenc, &[0; 16], &mut b[pos..pos + n]);
     }
     if !b[pos..].starts_with(&[0x2F, 0x2F]) {
+        if defaulted {
+            return Err(missing());
+        }
         return Err(DecodeError::WrongKey {
             manufacturer: man,
             id,

@@ -141,8 +141,9 @@ pub enum DecodeError {
         /// Offset of the AFL.
         offset: usize,
     },
-    /// A compact frame whose format signature is not known.
-    #[error("compact frame with unknown format signature {signature:#06x} at offset {offset}")]
+    /// A compact frame whose format signature is not known: neither built in nor learned
+    /// from a full frame of the meter decoded before.
+    #[error("compact frame format {signature:#06x} not yet learned (no full frame with this format decoded before) at offset {offset}")]
     UnknownFormat {
         /// Format signature.
         signature: u16,

@@ -20,15 +20,28 @@ mod security;
 pub mod status_map;
 mod telegram;
 
+pub use compact::Formats;
 pub use decoder::Address;
 pub use error::DecodeError;
 pub use keys::{parse_key, KeyLookup, NoKeys};
 pub use link::{crc16, LinkFormat};
-pub use telegram::{device_type_name, Alarm, Function, Quantity, Record, Telegram, Value, Warning};
+pub use telegram::{
+    device_type_name, is_water_meter, Alarm, Function, Quantity, Record, Telegram, Value, Warning,
+};
 
 /// Decodes one telegram (wireless with or without link CRCs, or a wired long frame).
 pub fn decode(frame: &[u8], keys: &dyn KeyLookup) -> Result<Telegram, DecodeError> {
     decoder::decode(frame, keys)
+}
+
+/// [`decode`] for a stream of telegrams from the same receiver: full frames teach `formats`
+/// their DIF/VIF layout, and compact frames that follow are expanded with it.
+pub fn decode_learning(
+    frame: &[u8],
+    keys: &dyn KeyLookup,
+    formats: &Formats,
+) -> Result<Telegram, DecodeError> {
+    decoder::decode_with(frame, keys, Some(formats))
 }
 
 /// Decodes a telegram given as hex (whitespace around it is ignored).
@@ -91,7 +104,8 @@ pub fn peek_id(frame: &[u8]) -> Option<String> {
     } else if b.get(10) == Some(&0x72) {
         b.get(11..15)?
     } else {
-        b.get(4..8)?
+        b.get(9)?;
+        return Some(drivers::diehl::link_address(b).id());
     };
     Some(format!(
         "{:08x}",

@@ -349,6 +349,29 @@ fn header_shape(format: &[u8], pos: usize) -> Option<(usize, usize)> {
     Some((i - pos, len))
 }
 
+/// The DIF/VIF bytes of the records in `data` (fill bytes 0x2F skipped, up to manufacturer
+/// data or the end): the format a compact frame names by its CRC. `None` when a record has
+/// no fixed length (it cannot be sent compact) or is cut short.
+pub fn format_of(data: &[u8]) -> Option<Vec<u8>> {
+    let mut format = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            0x2F => i += 1,
+            0x0F | 0x1F => break,
+            _ => {
+                let (h, n) = header_shape(data, i)?;
+                if i + h + n > data.len() {
+                    return None;
+                }
+                format.extend_from_slice(&data[i..i + h]);
+                i += h + n;
+            }
+        }
+    }
+    Some(format)
+}
+
 /// Rebuilds full records from a compact frame: the DIF/VIF `format` of a full frame and the
 /// bare `data` (which starts at frame offset `base`). Writes into `out`; returns the bytes
 /// written and the data bytes consumed.

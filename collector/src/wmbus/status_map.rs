@@ -1,9 +1,11 @@
 //! Meter-specific meaning of the bits EN 13757-3 leaves to the manufacturer: status bits 5–7
 //! and the error-flags record (`02 FD 17`). The decoder reports them raw
 //! (`Alarm::ManufacturerStatus`, `Alarm::ErrorFlags`); a meter's configured status profile
-//! turns them into named alarms (leak, burst, …). Bits a profile does not name stay raw.
+//! turns them into named alarms (leak, burst, …). Bits a profile does not name stay raw. A
+//! profile names the bits of water meters only: other devices on the same source (a heat
+//! meter, a pressure sensor) keep their bits raw.
 
-use super::{Alarm, Telegram};
+use super::{is_water_meter, Alarm, Telegram};
 
 /// How one meter model encodes its alarms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,11 @@ impl StatusProfile {
     }
 
     /// Replaces the raw manufacturer alarms of `t` by named ones; unnamed bits stay raw.
+    /// Telegrams of devices that are not water meters are left as they are.
     pub fn apply(&self, t: &mut Telegram) {
+        if !is_water_meter(t.device_type) {
+            return;
+        }
         let mut named = Vec::new();
         t.alarms.retain_mut(|a| match a {
             Alarm::ManufacturerStatus(bits) => {

@@ -77,6 +77,19 @@ impl Telegram {
     }
 }
 
+/// Whether the device type is a water meter (water, warm, hot, cold, dual or waste water):
+/// the devices water-meter alarms (leak, burst, dry, reverse flow) belong to.
+pub fn is_water_meter(device_type: u8) -> bool {
+    matches!(device_type, 0x06 | 0x07 | 0x15 | 0x16 | 0x17 | 0x28)
+}
+
+/// Whether a manufacturer's volume field can be the device's register: a water meter, or a
+/// radio converter (0x36/0x37) that relays a meter it does not name. Heat cost allocators,
+/// heat and cooling meters, sensors … have no such field.
+pub fn may_carry_water_volume(device_type: u8) -> bool {
+    is_water_meter(device_type) || matches!(device_type, 0x36 | 0x37)
+}
+
 /// EN 13757-3 device type names.
 pub fn device_type_name(t: u8) -> &'static str {
     match t {

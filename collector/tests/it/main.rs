@@ -18,6 +18,7 @@ mod serial_radio;
 mod serial_spill;
 mod spill;
 mod supervised;
+mod wmbus_accuracy;
 mod wmbus_cli;
 mod wmbus_im871a;
 mod wmbus_proptest;

@@ -4,7 +4,7 @@
 
 mod apator;
 mod bmt;
-mod diehl;
+pub(crate) mod diehl;
 mod kamstrup;
 mod others;
 mod techem;
@@ -80,7 +80,7 @@ pub(crate) fn manufacturer_ci(
         (APT, 0xA0) => apator::apt_a0(b, pos, ctx, t),
         (APA, 0xA0 | 0xA1) => apator::na1(b, pos, ctx, t),
         (TCH, 0xA2) => techem::mkradio(b, pos, ctx, t),
-        (SAP | DME | HYD, 0xA1..=0xA3) => diehl::izar(b, pos, ctx, t),
+        (m, _) if diehl::is_diehl(m) => diehl::prios(b, pos, ctx, t),
         _ => Err(unsupported(
             ctx,
             ci,

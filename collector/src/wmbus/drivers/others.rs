@@ -4,7 +4,9 @@
 use super::litres;
 use crate::wmbus::error::DecodeError;
 use crate::wmbus::records::bcd;
-use crate::wmbus::telegram::{Alarm, Quantity, Telegram, Value};
+use crate::wmbus::telegram::{
+    is_water_meter, may_carry_water_volume, Alarm, Quantity, Telegram, Value,
+};
 
 /// Zenner type 0B manufacturer data: status (u32 LE), then the volume in litres at 9..13.
 pub(super) fn zenner(data: &[u8], t: &mut Telegram) -> Result<(), DecodeError> {
@@ -20,7 +22,8 @@ pub(super) fn zenner(data: &[u8], t: &mut Telegram) -> Result<(), DecodeError> {
     if status != 0 {
         t.alarms.push(Alarm::ManufacturerStatus(status));
     }
-    if t.total_m3.is_none() {
+    // The litres are a water meter's register; other Zenner devices have none there.
+    if t.total_m3.is_none() && may_carry_water_volume(t.device_type) {
         let l = u32::from_le_bytes([data[9], data[10], data[11], data[12]]);
         t.total_m3 = Some(litres(i64::from(l)));
     }
@@ -28,9 +31,10 @@ pub(super) fn zenner(data: &[u8], t: &mut Telegram) -> Result<(), DecodeError> {
 }
 
 /// Qundis Q water walk-by telegrams carry the volume in a manufacturer record (VIF 7F/FF)
-/// as BCD litres at bytes 12..16.
+/// as BCD litres at bytes 12..16. Only water meters (or radio converters relaying one):
+/// Qundis heat cost allocators send manufacturer records too, and theirs hold no litres.
 pub(super) fn qundis(t: &mut Telegram) {
-    if t.total_m3.is_some() {
+    if t.total_m3.is_some() || !may_carry_water_volume(t.device_type) {
         return;
     }
     let found = t.records.iter().find_map(|r| match r.value {
@@ -44,8 +48,11 @@ pub(super) fn qundis(t: &mut Telegram) {
     }
 }
 
-/// Diehl/Sappel waterstarm: error flag 0x40 means leakage (or no usage).
+/// Diehl/Sappel waterstarm: error flag 0x40 means leakage (or no usage) — of a water meter.
 pub(super) fn waterstarm(t: &mut Telegram) {
+    if !is_water_meter(t.device_type) {
+        return;
+    }
     let mut extra = None;
     for a in t.alarms.iter_mut() {
         if let Alarm::ErrorFlags(f) = a {
