@@ -223,6 +223,7 @@ pub async fn interest_note(
         invoice_id: Some(invoice_id),
         level_kind: None,
         fee: Decimal::ZERO,
+        credit: Decimal::ZERO,
         pay_by: plus_days(on, cfg.payment_days),
         eur_rate,
     };

@@ -149,9 +149,12 @@ async fn remind_customer(
     if top_level == 0 {
         return Ok(Outcome::UpToDate);
     }
-    let principal: Decimal = items.iter().map(|i| i.open).sum();
+    // A credit elsewhere on the account (a correction of a paid invoice, an overpayment) is
+    // set against the items: never demand more than the customer owes in all.
+    let overdue: Decimal = items.iter().map(|i| i.open).sum();
     let balance = ledger::balance(conn, customer_id).await?;
-    if principal < cfg.min_amount || balance < cfg.min_amount {
+    let principal = overdue.min(balance);
+    if principal < cfg.min_amount {
         return Ok(Outcome::BelowMinimum);
     }
     let level = cfg
@@ -162,6 +165,7 @@ async fn remind_customer(
         invoice_id: None,
         level_kind: Some(level.kind),
         fee: level.fee,
+        credit: overdue - principal,
         pay_by: plus_days(today, cfg.payment_days),
         eur_rate: None,
     };

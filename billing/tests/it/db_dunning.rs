@@ -873,3 +873,39 @@ async fn payments_reminders_and_notes_use_the_open_amount_after_a_correction(poo
     );
     assert_eq!(det.items[0].open, dec!(116.00));
 }
+
+/// A = 108.00 paid in full on time, then a KOR takes 54.00 off it: that credit is set against
+/// B's overdue 216.00, so the reminder demands 162.00 (what the customer owes in all), lists
+/// B as it stands and shows the credit, and prints it.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_correction_of_a_paid_invoice_is_set_against_the_reminder(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "3301", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let (issued, due) = ("2026-09-17", "2026-10-01");
+    let paid = invoice(&mut tx, (a, ka), dec!(100.00), dec!(8.00), issued, due).await;
+    let open = invoice(&mut tx, (a, ka), dec!(200.00), dec!(16.00), issued, due).await;
+    tx.commit().await.unwrap();
+    pay_through_queue(&pool, a, dec!(108.00), "2026-09-30").await;
+    let mut tx = pool.begin().await.unwrap();
+    lower(&mut tx, (a, ka), &paid, dec!(50.00), dec!(4.00), "2026-10-05").await;
+    tx.commit().await.unwrap();
+
+    let r = run_dunning(&pool, &DunningConfig::default(), d("2026-10-09"))
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(r.issued[0].principal, dec!(162.00));
+    let (_, principal, det) = details(&pool, &r.issued[0].number).await;
+    assert_eq!(principal, dec!(162.00));
+    assert_eq!(det.credit, dec!(54.00));
+    let items: Vec<(i64, Decimal)> = det.items.iter().map(|i| (i.invoice_id, i.open)).collect();
+    assert_eq!(items, vec![(open.invoice_id, dec!(216.00))]);
+    let mut conn = pool.acquire().await.unwrap();
+    let doc = dunning::load(&mut conn, &r.issued[0].number).await.unwrap();
+    let pdf = dunning::render_dunning_pdf(&InvoicePdfRenderer::new().unwrap(), &doc).unwrap();
+    let text = pdf_text("credit", &pdf);
+    assert_contains(&text, &["Zaliczona nadpłata: -54,00", "Razem zaległość: 162,00"]);
+}
