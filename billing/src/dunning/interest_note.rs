@@ -77,10 +77,10 @@ pub async fn issue_interest_notes(
         corrected = ledger::corrected_gross_sql("$1"),
     );
     let ids: Vec<i64> = sqlx::query_scalar(&sql)
-    .bind(on)
-    .bind(include_unpaid)
-    .fetch_all(pool)
-    .await?;
+        .bind(on)
+        .bind(include_unpaid)
+        .fetch_all(pool)
+        .await?;
     let mut report = InterestNoteReport {
         checked: ids.len(),
         ..InterestNoteReport::default()

@@ -48,7 +48,7 @@ pub fn entry_identities(ctx: StatementContext<'_>, lines: &[StatementLine]) -> V
             // The entry's own fields; joined after format, account and number they make the
             // same text as ever, so keys stored before stay valid.
             let fields = canonical(&[
-                &line.value_date.to_string(),
+                line.value_date.to_string().as_str(),
                 &line.booked_on.to_string(),
                 &format!("{:?}", line.mark),
                 &line.amount.normalize().to_string(),
@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(a.credit, b.credit);
         let mut later = line();
         later.booked_on = later.booked_on.succ_opt().unwrap();
-        assert_ne!(entry_identities(ctx("00088/001"), &[later])[0].credit, a.credit);
+        assert_ne!(
+            entry_identities(ctx("00088/001"), &[later])[0].credit,
+            a.credit
+        );
     }
 
     #[test]

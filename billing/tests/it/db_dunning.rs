@@ -801,17 +801,32 @@ async fn payments_reminders_and_notes_use_the_open_amount_after_a_correction(poo
     let inv_a = invoice(&mut tx, (a, ka), dec!(400.00), dec!(32.00), issued, due).await;
     let inv_b = invoice(&mut tx, (a, ka), dec!(50.00), dec!(4.00), issued, due).await;
     let inv_c = invoice(&mut tx, (a, ka), dec!(200.00), dec!(16.00), issued, due).await;
-    lower(&mut tx, (a, ka), &inv_a, dec!(100.00), dec!(8.00), "2026-09-25").await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &inv_a,
+        dec!(100.00),
+        dec!(8.00),
+        "2026-09-25",
+    )
+    .await;
     let gone = invoice(&mut tx, (b, kb), dec!(50.00), dec!(4.00), issued, due).await;
-    lower(&mut tx, (b, kb), &gone, dec!(50.00), dec!(4.00), "2026-09-25").await;
+    lower(
+        &mut tx,
+        (b, kb),
+        &gone,
+        dec!(50.00),
+        dec!(4.00),
+        "2026-09-25",
+    )
+    .await;
     tx.commit().await.unwrap();
     pay_through_queue(&pool, a, dec!(378.00), "2026-09-30").await;
-    let allocated: Vec<(i64, Decimal)> = sqlx::query_as(
-        "select invoice_id, amount from payment_allocation order by invoice_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let allocated: Vec<(i64, Decimal)> =
+        sqlx::query_as("select invoice_id, amount from payment_allocation order by invoice_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(
         allocated,
         vec![
@@ -824,7 +839,10 @@ async fn payments_reminders_and_notes_use_the_open_amount_after_a_correction(poo
         .await
         .unwrap();
     assert!(r.failed.is_empty(), "{:?}", r.failed);
-    assert_eq!(r.customers_checked, 1, "the wiped-out invoice is no candidate");
+    assert_eq!(
+        r.customers_checked, 1,
+        "the wiped-out invoice is no candidate"
+    );
     assert_eq!(r.issued.len(), 1);
     assert_eq!(r.issued[0].principal, dec!(216.00));
     let (_, _, det) = details(&pool, &r.issued[0].number).await;
@@ -867,8 +885,16 @@ async fn payments_reminders_and_notes_use_the_open_amount_after_a_correction(poo
     assert_eq!(
         parts,
         vec![
-            (dec!(100.00), d("2026-10-20"), of(dec!(100.00), "2026-10-20")),
-            (dec!(116.00), d("2026-10-31"), of(dec!(116.00), "2026-10-31")),
+            (
+                dec!(100.00),
+                d("2026-10-20"),
+                of(dec!(100.00), "2026-10-20")
+            ),
+            (
+                dec!(116.00),
+                d("2026-10-31"),
+                of(dec!(116.00), "2026-10-31")
+            ),
         ]
     );
     assert_eq!(det.items[0].open, dec!(116.00));
@@ -889,7 +915,15 @@ async fn a_correction_of_a_paid_invoice_is_set_against_the_reminder(pool: PgPool
     tx.commit().await.unwrap();
     pay_through_queue(&pool, a, dec!(108.00), "2026-09-30").await;
     let mut tx = pool.begin().await.unwrap();
-    lower(&mut tx, (a, ka), &paid, dec!(50.00), dec!(4.00), "2026-10-05").await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &paid,
+        dec!(50.00),
+        dec!(4.00),
+        "2026-10-05",
+    )
+    .await;
     tx.commit().await.unwrap();
 
     let r = run_dunning(&pool, &DunningConfig::default(), d("2026-10-09"))
@@ -907,5 +941,8 @@ async fn a_correction_of_a_paid_invoice_is_set_against_the_reminder(pool: PgPool
     let doc = dunning::load(&mut conn, &r.issued[0].number).await.unwrap();
     let pdf = dunning::render_dunning_pdf(&InvoicePdfRenderer::new().unwrap(), &doc).unwrap();
     let text = pdf_text("credit", &pdf);
-    assert_contains(&text, &["Zaliczona nadpłata: -54,00", "Razem zaległość: 162,00"]);
+    assert_contains(
+        &text,
+        &["Zaliczona nadpłata: -54,00", "Razem zaległość: 162,00"],
+    );
 }

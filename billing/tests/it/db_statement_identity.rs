@@ -522,7 +522,11 @@ async fn daily_statements_and_the_monthly_one_store_each_credit_once(pool: PgPoo
         stored_before = stored;
     }
     assert_eq!(
-        count(&pool, "select count(*) from payment where review is not null").await,
+        count(
+            &pool,
+            "select count(*) from payment where review is not null"
+        )
+        .await,
         0
     );
     assert_eq!(
