@@ -1,6 +1,7 @@
 //! The customer ledger: typed, append-only postings (a positive amount raises what the customer
 //! owes, a negative one lowers it), balances as sums of postings, the statement of account and
-//! the open items per invoice (gross less the payments allocated to it).
+//! the open items per invoice (gross after lowering corrections, less the payments allocated
+//! to it: the one open-amount definition payments and dunning use).
 
 use crate::store_error::StoreError;
 use chrono::NaiveDate;
@@ -291,7 +292,7 @@ pub async fn statement(
     })
 }
 
-/// An invoice (or correction) with what is still to be paid on it.
+/// An invoice (or a correction raising one) with what is still to be paid on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenItem {
     /// The invoice.
@@ -300,52 +301,81 @@ pub struct OpenItem {
     pub number: String,
     /// Its due date.
     pub due_on: NaiveDate,
-    /// Its gross amount (negative for a correction that lowers the bill).
+    /// Its gross amount as issued.
     pub gross: Decimal,
+    /// Gross after the corrections that lowered it ([`corrected_gross_sql`]).
+    pub corrected: Decimal,
     /// Payments allocated to it.
     pub allocated: Decimal,
-    /// gross − allocated.
+    /// corrected − allocated (< 0: paid more than is owed on it).
     pub open: Decimal,
 }
 
-/// The customer's invoices with a non-zero open amount (gross − allocations), oldest due first.
+/// The one definition of what an invoice (`invoice i`) is owed, as an SQL expression: its
+/// gross plus the corrections lowering it (negative KORs) issued on or before the date
+/// parameter `on` (e.g. `$2`; NULL: all of them). A lowering correction is not a debt or
+/// credit of its own but takes its amount off its original from the original's due day on,
+/// so payments fill the corrected amount and no reminder or note demands what it took off;
+/// a correction raising the bill is a debt of its own with its own due day.
+pub fn corrected_gross_sql(on: &str) -> String {
+    format!(
+        "(i.gross + coalesce((select sum(c.gross) from invoice c
+                              where c.corrects_invoice_id = i.invoice_id and c.gross < 0
+                                and ({on}::date is null or c.issued_on <= {on})), 0))"
+    )
+}
+
+/// SQL condition true for the invoices (`invoice i`) that are debts of their own: all but the
+/// lowering corrections, which [`corrected_gross_sql`] folds into their originals.
+pub const IS_DEBT_SQL: &str = "not (i.corrects_invoice_id is not null and i.gross < 0)";
+
+/// SQL expression: the payments allocated to `invoice i`.
+pub const ALLOCATED_SQL: &str = "coalesce((select sum(pa.amount) from payment_allocation pa
+                                            where pa.invoice_id = i.invoice_id), 0)";
+
+/// The customer's invoices with a non-zero open amount (corrected gross − allocations), oldest
+/// due first.
 pub async fn open_items(
     conn: &mut PgConnection,
     customer_id: i64,
 ) -> Result<Vec<OpenItem>, StoreError> {
-    let mut all = open_items_of(conn, &[customer_id]).await?;
+    let mut all = open_items_of(conn, &[customer_id], None).await?;
     Ok(all.pop().map(|(_, items)| items).unwrap_or_default())
 }
 
-/// [`open_items`] of several customers in one query (bulk statement import), by customer id.
+/// [`open_items`] of several customers in one query (bulk statement import), by customer id,
+/// counting the lowering corrections issued on or before `on` (None: all).
 pub async fn open_items_of(
     conn: &mut PgConnection,
     customer_ids: &[i64],
+    on: Option<NaiveDate>,
 ) -> Result<Vec<(i64, Vec<OpenItem>)>, StoreError> {
-    let rows = sqlx::query(
-        "select i.customer_id, i.invoice_id, i.number, i.due_on, i.gross,
-                coalesce(a.allocated, 0) as allocated
+    let sql = format!(
+        "select i.customer_id, i.invoice_id, i.number, i.due_on, i.gross, o.corrected, o.allocated
          from invoice i
-         left join (select invoice_id, sum(amount) as allocated from payment_allocation
-                    group by invoice_id) a using (invoice_id)
-         where i.customer_id = any($1) and i.gross <> coalesce(a.allocated, 0)
+         cross join lateral (select {corrected} as corrected, {ALLOCATED_SQL} as allocated) o
+         where i.customer_id = any($1) and {IS_DEBT_SQL} and o.corrected <> o.allocated
          order by i.customer_id, i.due_on, i.invoice_id",
-    )
-    .bind(customer_ids)
-    .fetch_all(conn)
-    .await?;
+        corrected = corrected_gross_sql("$2"),
+    );
+    let rows = sqlx::query(&sql)
+        .bind(customer_ids)
+        .bind(on)
+        .fetch_all(conn)
+        .await?;
     let mut out: Vec<(i64, Vec<OpenItem>)> = Vec::new();
     for r in rows {
         let customer: i64 = r.try_get("customer_id")?;
-        let gross: Decimal = r.try_get("gross")?;
+        let corrected: Decimal = r.try_get("corrected")?;
         let allocated: Decimal = r.try_get("allocated")?;
         let item = OpenItem {
             invoice_id: r.try_get("invoice_id")?,
             number: r.try_get("number")?,
             due_on: r.try_get("due_on")?,
-            gross,
+            gross: r.try_get("gross")?,
+            corrected,
             allocated,
-            open: gross - allocated,
+            open: corrected - allocated,
         };
         match out.last_mut() {
             Some((c, items)) if *c == customer => items.push(item),
@@ -353,6 +383,24 @@ pub async fn open_items_of(
         }
     }
     Ok(out)
+}
+
+/// The gross of one invoice after its lowering corrections issued by `on`.
+pub async fn corrected_gross(
+    conn: &mut PgConnection,
+    invoice_id: i64,
+    on: NaiveDate,
+) -> Result<Decimal, StoreError> {
+    let sql = format!(
+        "select {} as corrected from invoice i where i.invoice_id = $1",
+        corrected_gross_sql("$2")
+    );
+    let gross: Option<Decimal> = sqlx::query_scalar(&sql)
+        .bind(invoice_id)
+        .bind(on)
+        .fetch_optional(conn)
+        .await?;
+    gross.ok_or_else(|| StoreError::not_found(format!("invoice {invoice_id}")))
 }
 
 #[cfg(test)]

@@ -228,6 +228,16 @@ async fn import(
                 "reopened_invoices": r.reopened.iter().map(|(i, _)| i).collect::<Vec<_>>()})
         })
         .collect();
+    // Credits repeated from another statement (a monthly after the dailies): not stored again.
+    let already: Vec<_> = report
+        .already_imported
+        .iter()
+        .map(|a| {
+            serde_json::json!({"bank_reference": a.bank_reference,
+                "amount": a.amount.to_string(), "payment_id": a.payment_id,
+                "statement_number": a.statement_number})
+        })
+        .collect();
     println!(
         "{}",
         serde_json::json!({
@@ -237,6 +247,7 @@ async fn import(
             "imported": imported,
             "unmatched": report.unmatched(),
             "duplicates": report.duplicates,
+            "already_imported": already,
             "reversals": reversals,
             "skipped_statements": skipped,
         })

@@ -7,7 +7,7 @@
 //! transaction.
 
 use super::levels::DunningConfig;
-use super::open::{corrected_gross, late_amounts};
+use super::open::late_amounts;
 use super::{
     plus_days, InterestPart, IssuedNotice, NoteSegment, NoticeDetails, NoticeItem, NoticeKind,
     INTEREST_NOTE_SERIES,
@@ -60,25 +60,27 @@ pub async fn issue_interest_notes(
     on: NaiveDate,
     include_unpaid: bool,
 ) -> Result<InterestNoteReport, StoreError> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+    // Unpaid: the ledger's corrected amount above what was paid on it by the note's day.
+    let sql = format!(
         "select i.invoice_id from invoice i
-         where i.gross > 0 and i.due_on < $1
+         where i.gross > 0 and i.due_on < $1 and {debt}
            and not exists (select 1 from dunning_notice n where n.kind = 'interest_note'
                            and n.details->>'invoice_id' = i.invoice_id::text)
            and (exists (select 1 from payment_allocation pa join payment p using (payment_id)
                         where pa.invoice_id = i.invoice_id
                           and p.booked_on > i.due_on and p.booked_on <= $1)
-                or ($2 and i.gross + coalesce((select sum(c.gross) from invoice c
-                        where c.corrects_invoice_id = i.invoice_id and c.gross < 0
-                          and c.issued_on <= $1), 0) > coalesce((select sum(pa.amount)
+                or ($2 and {corrected} > coalesce((select sum(pa.amount)
                         from payment_allocation pa join payment p using (payment_id)
                         where pa.invoice_id = i.invoice_id and p.booked_on <= $1), 0)))
          order by i.invoice_id",
-    )
-    .bind(on)
-    .bind(include_unpaid)
-    .fetch_all(pool)
-    .await?;
+        debt = ledger::IS_DEBT_SQL,
+        corrected = ledger::corrected_gross_sql("$1"),
+    );
+    let ids: Vec<i64> = sqlx::query_scalar(&sql)
+        .bind(on)
+        .bind(include_unpaid)
+        .fetch_all(pool)
+        .await?;
     let mut report = InterestNoteReport {
         checked: ids.len(),
         ..InterestNoteReport::default()
@@ -153,7 +155,7 @@ pub async fn interest_note(
     .collect::<Result<_, sqlx::Error>>()?;
 
     // Interest runs on what was owed: the amount after the corrections that lowered it.
-    let gross = corrected_gross(conn, invoice_id, on).await?;
+    let gross = ledger::corrected_gross(conn, invoice_id, on).await?;
     let late = late_amounts(gross, &payments, effective_due(due_on), on);
     let paid: Decimal = payments.iter().map(|(a, _)| *a).sum();
     let unpaid = gross - paid;
@@ -221,6 +223,7 @@ pub async fn interest_note(
         invoice_id: Some(invoice_id),
         level_kind: None,
         fee: Decimal::ZERO,
+        credit: Decimal::ZERO,
         pay_by: plus_days(on, cfg.payment_days),
         eur_rate,
     };

@@ -133,6 +133,11 @@ pub struct NoticeDetails {
     /// Reminder fee (PLN).
     #[serde(default)]
     pub fee: Decimal,
+    /// The customer's credit set against the overdue items (an overpayment, or a correction
+    /// of an invoice already paid): the reminder demands the items less this, never more than
+    /// the customer's balance.
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub credit: Decimal,
     /// Pay by this day.
     pub pay_by: NaiveDate,
     /// NBP table day and EUR mid rate used for the compensation.

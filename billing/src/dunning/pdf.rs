@@ -267,6 +267,16 @@ fn reminder_body(c: &mut Canvas<'_>, doc: &DunningDocument) {
     }
     c.rule(c.y + 9.0);
     c.down(4.0);
+    if !doc.details.credit.is_zero() {
+        c.text_right(
+            RIGHT,
+            c.y,
+            9.0,
+            false,
+            &format!("Zaliczona nadpłata: -{}", money(doc.details.credit)),
+        );
+        c.down(13.0);
+    }
     c.text_right(
         RIGHT,
         c.y,

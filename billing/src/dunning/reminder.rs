@@ -47,17 +47,20 @@ pub async fn run_dunning(
     let cutoff = today
         .checked_sub_days(chrono::Days::new(u64::from(first)))
         .ok_or_else(|| StoreError::invalid("today", format!("{today} is out of range")))?;
-    let customers: Vec<i64> = sqlx::query_scalar(
-        "select i.customer_id
-         from invoice i
-         left join (select invoice_id, sum(amount) as allocated from payment_allocation
-                    group by invoice_id) a using (invoice_id)
-         where i.due_on < $1 and i.gross > coalesce(a.allocated, 0)
+    // Candidates by the ledger's open amount (after lowering corrections issued by today).
+    let sql = format!(
+        "select i.customer_id from invoice i
+         where i.due_on < $1 and {} and {} > {}
          group by i.customer_id order by i.customer_id",
-    )
-    .bind(cutoff)
-    .fetch_all(pool)
-    .await?;
+        ledger::IS_DEBT_SQL,
+        ledger::corrected_gross_sql("$2"),
+        ledger::ALLOCATED_SQL,
+    );
+    let customers: Vec<i64> = sqlx::query_scalar(&sql)
+        .bind(cutoff)
+        .bind(today)
+        .fetch_all(pool)
+        .await?;
     let mut report = DunningReport {
         customers_checked: customers.len(),
         ..DunningReport::default()
@@ -146,9 +149,12 @@ async fn remind_customer(
     if top_level == 0 {
         return Ok(Outcome::UpToDate);
     }
-    let principal: Decimal = items.iter().map(|i| i.open).sum();
+    // A credit elsewhere on the account (a correction of a paid invoice, an overpayment) is
+    // set against the items: never demand more than the customer owes in all.
+    let overdue: Decimal = items.iter().map(|i| i.open).sum();
     let balance = ledger::balance(conn, customer_id).await?;
-    if principal < cfg.min_amount || balance < cfg.min_amount {
+    let principal = overdue.min(balance);
+    if principal < cfg.min_amount {
         return Ok(Outcome::BelowMinimum);
     }
     let level = cfg
@@ -159,6 +165,7 @@ async fn remind_customer(
         invoice_id: None,
         level_kind: Some(level.kind),
         fee: level.fee,
+        credit: overdue - principal,
         pay_by: plus_days(today, cfg.payment_days),
         eur_rate: None,
     };

@@ -107,6 +107,7 @@ mod tests {
             number: format!("FW/2026/01/{id:06}"),
             due_on: NaiveDate::MIN,
             gross: open,
+            corrected: open,
             allocated: Decimal::ZERO,
             open,
         }

@@ -4,7 +4,7 @@
 //! new credits in bulk, and apply returned/reversed credits. Lines nobody matches, and lines
 //! that look like an entry already stored from another statement, wait in the clerk's queue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
@@ -63,6 +63,20 @@ pub struct ImportedPayment {
     pub warnings: Vec<String>,
 }
 
+/// A credit line recognised as one already stored from another statement of the same account
+/// (identical in every field the bank wrote), so not stored again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadyImported {
+    /// The bank's reference of the line.
+    pub bank_reference: String,
+    /// Amount.
+    pub amount: Decimal,
+    /// The stored payment it is.
+    pub payment_id: i64,
+    /// The statement that payment was imported from (`:28C:`).
+    pub statement_number: Option<String>,
+}
+
 /// A statement in the file that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedStatement {
@@ -91,6 +105,9 @@ pub struct ImportReport {
     pub imported: Vec<ImportedPayment>,
     /// Bank references of lines already stored (the same entry of the same statement).
     pub duplicates: Vec<String>,
+    /// Credits already stored from another statement of the account (a monthly statement
+    /// repeating the daily ones): reported, not stored again.
+    pub already_imported: Vec<AlreadyImported>,
     /// Returned and reversed credits (RC/RD) stored.
     pub reversals: Vec<ImportedReversal>,
     /// Statements of accounts that are not the utility's, or not in PLN.
@@ -151,11 +168,14 @@ pub async fn import_statement(
         debits_skipped: 0,
         imported: Vec::new(),
         duplicates: Vec::new(),
+        already_imported: Vec::new(),
         reversals: Vec::new(),
         skipped_statements: Vec::new(),
     };
     let source = format.source();
-    let mut credits = Vec::new();
+    // Credits per statement: each statement is stored before the next one is looked at, so a
+    // later statement of the file recognises the credits of an earlier one.
+    let mut batches: Vec<Vec<Credit<'_>>> = Vec::new();
     let mut reversals = Vec::new();
     for st in &parsed {
         if let Some(reason) = skip_reason(st, &own) {
@@ -173,6 +193,7 @@ pub async fn import_statement(
             account: &st.account,
             number: &st.number,
         };
+        let mut credits = Vec::new();
         for (line, id) in st.lines.iter().zip(entry_identities(ctx, &st.lines)) {
             match line.mark {
                 EntryMark::Credit => credits.push(Credit {
@@ -196,6 +217,7 @@ pub async fn import_statement(
                 }
             }
         }
+        batches.push(credits);
     }
     let foreign = report
         .skipped_statements
@@ -212,9 +234,14 @@ pub async fn import_statement(
             ),
         ));
     }
-    report.credits = credits.len();
-    check_currency(&credits)?;
-    store_credits(&mut tx, &mut credits, source, &mut report).await?;
+    report.credits = batches.iter().map(Vec::len).sum();
+    for credits in &batches {
+        check_currency(credits)?;
+    }
+    for credits in batches {
+        let mut credits = recognise_stored(&mut tx, credits, &mut report).await?;
+        store_credits(&mut tx, &mut credits, source, &mut report).await?;
+    }
     report.reversals = apply_reversals(&mut tx, &reversals, source).await?;
     tx.commit().await?;
     Ok(report)
@@ -331,6 +358,53 @@ async fn store_credits(
     Ok(())
 }
 
+/// Credits of one statement that repeat, field for field, credits stored from another
+/// statement of the same account are those credits (banks send daily statements and a monthly
+/// one): reported as already imported and left out. The n-th identical entry of the statement
+/// is the n-th stored one; entries beyond what is stored (a real surplus) stay, and the loose
+/// check queues them for the clerk. Returns the credits still to store.
+async fn recognise_stored<'a>(
+    conn: &mut PgConnection,
+    credits: Vec<Credit<'a>>,
+    report: &mut ImportReport,
+) -> Result<Vec<Credit<'a>>, PaymentError> {
+    let Some(first) = credits.first().filter(|c| !c.account.is_empty()) else {
+        return Ok(credits);
+    };
+    let keys: Vec<&str> = credits.iter().map(|c| c.id.credit.as_str()).collect();
+    let rows = sqlx::query(
+        "select credit_key, payment_id, statement_number from payment
+         where statement_account = $1 and statement_number is distinct from $2
+           and credit_key = any($3) and dismissed_at is null
+         order by payment_id",
+    )
+    .bind(&first.account)
+    .bind(&first.number)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut stored: HashMap<String, VecDeque<(i64, Option<String>)>> = HashMap::new();
+    for r in rows {
+        stored
+            .entry(r.try_get("credit_key")?)
+            .or_default()
+            .push_back((r.try_get("payment_id")?, r.try_get("statement_number")?));
+    }
+    let mut rest = Vec::with_capacity(credits.len());
+    for c in credits {
+        match stored.get_mut(&c.id.credit).and_then(VecDeque::pop_front) {
+            Some((payment_id, statement_number)) => report.already_imported.push(AlreadyImported {
+                bank_reference: c.line.bank_reference.clone(),
+                amount: c.line.amount,
+                payment_id,
+                statement_number,
+            }),
+            None => rest.push(c),
+        }
+    }
+    Ok(rest)
+}
+
 /// A new line whose movement (account, date, amount, reference) is already stored from
 /// another statement may be the same money reported twice — or a second payment: the clerk
 /// decides, so it is stored but not posted.
@@ -435,14 +509,14 @@ async fn insert_payments(
         "insert into payment (source, bank_reference, amount, currency, booked_on, value_date,
              payer_name, payer_account, title, to_account, customer_id, matched_by, entry_key,
              loose_key, statement_account, statement_number, customer_reference, warnings,
-             review, duplicate_of)
+             review, duplicate_of, credit_key)
          select $1, r, a, cur, b, v, pn, pa, t, ta, c, m, k, lk, sa, sn, cr,
-                array(select jsonb_array_elements_text(w)), rv, d
+                array(select jsonb_array_elements_text(w)), rv, d, ck
          from unnest($2::text[], $3::numeric[], $4::text[], $5::date[], $6::date[], $7::text[],
                      $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[],
                      $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-                     $18::jsonb[], $19::text[], $20::bigint[]) with ordinality
-              as x(r, a, cur, b, v, pn, pa, t, ta, c, m, k, lk, sa, sn, cr, w, rv, d, n)
+                     $18::jsonb[], $19::text[], $20::bigint[], $21::text[]) with ordinality
+              as x(r, a, cur, b, v, pn, pa, t, ta, c, m, k, lk, sa, sn, cr, w, rv, d, ck, n)
          order by n
          on conflict (entry_key) do nothing
          returning payment_id, entry_key",
@@ -485,6 +559,7 @@ async fn insert_payments(
     )
     .bind(col(&|c| c.review.map(str::to_string)))
     .bind(credits.iter().map(|c| c.duplicate_of).collect::<Vec<_>>())
+    .bind(col(&|c| Some(c.id.credit.clone())))
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
@@ -518,7 +593,7 @@ async fn post_and_allocate_all(
             what: format!("customer {missing}"),
         });
     }
-    let mut open: HashMap<i64, Vec<OpenItem>> = ledger::open_items_of(&mut *conn, &customers)
+    let mut open: HashMap<i64, Vec<OpenItem>> = ledger::open_items_of(&mut *conn, &customers, None)
         .await?
         .into_iter()
         .collect();

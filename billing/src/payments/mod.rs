@@ -18,7 +18,8 @@ pub mod reversal;
 
 pub use self::allocation::{plan_allocation, Allocation};
 pub use self::import::{
-    import_statement, ImportReport, ImportedPayment, SkippedStatement, StatementFormat,
+    import_statement, AlreadyImported, ImportReport, ImportedPayment, SkippedStatement,
+    StatementFormat,
 };
 pub use self::matching::{invoice_numbers_in, MatchedBy};
 pub use self::queue::{assign_unmatched, dismiss_duplicate, list_unmatched, UnmatchedPayment};

@@ -106,6 +106,9 @@ pub const MBANK: Mt940Profile = Mt940Profile {
 
 /// Santander Bank Polska: `<` subfields, title <20..<25, payer name <27 <28, address <29,
 /// payer account <38 (or <30 + <31), virtual account <63 (the MultiCash-style layout).
+/// Not verified: no format description or sample file of Santander Bank Polska (iBiznes24,
+/// formerly BZ WBK) could be found in the public material searched (December 2026); the layout
+/// is the MultiCash one other Polish banks document.
 pub const SANTANDER: Mt940Profile = Mt940Profile {
     name: "santander",
     ..ANGLE
@@ -119,10 +122,20 @@ pub const MILLENNIUM: Mt940Profile = Mt940Profile {
     ..ANGLE
 };
 
-/// BNP Paribas Bank Polska: `<` subfields (empty ones omitted), title <20..<25, payer name
-/// <27 <28, address <29, payer account <38 or <30 + <31, virtual account <63.
+/// BNP Paribas Bank Polska (BiznesPl@net): `^` subfields after the 3-digit operation code.
+///
+/// Verified against the bank's "MT940 statement file" description for BiznesPl@net (BNP
+/// Paribas Bank Polska SA; public copies at pdfcoffee.com/description-of-mt940-statement-file-
+/// pdf-free.html and scribd.com/document/424580801): no header or footer, `:20:` always `1`,
+/// `:25:/PL…` IBAN, `:28C:` `number/year/BPL`, `:61:` with a 3-character booking code after
+/// `N` and the customer reference (`NONREF` when none) with no `//` part, `:86:` opening with
+/// the operation code and `^` (e.g. `225^`), `^10` the operation's sequence number, `^20` the
+/// first payment-details line. The copies end there: the numbering of the payer's name
+/// (^27 ^28), address (^29), account (^38 or ^30 + ^31) and virtual account (^63) follows the
+/// MultiCash numbering of [`ANGLE`] and is not verified against the document.
 pub const BNP_PARIBAS: Mt940Profile = Mt940Profile {
     name: "bnp",
+    separator: '^',
     ..ANGLE
 };
 
@@ -134,7 +147,9 @@ pub const ALIOR: Mt940Profile = Mt940Profile {
 };
 
 /// Credit Agricole Bank Polska: `~` subfields, title ~20..~25, payer name ~32 ~33, address
-/// ~62, payer account ~38 (or ~30 + ~31), virtual account ~63.
+/// ~62, payer account ~38 (or ~30 + ~31), virtual account ~63. Not verified: no format
+/// description or sample file of Credit Agricole Bank Polska (CA24 Biznes) could be found in
+/// the public material searched (December 2026).
 pub const CREDIT_AGRICOLE: Mt940Profile = Mt940Profile {
     name: "credit_agricole",
     payer_name: &[32, 33],

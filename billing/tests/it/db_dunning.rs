@@ -4,6 +4,7 @@
 
 use crate::db_fixtures;
 
+use chrono::NaiveDate;
 use db_fixtures::{base, customer, d};
 use ewoda_billing::dunning::{
     self, interest_note, issue_interest_notes, run_dunning, DunningConfig, NoteOutcome,
@@ -763,5 +764,185 @@ async fn due_date_on_a_saturday_moves_to_monday_and_picks_januarys_eur_rate(pool
     assert_eq!(
         (d("2026-02-10") - ewoda_billing::holidays::effective_due(d("2026-01-31"))).num_days(),
         8
+    );
+}
+
+/// A payment that waits unassigned, then a clerk assigns it: the real allocation path
+/// (oldest due first over the ledger's open items).
+async fn pay_through_queue(pool: &PgPool, customer: i64, amount: Decimal, day: &str) {
+    let pid: i64 = sqlx::query_scalar(
+        "insert into payment (source, bank_reference, amount, booked_on, title)
+         values ('manual', $1, $2, $3, 'za wodę') returning payment_id",
+    )
+    .bind(format!("queue-{customer}-{day}-{amount}"))
+    .bind(amount)
+    .bind(d(day))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    ewoda_billing::payments::assign_unmatched(pool, pid, customer, "clerk.anna")
+        .await
+        .unwrap();
+}
+
+/// A = 432.00 lowered by a KOR to 324.00, B = 54.00 and C = 216.00, all due 1 October; the
+/// customer pays 378.00 (A as corrected + B) on time. Payments fill the corrected amount, so
+/// the reminder demands C's 216.00 only (not 270.00 with B counted open), and a late partial
+/// payment of C bears interest on what it paid, the rest on the rest only. Another customer's
+/// invoice corrected to nothing is not even a dunning candidate.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn payments_reminders_and_notes_use_the_open_amount_after_a_correction(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "3201", 1).await;
+    let (b, _, kb) = customer(&mut tx, "3202", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let (issued, due) = ("2026-09-17", "2026-10-01");
+    let inv_a = invoice(&mut tx, (a, ka), dec!(400.00), dec!(32.00), issued, due).await;
+    let inv_b = invoice(&mut tx, (a, ka), dec!(50.00), dec!(4.00), issued, due).await;
+    let inv_c = invoice(&mut tx, (a, ka), dec!(200.00), dec!(16.00), issued, due).await;
+    lower(
+        &mut tx,
+        (a, ka),
+        &inv_a,
+        dec!(100.00),
+        dec!(8.00),
+        "2026-09-25",
+    )
+    .await;
+    let gone = invoice(&mut tx, (b, kb), dec!(50.00), dec!(4.00), issued, due).await;
+    lower(
+        &mut tx,
+        (b, kb),
+        &gone,
+        dec!(50.00),
+        dec!(4.00),
+        "2026-09-25",
+    )
+    .await;
+    tx.commit().await.unwrap();
+    pay_through_queue(&pool, a, dec!(378.00), "2026-09-30").await;
+    let allocated: Vec<(i64, Decimal)> =
+        sqlx::query_as("select invoice_id, amount from payment_allocation order by invoice_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        allocated,
+        vec![
+            (inv_a.invoice_id, dec!(324.00)),
+            (inv_b.invoice_id, dec!(54.00))
+        ]
+    );
+
+    let r = run_dunning(&pool, &DunningConfig::default(), d("2026-10-09"))
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(
+        r.customers_checked, 1,
+        "the wiped-out invoice is no candidate"
+    );
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(r.issued[0].principal, dec!(216.00));
+    let (_, _, det) = details(&pool, &r.issued[0].number).await;
+    let items: Vec<(i64, Decimal)> = det.items.iter().map(|i| (i.invoice_id, i.open)).collect();
+    assert_eq!(items, vec![(inv_c.invoice_id, dec!(216.00))]);
+
+    // 100.00 of C paid late on 20 October; the note of 31 October: interest on 100.00 through
+    // the 20th and on the 116.00 still open through the 31st, nothing for A or B.
+    pay_through_queue(&pool, a, dec!(100.00), "2026-10-20").await;
+    let rates = StatutoryRates::embedded().unwrap();
+    let cfg = DunningConfig {
+        min_interest: dec!(0.01),
+        ..DunningConfig::default()
+    };
+    let notes = issue_interest_notes(&pool, &rates, &cfg, d("2026-10-31"), true)
+        .await
+        .unwrap();
+    assert!(notes.failed.is_empty(), "{:?}", notes.failed);
+    assert_eq!(notes.issued.len(), 1, "{notes:?}");
+    let (_, _, det) = details(&pool, &notes.issued[0].number).await;
+    assert_eq!(det.invoice_id, Some(inv_c.invoice_id));
+    let of = |amount, paid| {
+        interest(
+            &InterestInput {
+                debtor: Debtor::Household,
+                amount,
+                due: d(due),
+                paid: d(paid),
+            },
+            &rates,
+        )
+        .unwrap()
+        .interest
+    };
+    let parts: Vec<(Decimal, NaiveDate, Decimal)> = det.items[0]
+        .parts
+        .iter()
+        .map(|p| (p.amount, p.through, p.interest))
+        .collect();
+    assert_eq!(
+        parts,
+        vec![
+            (
+                dec!(100.00),
+                d("2026-10-20"),
+                of(dec!(100.00), "2026-10-20")
+            ),
+            (
+                dec!(116.00),
+                d("2026-10-31"),
+                of(dec!(116.00), "2026-10-31")
+            ),
+        ]
+    );
+    assert_eq!(det.items[0].open, dec!(116.00));
+}
+
+/// A = 108.00 paid in full on time, then a KOR takes 54.00 off it: that credit is set against
+/// B's overdue 216.00, so the reminder demands 162.00 (what the customer owes in all), lists
+/// B as it stands and shows the credit, and prints it.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_correction_of_a_paid_invoice_is_set_against_the_reminder(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    base(&mut tx).await;
+    let (a, _, ka) = customer(&mut tx, "3301", 1).await;
+    virtual_accounts::assign_all(&mut tx).await.unwrap();
+    let (issued, due) = ("2026-09-17", "2026-10-01");
+    let paid = invoice(&mut tx, (a, ka), dec!(100.00), dec!(8.00), issued, due).await;
+    let open = invoice(&mut tx, (a, ka), dec!(200.00), dec!(16.00), issued, due).await;
+    tx.commit().await.unwrap();
+    pay_through_queue(&pool, a, dec!(108.00), "2026-09-30").await;
+    let mut tx = pool.begin().await.unwrap();
+    lower(
+        &mut tx,
+        (a, ka),
+        &paid,
+        dec!(50.00),
+        dec!(4.00),
+        "2026-10-05",
+    )
+    .await;
+    tx.commit().await.unwrap();
+
+    let r = run_dunning(&pool, &DunningConfig::default(), d("2026-10-09"))
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.issued.len(), 1);
+    assert_eq!(r.issued[0].principal, dec!(162.00));
+    let (_, principal, det) = details(&pool, &r.issued[0].number).await;
+    assert_eq!(principal, dec!(162.00));
+    assert_eq!(det.credit, dec!(54.00));
+    let items: Vec<(i64, Decimal)> = det.items.iter().map(|i| (i.invoice_id, i.open)).collect();
+    assert_eq!(items, vec![(open.invoice_id, dec!(216.00))]);
+    let mut conn = pool.acquire().await.unwrap();
+    let doc = dunning::load(&mut conn, &r.issued[0].number).await.unwrap();
+    let pdf = dunning::render_dunning_pdf(&InvoicePdfRenderer::new().unwrap(), &doc).unwrap();
+    let text = pdf_text("credit", &pdf);
+    assert_contains(
+        &text,
+        &["Zaliczona nadpłata: -54,00", "Razem zaległość: 162,00"],
     );
 }

@@ -61,6 +61,7 @@ impl Model {
                         number: String::new(),
                         due_on: NaiveDate::MIN,
                         gross: self.gross[i],
+                        corrected: self.gross[i],
                         allocated: self.allocated[i],
                         open: self.gross[i] - self.allocated[i],
                     })

@@ -298,3 +298,42 @@ async fn a_file_of_other_accounts_only_is_refused(pool: PgPool) {
     );
     assert!(stored(&pool).await.is_empty());
 }
+
+/// An older bank export in CP852 (DOS Latin-2), written with the code page's published
+/// mapping: detected and reported as IBM852, every Polish letter read right.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn cp852_dos_export_is_detected_and_decoded(pool: PgPool) {
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    let r = import_twice(&pool, "cp852_dos_export.sta", &profiles::TILDE).await;
+    assert_eq!(r.encoding, TextEncoding::Cp852);
+    assert_eq!(r.encoding.as_str(), "IBM852");
+    assert_eq!((r.credits, r.debits_skipped), (2, 1));
+    assert_eq!(
+        stored(&pool).await,
+        vec![
+            (
+                "DOS0516A1".into(),
+                dec!(150.00),
+                Some(w.c4711),
+                s("ŁUCJA ŻÓŁKIEWSKA"),
+                s("FW/2026/03/000121 OPŁATA ZA WODĘ")
+            ),
+            (
+                "DOS0516A2".into(),
+                dec!(80.50),
+                Some(w.c4712),
+                s("ŚWIĘTOSŁAW ŹDŹBŁO"),
+                s("ŚCIEKI KWIECIEŃ")
+            ),
+        ]
+    );
+    let parsed = parse_mt940(
+        &ewoda_billing::statement::decode(&file("cp852_dos_export.sta")).0,
+        &profiles::TILDE,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed[0].credits[0].payer_address.as_deref(),
+        Some("UL. ŹRÓDLANA 5 ŁÓDŹ")
+    );
+}

@@ -48,10 +48,16 @@ fn credits() -> impl Strategy<Value = Vec<Vec<Gen>>> {
     prop::collection::vec(prop::collection::vec(line, 1..12), 1..3)
 }
 
-/// A file of one statement per group, all on the collection account, numbered `case/n`.
+/// A file of one statement per group, all on the collection account, numbered `case/n`, all
+/// of value date 5 May; each statement books on a day of its own (as a bank's daily statements
+/// do), so its entries are credits of their own, while the same movement in two statements
+/// (same value date, amount and reference) still waits for the clerk.
 fn file(case: usize, statements: &[Vec<Gen>]) -> String {
     let mut text = String::new();
     for (n, lines) in statements.iter().enumerate() {
+        let booked = chrono::NaiveDate::from_ymd_opt(2026, 5, 6).unwrap()
+            + chrono::Days::new((case * 2 + n) as u64);
+        let booked = booked.format("%m%d");
         text.push_str(&format!(
             ":20:GEN{case}/{n}\r\n:25:/PL61109010140000071219812874\r\n:28C:{case}/{n}\r\n\
              :60F:C260504PLN0,00\r\n"
@@ -63,7 +69,7 @@ fn file(case: usize, statements: &[Vec<Gen>]) -> String {
             let (payer, account) = [("JAN", V4711), ("ANNA", V4712)][g.payer];
             let title = ["WODA", "SCIEKI"][g.title];
             text.push_str(&format!(
-                ":61:2605050505CN{},{:02}N525{reference}\r\n:86:525~20{title}~32{payer}~63{account}\r\n",
+                ":61:260505{booked}CN{},{:02}N525{reference}\r\n:86:525~20{title}~32{payer}~63{account}\r\n",
                 g.grosze / 100,
                 g.grosze % 100
             ));
@@ -138,9 +144,29 @@ async fn the_same_entries_in_another_statement_wait_for_the_clerk(pool: PgPool) 
     let first = import_statement(&pool, MT940.as_bytes(), &format)
         .await
         .unwrap();
-    // The bank re-sends the day under a new statement number: same money, or new money?
+    // The bank re-sends the day under a new statement number, every entry as it was: the
+    // same credits, reported as imported from 00087/001 and not stored again.
     let renumbered = MT940.replace(":28C:00087/001", ":28C:00088/001");
-    let held = import_statement(&pool, renumbered.as_bytes(), &format)
+    let same = import_statement(&pool, renumbered.as_bytes(), &format)
+        .await
+        .unwrap();
+    assert!(same.imported.is_empty(), "{:?}", same.imported);
+    assert_eq!(
+        same.already_imported
+            .iter()
+            .map(|a| (a.payment_id, a.statement_number.as_deref()))
+            .collect::<Vec<_>>(),
+        first
+            .imported
+            .iter()
+            .map(|p| (p.payment_id, Some("00087/001")))
+            .collect::<Vec<_>>()
+    );
+    // Re-sent again with other details for the same movements: same money, or new money?
+    let reworded = MT940
+        .replace(":28C:00087/001", ":28C:00089/001")
+        .replace("PRZELEW PRZYCHODZACY", "PRZELEW PRZYCH. ELIXIR");
+    let held = import_statement(&pool, reworded.as_bytes(), &format)
         .await
         .unwrap();
     assert_eq!(held.imported.len(), 2);
@@ -390,4 +416,129 @@ async fn the_same_file_re_sent_with_other_line_ends_and_statement_reference_is_a
         .unwrap();
     assert!(r.imported.is_empty(), "{r:?}");
     assert_eq!(r.duplicates, vec!["2605051234567", "2605051234568"]);
+}
+
+/// Days of credits: a daily statement per day, then the monthly statement repeating them all.
+fn days() -> impl Strategy<Value = Vec<Vec<Gen>>> {
+    let line =
+        (0usize..3, 1i64..4, 0usize..2, 0usize..2).prop_map(|(reference, grosze, payer, title)| {
+            Gen {
+                reference,
+                grosze: grosze * 1000,
+                payer,
+                title,
+            }
+        });
+    prop::collection::vec(prop::collection::vec(line, 1..8), 1..4)
+}
+
+/// One statement `number` on the collection account with `lines` (day offset, credit): value
+/// and entry date the day's, as banks write both daily and monthly statements.
+fn statement(number: &str, lines: &[(u64, Gen)]) -> String {
+    let day = |offset: u64| {
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap() + chrono::Days::new(offset)
+    };
+    let first = day(lines[0].0);
+    let mut text = format!(
+        ":20:{number}\r\n:25:/PL61109010140000071219812874\r\n:28C:{number}\r\n\
+         :60F:C{}PLN0,00\r\n",
+        first.format("%y%m%d")
+    );
+    let mut total = 0;
+    for (offset, g) in lines {
+        total += g.grosze;
+        let reference = ["NONREF", "NONREF//REF1", "NONREF//REF2"][g.reference];
+        let (payer, account) = [("JAN", V4711), ("ANNA", V4712)][g.payer];
+        let title = ["WODA", "SCIEKI"][g.title];
+        let on = day(*offset);
+        text.push_str(&format!(
+            ":61:{}{}CN{},{:02}N525{reference}\r\n:86:525~20{title}~32{payer}~63{account}\r\n",
+            on.format("%y%m%d"),
+            on.format("%m%d"),
+            g.grosze / 100,
+            g.grosze % 100
+        ));
+    }
+    let last = day(lines[lines.len() - 1].0);
+    text.push_str(&format!(
+        ":62F:C{}PLN{},{:02}\r\n-\r\n",
+        last.format("%y%m%d"),
+        total / 100,
+        total % 100
+    ));
+    text
+}
+
+/// Daily statements and the monthly one covering them, in either order: every credit stored
+/// once (identical entries within a day are distinct credits), the later statements' lines
+/// recognised as already imported, nothing queued for the clerk, and re-importing changes
+/// nothing.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn daily_statements_and_the_monthly_one_store_each_credit_once(pool: PgPool) {
+    world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    let mut runner = TestRunner::deterministic();
+    let strategy = days();
+    let mut stored_before = 0;
+    for case in 0..12 {
+        let days = strategy.new_tree(&mut runner).unwrap().current();
+        // Each case in a week of its own, so cases do not share value dates.
+        let lines: Vec<Vec<(u64, Gen)>> = days
+            .iter()
+            .enumerate()
+            .map(|(n, day)| day.iter().map(|g| ((case * 8 + n) as u64, *g)).collect())
+            .collect();
+        let dailies: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(n, l)| statement(&format!("D{case}/{n}"), l))
+            .collect();
+        let monthly = statement(&format!("M{case}"), &lines.concat());
+        let total: usize = lines.iter().map(Vec::len).sum();
+        let mut files: Vec<&String> = dailies.iter().collect();
+        if case % 2 == 0 {
+            files.push(&monthly);
+        } else {
+            files.insert(0, &monthly);
+        }
+        let (mut imported, mut recognised) = (0, 0);
+        for text in files.iter().chain([&&monthly]) {
+            let r = import_statement(&pool, text.as_bytes(), &format)
+                .await
+                .unwrap();
+            assert!(
+                r.imported.iter().all(|p| p.review.is_none()),
+                "case {case}: {:?}",
+                r.imported
+            );
+            imported += r.imported.len();
+            recognised += r.already_imported.len() + r.duplicates.len();
+        }
+        assert_eq!(imported, total, "case {case}: {days:?}");
+        // The second report of every credit, and the monthly's third: recognised.
+        assert_eq!(recognised, 2 * total, "case {case}: {days:?}");
+        let stored = count(&pool, "select count(*) from payment").await;
+        assert_eq!(stored - stored_before, total as i64, "case {case}");
+        stored_before = stored;
+    }
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from payment where review is not null"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ledger_posting where kind = 'payment'"
+        )
+        .await,
+        count(
+            &pool,
+            "select count(*) from payment where customer_id is not null"
+        )
+        .await
+    );
 }

@@ -289,10 +289,12 @@ fn dunning(kind: NoticeKind) -> DunningDocument {
             invoice_id: None,
             level_kind: Some(LevelKind::FinalReminder),
             fee: dec!(15.00),
+            // A credit set against the items prints a line of its own.
+            credit: dec!(500.00),
             pay_by: d("2026-07-10"),
             eur_rate: Some((d("2026-04-30"), dec!(4.2650))),
         },
-        principal: dec!(99999.99),
+        principal: dec!(99499.99),
         interest: dec!(24.68),
         compensation_eur: Some(dec!(100)),
         compensation_pln: Some(dec!(426.50)),

