@@ -357,6 +357,8 @@ pub struct RadioContext {
     pub stats: Arc<RadioStats>,
     /// How long shutdown waits for queued readings to reach the pipeline.
     pub drain: Duration,
+    /// Compact-frame formats learned from the full frames this source has decoded.
+    pub formats: Arc<wmbus::Formats>,
 }
 
 impl RadioContext {
@@ -380,6 +382,7 @@ impl RadioContext {
             sink,
             stats: Arc::new(RadioStats::default()),
             drain,
+            formats: Arc::new(wmbus::Formats::new()),
         })
     }
 }
@@ -529,13 +532,19 @@ fn dongle_message(stats: &RadioStats, path: &str, endpoint: u8, msg_id: u8, payl
     }
 }
 
-/// Decodes one frame; a missing key triggers one key reload (a meter added since the last
-/// load) before the frame is given up.
-pub async fn decode_with_reload(keys: &KeyStore, frame: &[u8]) -> Result<Telegram, DecodeError> {
-    match wmbus::decode(frame, keys) {
+/// Decodes one frame (a compact frame with the formats its full frames taught); a missing key
+/// triggers one key reload (a meter added since the last load) before the frame is given up.
+pub async fn decode_with_reload(
+    keys: &KeyStore,
+    formats: &wmbus::Formats,
+    frame: &[u8],
+) -> Result<Telegram, DecodeError> {
+    match wmbus::decode_learning(frame, keys, formats) {
         Err(DecodeError::MissingKey {
             manufacturer, id, ..
-        }) if keys.reload_after_miss(&manufacturer, &id).await => wmbus::decode(frame, keys),
+        }) if keys.reload_after_miss(&manufacturer, &id).await => {
+            wmbus::decode_learning(frame, keys, formats)
+        }
         other => other,
     }
 }
@@ -556,7 +565,7 @@ async fn handle_frame(
     reference: DateTime<Utc>,
 ) {
     ctx.stats.frames.fetch_add(1, Ordering::Relaxed);
-    let outcome = match decode_with_reload(&ctx.keys, frame).await {
+    let outcome = match decode_with_reload(&ctx.keys, &ctx.formats, frame).await {
         Ok(t) => mapper.reading(t, reference),
         Err(e) => {
             let class = decode_error_class(&e);
