@@ -205,6 +205,7 @@ submission-answer = Office's answer
 submission-pending = pending — waiting for the office
 submission-accepted = accepted
 submission-rejected = rejected
+submission-photo = with a photo
 meter-err-value-number = Enter the reading as a number, e.g. 123,456.
 meter-err-value-invalid = The reading must not be negative, may have at most 6 decimals and must fit the meter's register.
 meter-err-below-last = The reading is lower than the last reading of this meter. Check the digits (a replaced meter starts from its own installation reading).

@@ -207,6 +207,7 @@ submission-answer = Odpowiedź biura
 submission-pending = oczekuje — czeka na biuro
 submission-accepted = przyjęty
 submission-rejected = odrzucony
+submission-photo = ze zdjęciem
 meter-err-value-number = Wpisz odczyt jako liczbę, np. 123,456.
 meter-err-value-invalid = Odczyt nie może być ujemny, może mieć najwyżej 6 miejsc po przecinku i musi mieścić się w liczydle wodomierza.
 meter-err-below-last = Odczyt jest niższy niż ostatni odczyt tego wodomierza. Sprawdź cyfry (wymieniony wodomierz liczy od własnego stanu przy montażu).
