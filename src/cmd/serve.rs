@@ -67,7 +67,10 @@ async fn serve_with(mut opts: ServeOptions, fake_payments: bool) -> anyhow::Resu
         false => None,
     };
     if let Some(op) = &operator {
-        println!("  payments: fake operator at {} (no real money)", op.base_url());
+        println!(
+            "  payments: fake operator at {} (no real money)",
+            op.base_url()
+        );
         opts.config.payments = Some(op.config());
     }
     serve::run(opts).await?;

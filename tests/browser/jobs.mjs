@@ -76,6 +76,8 @@ export async function customerJobs({ browser, origin, login, check, assert, fixt
 
   await check('pay online through the fake operator and see the balance change', async () => {
     const before = await balance();
+    const last = await text('#last-reading');
+    assert(last.includes(fixture.mainMeter.serial) && !/\.\d{4,}/.test(last), 'dashboard: the main meter, in m³: ' + last);
     await en('/ebok/payments');
     await page.check(`input[name=item][value="${fixture.open.id}"]`);
     await Promise.all([page.waitForNavigation(), page.click('#pay button[type=submit]')]);

@@ -150,7 +150,7 @@ await keyboardPayment(jobs);
 // ---- axe on every reachable page -----------------------------------------------------------
 // Downloads (PDFs, documents) and the switches that only re-render the same page are not
 // crawled; of the pages of one shape (same path with the ids as N, same query keys) the
-// first three are checked, so long lists cannot crowd out the detail pages.
+// first two are checked, so long lists cannot crowd out the detail pages.
 const SKIP = [/\/logout/, /export=/, /\/assets\//, /lang=/, /token=/, /\/pdf(\?|$)/, /\/ebok\/documents\/./];
 const shapeOf = (u) => `${u.pathname.replace(/\d+/g, 'N')}?${[...u.searchParams.keys()].sort().join('&')}`;
 
@@ -189,7 +189,7 @@ async function crawl(page, starts, lang, prefix, found, limit = 70) {
     if (seen.has(url)) continue;
     seen.add(url);
     const shape = shapeOf(new URL(url));
-    if ((shapes.get(shape) || 0) >= 3) continue;
+    if ((shapes.get(shape) || 0) >= 2) continue;
     shapes.set(shape, (shapes.get(shape) || 0) + 1);
     const resp = await page.goto(url);
     if (!resp || !(resp.headers()['content-type'] || '').includes('text/html')) continue;

@@ -32,12 +32,16 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// browsers apply `form-action` to the redirect after the POST too, so with `'self'` alone
 /// the "pay online" form would stop at the redirect to the operator's page.
 fn csp(state: &AppState) -> HeaderValue {
-    let operator = state.config.payments.as_ref().map(|p| origin_of(&p.base_url));
+    let operator = state
+        .config
+        .payments
+        .as_ref()
+        .map(|p| origin_of(&p.base_url));
     match operator {
-        Some(o) if !o.is_empty() => {
-            HeaderValue::from_str(&CSP.replace("form-action 'self'", &format!("form-action 'self' {o}")))
-                .unwrap_or(HeaderValue::from_static(CSP))
-        }
+        Some(o) if !o.is_empty() => HeaderValue::from_str(
+            &CSP.replace("form-action 'self'", &format!("form-action 'self' {o}")),
+        )
+        .unwrap_or(HeaderValue::from_static(CSP)),
         _ => HeaderValue::from_static(CSP),
     }
 }
