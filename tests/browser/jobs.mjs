@@ -44,6 +44,9 @@ export async function customerJobs({ browser, origin, login, check, assert, fixt
     assert((await text('#status')) === 'open', 'status open: ' + await text('#status'));
     assert((await page.$$('#lines tbody tr')).length >= 3, 'water, sewage and fee lines');
     assert((await page.$$('#vat tbody tr')).length >= 1, 'VAT summary');
+    await page.goto(`${origin}/ebok/invoices/${fixture.open.id}?lang=pl`);
+    const items = await text('#lines tbody');
+    assert(items.includes('woda') && items.includes('ścieki') && items.includes('m³') && !items.includes('sewage'), 'lines in Polish: ' + items);
     await en(`/ebok/invoices/${fixture.paid.id}`);
     assert((await text('#status')) === 'paid', 'the bank-paid invoice is paid: ' + await text('#status'));
     await en(`/ebok/invoices/${fixture.overdue.id}`);
