@@ -9,7 +9,7 @@
 //         handheld's leak flag, which opens a leak alarm.
 //   1002: the same three months, nothing paid.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const DAY = 86400000;
@@ -58,7 +58,7 @@ function readingLines(first, today, leakFrom) {
 export function buildFixture({ bin, dbUrl, work, psql }) {
   const env = { ...process.env, DATABASE_URL: dbUrl, MQTT_URL: '', EWODA_LOG: 'warn' };
   const ewoda = (...args) => execFileSync(bin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  psql(dbUrl, execFileSync('cat', [new URL('./fixture.sql', import.meta.url).pathname], { encoding: 'utf8' }));
+  psql(dbUrl, readFileSync(new URL('./fixture.sql', import.meta.url), 'utf8'));
 
   const today = warsawToday();
   const month = (back) => firstOfMonth(today, back); // first day of a month before this one
