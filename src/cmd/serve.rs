@@ -27,6 +27,10 @@ pub struct Args {
     /// Data directory (the maildir lives here).
     #[arg(long, env = "EWODA_DATA_DIR", default_value = ".ewoda")]
     pub data_dir: std::path::PathBuf,
+    /// Online payments through the built-in fake Przelewy24-style operator on loopback, as in
+    /// the demo (browser tests, trying the portal out); no real money ever moves.
+    #[arg(long, env = "EWODA_FAKE_PAYMENTS")]
+    pub fake_payments: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -51,5 +55,25 @@ pub fn run(args: Args) -> ExitCode {
         listen,
         config,
     };
-    super::finish(super::runtime().and_then(|rt| rt.block_on(serve::run(opts)).map_err(Into::into)))
+    let fake = args.fake_payments;
+    super::finish(super::runtime().and_then(|rt| rt.block_on(serve_with(opts, fake))))
+}
+
+/// Serves; with `fake_payments` the fake operator runs beside the portal and stops with it.
+async fn serve_with(mut opts: ServeOptions, fake_payments: bool) -> anyhow::Result<()> {
+    use ewoda_billing::payments::fake_operator::FakeOperator;
+    let operator = match fake_payments {
+        true => Some(FakeOperator::start(100_001, 100_001, "fake-api-key", "fake-crc").await?),
+        false => None,
+    };
+    if let Some(op) = &operator {
+        println!(
+            "  payments: fake operator at {} (no real money)",
+            op.base_url()
+        );
+        opts.config.payments = Some(op.config());
+    }
+    serve::run(opts).await?;
+    drop(operator);
+    Ok(())
 }

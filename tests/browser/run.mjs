@@ -1,11 +1,17 @@
-// The portal's browser suite, in one place. It starts `ewoda serve` on a fresh database with
-// staff users (`ewoda user add`) and two customers' invoice codes, then drives Debian's
-// Chromium (never a downloaded browser) through playwright-core:
+// The portal's browser suite, in one place. It starts `ewoda serve --fake-payments` on a fresh
+// database with staff users (`ewoda user add`) and the fixture (fixture.mjs: two customers
+// with a year of readings, invoices from the billing run, a bank payment, a correction, a leak
+// alarm, a contract document), then drives Debian's Chromium (never a downloaded browser)
+// through playwright-core:
 //   - registration with the invoice code, confirmed from the mail the server wrote (read by
 //     staff at /office/mail, as without SMTP_URL), then login;
 //   - a keyboard-only login;
+//   - the customer's jobs (jobs.mjs): an invoice and its PDF, online payment through the fake
+//     operator by mouse and by keyboard alone, a reading with a photo, a contact-data change,
+//     consents, an application; another customer's records are not found;
 //   - axe-core WCAG 2.1 A/AA on every page reachable by links from the public pages and each
-//     role's area home, in Polish and English, expecting zero violations.
+//     role's area home, in Polish and English, expecting zero violations; a few eBOK pages
+//     again at a phone's width (390 px).
 // Environment: DATABASE_URL (server to create the database on), EWODA_BIN (the ewoda binary,
 // default $CARGO_TARGET_DIR/debug/ewoda), SCREENSHOTS=dir (a PNG per page visited).
 import { chromium } from 'playwright-core';
@@ -15,6 +21,8 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+import { buildFixture } from './fixture.mjs';
+import { customerJobs, keyboardPayment } from './jobs.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -58,12 +66,12 @@ for (const [login, role] of STAFF) {
     env: { ...process.env, DATABASE_URL: dbUrl }, stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
-psql(dbUrl, `insert into customer (number, kind, first_name, last_name, email, activation_code) values
-  ('1001', 'household', 'Anna', 'Nowak', 'anna@example.pl', 'ACT1001X'),
-  ('1002', 'household', 'Jan', 'Kowalski', 'jan@example.pl', 'ACT1002X')`);
+const fixtureStarted = Date.now();
+const fixture = buildFixture({ bin, dbUrl, work, psql });
+console.log(`fixture: ${fixture.invoices.length} invoices and corrections, a year of readings (${Date.now() - fixtureStarted} ms)`);
 const port = await freePort();
 const origin = `http://127.0.0.1:${port}`;
-const server = spawn(bin, ['serve', '--port', String(port), '--data-dir', work], {
+const server = spawn(bin, ['serve', '--port', String(port), '--data-dir', work, '--fake-payments'], {
   env: { ...process.env, DATABASE_URL: dbUrl, SMTP_URL: '', EWODA_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'],
 });
 for (let i = 0; ; i++) {
@@ -135,19 +143,59 @@ await check('keyboard-only login (skip link first, visible focus, Enter submits)
   await ctx.close();
 });
 
+const jobs = { browser, origin, login, check, assert, fixture, work, psql, dbUrl };
+await customerJobs(jobs);
+await keyboardPayment(jobs);
+
 // ---- axe on every reachable page -----------------------------------------------------------
-const SKIP = [/\/logout/, /export=/, /\/assets\//, /lang=/, /token=/];
-async function crawl(page, starts, limit = 60) {
+// Downloads (PDFs, documents) and the switches that only re-render the same page are not
+// crawled; of the pages of one shape (same path with the ids as N, same query keys) the
+// first two are checked, so long lists cannot crowd out the detail pages.
+const SKIP = [/\/logout/, /export=/, /\/assets\//, /lang=/, /token=/, /\/pdf(\?|$)/, /\/ebok\/documents\/./];
+const shapeOf = (u) => `${u.pathname.replace(/\d+/g, 'N')}?${[...u.searchParams.keys()].sort().join('&')}`;
+
+let axePages = 0;
+let violations = 0;
+async function axeCheck(page, url, lang, found) {
+  const htmlLang = await page.getAttribute('html', 'lang');
+  assert(htmlLang === lang, `${url}: <html lang="${htmlLang}">, expected ${lang}`);
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  axePages++;
+  for (const v of result.violations) {
+    violations++;
+    found.push(`${url}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+  }
+}
+
+async function screenshot(page, prefix, url) {
+  if (!shots) return;
+  mkdirSync(shots, { recursive: true });
+  const u = new URL(url);
+  const file = `${prefix}-${(u.pathname + u.search).replace(/\W+/g, '_')}.png`;
+  await page.screenshot({ path: join(shots, file), fullPage: true });
+}
+
+/** Visits every page reachable from `starts` (breadth first), checking each with axe. */
+async function crawl(page, starts, lang, prefix, found, limit = 70) {
   const seen = new Set();
+  const shapes = new Map();
   const queue = starts.map((s) => new URL(s, origin).href);
   const pages = [];
   while (queue.length && pages.length < limit) {
     const url = queue.shift();
     if (seen.has(url)) continue;
     seen.add(url);
+    const shape = shapeOf(new URL(url));
+    if ((shapes.get(shape) || 0) >= 2) continue;
+    shapes.set(shape, (shapes.get(shape) || 0) + 1);
     const resp = await page.goto(url);
     if (!resp || !(resp.headers()['content-type'] || '').includes('text/html')) continue;
     pages.push(url);
+    await axeCheck(page, url, lang, found);
+    await screenshot(page, prefix, url);
     const links = await page.$$eval('a[href]', (as) => as.map((a) => a.href));
     for (const l of links) {
       const u = new URL(l);
@@ -158,8 +206,14 @@ async function crawl(page, starts, limit = 60) {
   return pages;
 }
 
-let axePages = 0;
-let violations = 0;
+// What the customer's crawl must reach, now that the fixture has the data behind the links.
+const EBOK_PAGES = [
+  ['invoice detail', /\/ebok\/invoices\/\d+$/], ['payments', /\/ebok\/payments$/],
+  ['meter page with the reading form', /\/ebok\/meters\/\d+$/], ['documents', /\/ebok\/documents$/],
+  ['notices', /\/ebok\/notices$/], ['application form', /\/ebok\/applications\/new\/\w+$/],
+  ['application case', /\/ebok\/applications\/\d+$/], ['profile', /\/ebok\/profile$/],
+];
+
 const who = [['anonymous', null, ['/', '/login', '/register', '/reset']], ['klient', 'klient', ['/ebok/']],
              ...STAFF.map(([l]) => [l, l, ['/office/', '/console/']])];
 for (const lang of ['pl', 'en']) {
@@ -171,23 +225,10 @@ for (const lang of ['pl', 'en']) {
       if (user) await login(page, user);
       await page.goto(`${origin}/login?lang=${lang}`);
       const found = [];
-      for (const url of await crawl(page, starts)) {
-        await page.goto(url);
-        const htmlLang = await page.getAttribute('html', 'lang');
-        assert(htmlLang === lang, `${url}: <html lang="${htmlLang}">, expected ${lang}`);
-        await page.addScriptTag({ content: AXE });
-        const result = await page.evaluate(() => window.axe.run(document, {
-          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-        }));
-        axePages++;
-        for (const v of result.violations) {
-          violations++;
-          found.push(`${url}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-        }
-        if (shots) {
-          mkdirSync(shots, { recursive: true });
-          const file = `${name}-${lang}-${new URL(url).pathname.replace(/\W+/g, '_')}.png`;
-          await page.screenshot({ path: join(shots, file), fullPage: true });
+      const pages = await crawl(page, starts, lang, `${name}-${lang}`, found);
+      if (name === 'klient') {
+        for (const [what, re] of EBOK_PAGES) {
+          assert(pages.some((p) => re.test(new URL(p).pathname)), `the crawl reached no ${what}`);
         }
       }
       assert(found.length === 0, `${found.length} violations:\n  ${found.join('\n  ')}`);
@@ -195,6 +236,27 @@ for (const lang of ['pl', 'en']) {
     });
   }
 }
+
+// A phone (390 px wide): the main eBOK pages fit the width (no sideways scrolling of the
+// page; wide tables scroll inside their own box) and pass axe there too.
+await check('eBOK at 390 px: no sideways scrolling, axe clean', async () => {
+  const ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await ctx.newPage();
+  await login(page, 'klient');
+  const found = [];
+  const paths = ['/ebok/', '/ebok/invoices', `/ebok/invoices/${fixture.paid.id}`, '/ebok/payments',
+                 `/ebok/meters/${fixture.mainMeter.id}`, '/ebok/profile'];
+  for (const path of paths) {
+    const url = `${origin}${path}?lang=pl`;
+    await page.goto(url);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > 390) found.push(`${path}: the page is ${width} px wide`);
+    await axeCheck(page, url, 'pl', found);
+    await screenshot(page, 'mobile', url);
+  }
+  assert(found.length === 0, `${found.length} problems:\n  ${found.join('\n  ')}`);
+  await ctx.close();
+});
 
 await browser.close();
 server.kill('SIGTERM');

@@ -28,13 +28,38 @@ pub fn sessions(state: &AppState) -> SessionManagerLayer<PostgresStore> {
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The policy, letting forms go on to the payment operator's origin when one is configured:
+/// browsers apply `form-action` to the redirect after the POST too, so with `'self'` alone
+/// the "pay online" form would stop at the redirect to the operator's page.
+fn csp(state: &AppState) -> HeaderValue {
+    let operator = state
+        .config
+        .payments
+        .as_ref()
+        .map(|p| origin_of(&p.base_url));
+    match operator {
+        Some(o) if !o.is_empty() => HeaderValue::from_str(
+            &CSP.replace("form-action 'self'", &format!("form-action 'self' {o}")),
+        )
+        .unwrap_or(HeaderValue::from_static(CSP)),
+        _ => HeaderValue::from_static(CSP),
+    }
+}
+
+/// `scheme://host[:port]` of a URL (its path dropped).
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
+    let policy = csp(&state);
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, policy);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -126,11 +126,12 @@ async fn last_reading(
     let last = all
         .into_iter()
         .filter(|m| m.premises_id == chosen.premises_id)
-        .filter_map(|m| m.last_reading.map(|r| (m.serial, r)))
-        .max_by_key(|(_, r)| r.read_at);
-    Ok(last.map(|(serial, r)| LastReading {
+        .filter_map(|m| m.last_reading.map(|r| (m.role == "main", m.serial, r)))
+        // The main meter's reading is the one that bills; a garden sub-meter only beside it.
+        .max_by_key(|(main, _, r)| (*main, r.read_at));
+    Ok(last.map(|(_, serial, r)| LastReading {
         serial,
-        m3: r.volume_m3.to_string(),
+        m3: r.volume_m3.normalize().to_string(),
         at: super::money::day(page.lang, ewoda_common::time::local_day(r.read_at)),
     }))
 }

@@ -64,6 +64,8 @@ pub struct SubmissionRow {
     pub status: String,
     pub pending: bool,
     pub answer: String,
+    /// A photo came with it.
+    pub photo: bool,
 }
 
 #[derive(Template)]
@@ -128,6 +130,7 @@ fn submission_row(page: &Page, s: &SubmissionView) -> SubmissionRow {
         status: page.t(&format!("submission-{}", s.status)),
         pending: s.status == "pending",
         answer: s.answer.clone().unwrap_or_default(),
+        photo: s.attachment_id.is_some(),
     }
 }
 

@@ -284,6 +284,12 @@ async fn online_payment_of_two_items_reaches_the_balance_after_the_notification(
     let mut c = app.login("klient").await;
     let r = c.get("/ebok/payments?lang=en").await;
     assert_eq!(r.texts("input[name=item]").len(), 2);
+    // Browsers apply form-action to the redirect after the POST: the operator's origin is allowed.
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {}", op.base_url())),
+        "{csp}"
+    );
     let (a, b) = (w.open_1001.to_string(), w.overdue_1001.to_string());
     // Another customer's invoice is refused and nothing is started.
     let r = c
