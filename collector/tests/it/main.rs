@@ -14,6 +14,7 @@ mod pipeline;
 mod reading_set;
 mod serial_keystore;
 mod serial_mbus;
+mod serial_compact;
 mod serial_radio;
 mod serial_spill;
 mod spill;

@@ -296,7 +296,7 @@ const FULL_RECORDS: [u8; 15] = [
 
 const ELS_A: [u8; 6] = [0x21, 0x43, 0x65, 0x87, 0x01, 0x07];
 
-fn full_frame() -> Vec<u8> {
+pub(crate) fn full_frame() -> Vec<u8> {
     let mut rest = vec![0x7A, 0x01, 0x00, 0x00, 0x00];
     rest.extend(FULL_RECORDS);
     frame("ELS", ELS_A, &rest)
@@ -304,7 +304,7 @@ fn full_frame() -> Vec<u8> {
 
 /// A compact frame (CI 0x79) of the same layout with volume 2.000 m³: format signature =
 /// CRC-16 (EN 13757) over the DIF/VIF bytes, then the CRC of the full records, then the data.
-fn compact_frame() -> Vec<u8> {
+pub(crate) fn compact_frame() -> Vec<u8> {
     let format = [0x04, 0x13, 0x02, 0xFD, 0x17, 0x02, 0x5B];
     let data = [0xD0, 0x07, 0x00, 0x00, 0x00, 0x00, 0x0D, 0x00];
     let full = [
