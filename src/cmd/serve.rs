@@ -27,6 +27,13 @@ pub struct Args {
     /// Data directory (the maildir lives here).
     #[arg(long, env = "EWODA_DATA_DIR", default_value = ".ewoda")]
     pub data_dir: std::path::PathBuf,
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client
+    /// for rate limits; without them the header is ignored.
+    #[arg(long, env = "EWODA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Contact of the operator for Web Push services (the VAPID `sub`: mailto: or https:).
+    #[arg(long, env = "EWODA_PUSH_CONTACT")]
+    pub push_contact: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -44,6 +51,10 @@ pub fn run(args: Args) -> ExitCode {
             .unwrap_or_else(|| format!("http://{}:{}", args.host, args.port)),
         smtp_url: args.smtp_url.filter(|s| !s.is_empty()),
         data_dir: args.data_dir,
+        trusted_proxies: args.trusted_proxies,
+        push_contact: args
+            .push_contact
+            .unwrap_or_else(|| AppConfig::default().push_contact),
         ..AppConfig::default()
     };
     let opts = ServeOptions {
