@@ -38,7 +38,10 @@ fn store_error(e: StoreError) -> AppError {
 }
 
 /// GET /api/v1/meters: every meter on the customer's premises with its last reading.
-pub async fn meters(customer: Customer, State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn meters(
+    customer: Customer,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let list = meters::of_customer(&mut conn, who(&customer))
         .await
@@ -121,7 +124,10 @@ pub async fn consumption(
 
 /// GET /api/v1/me/profile: contact data, pending and decided contact changes, consents with
 /// their history, notification preferences (topic × channel).
-pub async fn profile(customer: Customer, State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn profile(
+    customer: Customer,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
     let who = who(&customer);
     let mut conn = state.pool.acquire().await?;
     let contact = ewoda_billing::customer::profile(&mut conn, who)
@@ -130,9 +136,15 @@ pub async fn profile(customer: Customer, State(state): State<AppState>) -> Resul
     let contact_changes = contact_change::of_customer(&mut conn, who)
         .await
         .map_err(store_error)?;
-    let consents = consent::current(&mut conn, who).await.map_err(store_error)?;
-    let consent_history = consent::history(&mut conn, who).await.map_err(store_error)?;
-    let preferences = preference::matrix(&mut conn, who).await.map_err(store_error)?;
+    let consents = consent::current(&mut conn, who)
+        .await
+        .map_err(store_error)?;
+    let consent_history = consent::history(&mut conn, who)
+        .await
+        .map_err(store_error)?;
+    let preferences = preference::matrix(&mut conn, who)
+        .await
+        .map_err(store_error)?;
     Ok(Json(serde_json::json!({
         "contact": contact,
         "contact_changes": contact_changes,

@@ -33,12 +33,10 @@ pub const ROUTES: &[RouteRule] = &[
     // ebok: meters, profile, applications
     RouteRule::get("/api/v1/meters", Access::Customer),
     RouteRule::get("/api/v1/meters/{id}/readings", Access::Customer).with_ids(&[IdKind::Meter]),
-    RouteRule::get("/api/v1/meters/{id}/consumption", Access::Customer)
-        .with_ids(&[IdKind::Meter]),
+    RouteRule::get("/api/v1/meters/{id}/consumption", Access::Customer).with_ids(&[IdKind::Meter]),
     RouteRule::get("/api/v1/me/profile", Access::Customer),
     RouteRule::get("/api/v1/applications", Access::Customer),
-    RouteRule::get("/api/v1/applications/{id}", Access::Customer)
-        .with_ids(&[IdKind::Application]),
+    RouteRule::get("/api/v1/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
     // end ebok: meters, profile, applications
 ];
 

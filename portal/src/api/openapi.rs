@@ -67,7 +67,7 @@ pub fn spec() -> Value {
         "paths": {
             "/api/v1/me/balance": get("The customer's balance, next due payment and open items", "AccountSummary", json!([])),
             "/api/v1/invoices": get("The customer's invoices and corrections, newest first", "InvoicePage", json!(invoice_params)),
-            "/api/v1/invoices/{id}": get("One invoice with lines, VAT per rate, KSeF number, corrections and payments", "InvoiceDetail", id),
+            "/api/v1/invoices/{id}": get("One invoice with lines, VAT per rate, KSeF number, corrections and payments", "InvoiceDetail", id.clone()),
             "/api/v1/payments": get("The customer's payments with their allocations, newest first", "PaymentPage", json!(paging)),
             "/api/v1/meters": get("The meters on the customer's premises, with the last reading", "MeterList", json!([])),
             "/api/v1/meters/{id}/readings": get("A meter's readings, newest first (m³ as decimal strings, ml exact)", "ReadingPage", json!([id[0].clone(), paging[0].clone(), paging[1].clone()])),

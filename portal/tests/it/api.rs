@@ -48,19 +48,37 @@ async fn meters_readings_and_consumption_as_json_within_scope() {
         .collect();
     assert_eq!(ids, [mine]);
     conforms(&doc, "MeterView", &list[0]);
-    let r = json(&c.get(&format!("/api/v1/meters/{mine}/readings?per_page=5")).await);
+    let r = json(
+        &c.get(&format!("/api/v1/meters/{mine}/readings?per_page=5"))
+            .await,
+    );
     conforms(&doc, "ReadingPage", &r);
-    assert_eq!((r["total"].as_i64(), r["per_page"].as_i64()), (Some(399), Some(5)));
+    assert_eq!(
+        (r["total"].as_i64(), r["per_page"].as_i64()),
+        (Some(399), Some(5))
+    );
     conforms(&doc, "ReadingView", &r["items"][0]);
     // Exact units: ml an integer, m³ a decimal string.
     assert!(r["items"][0]["volume_ml"].is_i64());
     assert!(r["items"][0]["volume_m3"].is_string());
     let s = json(
-        &c.get(&format!("/api/v1/meters/{mine}/consumption?granularity=day"))
-            .await,
+        &c.get(&format!(
+            "/api/v1/meters/{mine}/consumption?granularity=day"
+        ))
+        .await,
     );
     conforms(&doc, "ConsumptionSeries", &s);
-    assert_eq!(s["points"].as_array().unwrap().len(), 30);
+    // The meter page's day range: the last 30 days up to today (in Warsaw).
+    let today = ewoda_common::time::local_day(chrono::Utc::now());
+    let from = today - chrono::Duration::days(29);
+    assert_eq!(
+        (s["from"].as_str(), s["to"].as_str()),
+        (
+            Some(from.to_string().as_str()),
+            Some(today.to_string().as_str())
+        )
+    );
+    assert!(!s["points"].as_array().unwrap().is_empty());
     for path in [
         format!("/api/v1/meters/{theirs}/readings"),
         format!("/api/v1/meters/{theirs}/consumption"),
@@ -102,7 +120,8 @@ async fn profile_and_applications_as_json_within_scope() {
     let theirs = crate::applications::case_of(&app, "klient2").await;
     let mut c = app.login("klient").await;
     c.get("/ebok/profile").await;
-    c.post("/ebok/profile/consents", &[("marketing", "on")]).await;
+    c.post("/ebok/profile/consents", &[("marketing", "on")])
+        .await;
     let p = json(&c.get("/api/v1/me/profile").await);
     conforms(&doc, "Profile", &p);
     assert_eq!(p["contact"]["email"], "anna@example.pl");
@@ -113,7 +132,11 @@ async fn profile_and_applications_as_json_within_scope() {
         .filter(|c| c["kind"] == "marketing")
         .collect();
     assert_eq!(marketing[0]["granted"], true);
-    assert_eq!(p["preferences"].as_array().unwrap().len(), 21, "7 topics × 3 channels");
+    assert_eq!(
+        p["preferences"].as_array().unwrap().len(),
+        21,
+        "7 topics × 3 channels"
+    );
     let list = json(&c.get("/api/v1/applications").await);
     let ids: Vec<i64> = list
         .as_array()
@@ -125,7 +148,10 @@ async fn profile_and_applications_as_json_within_scope() {
     conforms(&doc, "CaseSummary", &list[0]);
     let d = json(&c.get(&format!("/api/v1/applications/{mine}")).await);
     conforms(&doc, "CaseDetail", &d);
-    assert!(!d["events"].as_array().unwrap().is_empty(), "status history");
+    assert!(
+        !d["events"].as_array().unwrap().is_empty(),
+        "status history"
+    );
     let r = c.get(&format!("/api/v1/applications/{theirs}")).await;
     r.assert_status(StatusCode::NOT_FOUND);
     assert_eq!(json(&r)["error"], "not_found");
@@ -153,7 +179,10 @@ async fn api_errors_are_json_never_html() {
     let r = c.get("/api/v1/invoices?issued_from=yesterday").await;
     r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let v = json(&r);
-    assert_eq!((v["error"].as_str(), v["fields"][0]["field"].as_str()), (Some("invalid"), Some("issued_from")));
+    assert_eq!(
+        (v["error"].as_str(), v["fields"][0]["field"].as_str()),
+        (Some("invalid"), Some("issued_from"))
+    );
     app.drop_db().await;
 }
 
@@ -177,27 +206,36 @@ async fn the_openapi_document_lists_every_api_route_and_nothing_else() {
             Method::Post => "post",
         };
         assert!(
-            paths
-                .get(rule.path)
-                .and_then(|p| p.get(method))
-                .is_some(),
+            paths.get(rule.path).and_then(|p| p.get(method)).is_some(),
             "{method} {} missing from openapi.json",
             rule.path
         );
         // Every parameter in the path is declared.
         if rule.path.contains("{id}") {
             let params = paths[rule.path][method]["parameters"].as_array().unwrap();
-            assert!(params.iter().any(|p| p["name"] == "id" && p["in"] == "path"), "{}", rule.path);
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == "id" && p["in"] == "path"),
+                "{}",
+                rule.path
+            );
         }
     }
     for path in paths.keys() {
-        assert!(api.iter().any(|r| r.path == path), "{path} is documented but not routed");
+        assert!(
+            api.iter().any(|r| r.path == path),
+            "{path} is documented but not routed"
+        );
     }
     // Every schema reference resolves.
     let text = doc.to_string();
     for piece in text.split("\"#/components/schemas/").skip(1) {
         let name = &piece[..piece.find('"').unwrap()];
-        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
     }
     app.drop_db().await;
 }

@@ -253,7 +253,10 @@ async fn roles_and_deactivation_take_effect_on_the_next_request() {
     .execute(&app.pool)
     .await
     .unwrap();
-    clerk.get("/office/").await.assert_status(StatusCode::FORBIDDEN);
+    clerk
+        .get("/office/")
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
 
     let mut customer = app.login("klient").await;
     customer.get("/ebok/").await.assert_status(StatusCode::OK);
@@ -269,7 +272,10 @@ async fn roles_and_deactivation_take_effect_on_the_next_request() {
         .execute(&app.pool)
         .await
         .unwrap();
-    customer.get("/ebok/").await.assert_status(StatusCode::SEE_OTHER);
+    customer
+        .get("/ebok/")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     app.drop_db().await;
 }
 
@@ -304,9 +310,18 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
         .build()
         .await;
     let too_many = StatusCode::TOO_MANY_REQUESTS;
-    assert_ne!(login_from(&app, "127.0.0.1", "198.51.100.1").await, too_many);
-    assert_ne!(login_from(&app, "127.0.0.1", "198.51.100.2").await, too_many);
-    assert_eq!(login_from(&app, "127.0.0.1", "198.51.100.1").await, too_many);
+    assert_ne!(
+        login_from(&app, "127.0.0.1", "198.51.100.1").await,
+        too_many
+    );
+    assert_ne!(
+        login_from(&app, "127.0.0.1", "198.51.100.2").await,
+        too_many
+    );
+    assert_eq!(
+        login_from(&app, "127.0.0.1", "198.51.100.1").await,
+        too_many
+    );
     // A client writing its own X-Forwarded-For only adds entries left of the real one.
     assert_eq!(
         login_from(&app, "127.0.0.1", "203.0.113.9, 198.51.100.2").await,
@@ -319,10 +334,19 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
 async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
     let app = TestApp::builder().config(limited(&[])).build().await;
     let too_many = StatusCode::TOO_MANY_REQUESTS;
-    assert_ne!(login_from(&app, "127.0.0.1", "198.51.100.1").await, too_many);
+    assert_ne!(
+        login_from(&app, "127.0.0.1", "198.51.100.1").await,
+        too_many
+    );
     // Another forwarded address from the same peer is still the same client.
-    assert_eq!(login_from(&app, "127.0.0.1", "198.51.100.2").await, too_many);
+    assert_eq!(
+        login_from(&app, "127.0.0.1", "198.51.100.2").await,
+        too_many
+    );
     // Another peer is another client.
-    assert_ne!(login_from(&app, "127.0.0.2", "198.51.100.2").await, too_many);
+    assert_ne!(
+        login_from(&app, "127.0.0.2", "198.51.100.2").await,
+        too_many
+    );
     app.drop_db().await;
 }

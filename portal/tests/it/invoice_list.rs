@@ -21,27 +21,37 @@ async fn cells_are_translated_and_formatted_per_language() {
             .await
             .unwrap();
     // number, kind, issued, due, gross, open, status
-    assert_eq!(cells[1..], [
-        "faktura VAT".to_string(),
-        issued_on.format("%d.%m.%Y").to_string(),
-        due_on.format("%d.%m.%Y").to_string(),
-        "100,00\u{a0}zł".to_string(),
-        "100,00\u{a0}zł".to_string(),
-        "po terminie".to_string(),
-    ]);
+    assert_eq!(
+        cells[1..],
+        [
+            "faktura VAT".to_string(),
+            issued_on.format("%d.%m.%Y").to_string(),
+            due_on.format("%d.%m.%Y").to_string(),
+            "100,00\u{a0}zł".to_string(),
+            "100,00\u{a0}zł".to_string(),
+            "po terminie".to_string(),
+        ]
+    );
     let r = c.get("/ebok/invoices?f_status=overdue&lang=en").await;
     let cells = r.texts("tbody tr td");
-    assert_eq!(cells[1..], [
-        "VAT invoice".to_string(),
-        issued_on.format("%Y-%m-%d").to_string(),
-        due_on.format("%Y-%m-%d").to_string(),
-        "PLN\u{a0}100.00".to_string(),
-        "PLN\u{a0}100.00".to_string(),
-        "overdue".to_string(),
-    ]);
+    assert_eq!(
+        cells[1..],
+        [
+            "VAT invoice".to_string(),
+            issued_on.format("%Y-%m-%d").to_string(),
+            due_on.format("%Y-%m-%d").to_string(),
+            "PLN\u{a0}100.00".to_string(),
+            "PLN\u{a0}100.00".to_string(),
+            "overdue".to_string(),
+        ]
+    );
     // The export keeps the raw values for spreadsheets.
     let csv = c.get("/ebok/invoices?export=csv&f_status=overdue").await;
-    assert!(csv.body.contains("100.00") && csv.body.contains("overdue"), "{}", csv.body);
+    assert!(
+        csv.body.contains("100.00") && csv.body.contains("overdue"),
+        "{}",
+        csv.body
+    );
     app.drop_db().await;
 }
 
@@ -62,6 +72,11 @@ async fn overdue_follows_the_apps_clock() {
     assert!(r.texts("tbody tr").is_empty());
     let link = format!("tbody a[href='/ebok/invoices/{}']", w.open_1001);
     let r = c.get("/ebok/invoices?f_status=overdue").await;
-    assert_eq!(r.html().select(&scraper::Selector::parse(&link).unwrap()).count(), 1);
+    assert_eq!(
+        r.html()
+            .select(&scraper::Selector::parse(&link).unwrap())
+            .count(),
+        1
+    );
     app.drop_db().await;
 }

@@ -291,7 +291,10 @@ async fn the_manifest_service_worker_and_the_preferences_page_offer_push() {
         "application/manifest+json"
     );
     let m: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!((m["start_url"].as_str(), m["scope"].as_str()), (Some("/ebok/"), Some("/")));
+    assert_eq!(
+        (m["start_url"].as_str(), m["scope"].as_str()),
+        (Some("/ebok/"), Some("/"))
+    );
     let icon = m["icons"][0]["src"].as_str().unwrap().to_string();
     c.get(&icon).await.assert_status(StatusCode::OK);
     let r = c.get("/sw.js").await;
@@ -349,6 +352,9 @@ async fn unsubscribe_removes_only_the_users_own_subscription() {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["removed"], true);
     assert!(endpoints_of(&app, "klient").await.is_empty());
-    assert_eq!(endpoints_of(&app, "klient2").await, ["https://push.example/k2"]);
+    assert_eq!(
+        endpoints_of(&app, "klient2").await,
+        ["https://push.example/k2"]
+    );
     app.drop_db().await;
 }
