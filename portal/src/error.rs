@@ -68,7 +68,7 @@ pub enum ErrorPage {
 }
 
 impl ErrorPage {
-    fn status(self) -> StatusCode {
+    pub(crate) fn status(self) -> StatusCode {
         match self {
             ErrorPage::NotFound => StatusCode::NOT_FOUND,
             ErrorPage::Forbidden | ErrorPage::Csrf => StatusCode::FORBIDDEN,
@@ -76,6 +76,19 @@ impl ErrorPage {
             ErrorPage::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorPage::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorPage::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable name of the error, for the JSON API.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            ErrorPage::NotFound => "not_found",
+            ErrorPage::Forbidden => "forbidden",
+            ErrorPage::Csrf => "csrf",
+            ErrorPage::SessionExpired => "session_expired",
+            ErrorPage::TooManyRequests => "too_many_requests",
+            ErrorPage::PayloadTooLarge => "payload_too_large",
+            ErrorPage::Internal => "internal",
         }
     }
 
@@ -152,6 +165,9 @@ pub async fn render_pages(
     let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
+    if path.starts_with("/api/") {
+        return crate::api::errors::json(resp).await;
+    }
     let Some(kind) = resp.extensions().get::<ErrorPage>().copied() else {
         return resp;
     };

@@ -1,20 +1,60 @@
-//! The public landing page, the health check and the embedded assets.
+//! The public landing page, the health check, the embedded assets, and the PWA files served
+//! from the root: the web app manifest and the service worker (its scope is where it is
+//! served from, so it cannot live under /assets/).
 
 use crate::app::{Access, AppState, Area, RouteRule};
 use crate::ui::Page;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
 /// Routes of this feature.
-pub const ROUTES: &[RouteRule] = &[RouteRule::get("/", Access::Public)];
+pub const ROUTES: &[RouteRule] = &[
+    RouteRule::get("/", Access::Public),
+    RouteRule::get("/manifest.webmanifest", Access::Public),
+    RouteRule::get("/sw.js", Access::Public),
+];
 
 pub fn router() -> Router<AppState> {
-    Area::new(ROUTES).get("/", landing).into_router()
+    Area::new(ROUTES)
+        .get("/", landing)
+        .get("/manifest.webmanifest", manifest)
+        .get("/sw.js", service_worker)
+        .into_router()
+}
+
+/// GET /manifest.webmanifest: the installable eBOK (name in the page's language).
+async fn manifest(page: Page) -> impl IntoResponse {
+    let body = serde_json::json!({
+        "name": page.t("pwa-name"),
+        "short_name": "eBOK",
+        "lang": page.lang_code(),
+        "start_url": "/ebok/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0b5394",
+        "icons": [{"src": "/assets/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}]
+    });
+    (
+        [(header::CONTENT_TYPE, "application/manifest+json")],
+        body.to_string(),
+    )
+}
+
+/// GET /sw.js: the service worker; revalidated on every load so an update reaches browsers.
+async fn service_worker() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        crate::ui::assets::SERVICE_WORKER,
+    )
 }
 
 /// Routes outside sessions and page layers: health check and assets.
@@ -48,14 +88,26 @@ struct Landing {
     open_alarms: i64,
 }
 
+/// The landing page's figures, read by column name.
+#[derive(sqlx::FromRow)]
+struct Figures {
+    utility: Option<String>,
+    meters: i64,
+    customers: i64,
+    readings_today: i64,
+    open_alarms: i64,
+}
+
 async fn landing(State(state): State<AppState>, page: Page) -> Result<Landing, StatusCode> {
     let pool = &state.0.pool;
-    let row: (Option<String>, i64, i64, i64, i64) = sqlx::query_as(
-        "select (select name from utility order by utility_id limit 1),
-                (select count(*) from meter where status = 'active'),
-                (select count(*) from customer),
-                (select count(*) from reading_daily where day = (select max(day) from reading_daily)),
-                (select count(*) from alarm where state in ('open', 'acknowledged', 'assigned'))",
+    let row: Figures = sqlx::query_as(
+        "select (select name from utility order by utility_id limit 1) as utility,
+                (select count(*) from meter where status = 'active') as meters,
+                (select count(*) from customer) as customers,
+                (select count(*) from reading_daily
+                  where day = (select max(day) from reading_daily)) as readings_today,
+                (select count(*) from alarm
+                  where state in ('open', 'acknowledged', 'assigned')) as open_alarms",
     )
     .fetch_one(pool)
     .await
@@ -65,10 +117,10 @@ async fn landing(State(state): State<AppState>, page: Page) -> Result<Landing, S
     })?;
     Ok(Landing {
         page,
-        utility: row.0.unwrap_or_else(|| "ewoda".into()),
-        meters: row.1,
-        customers: row.2,
-        readings_today: row.3,
-        open_alarms: row.4,
+        utility: row.utility.unwrap_or_else(|| "ewoda".into()),
+        meters: row.meters,
+        customers: row.customers,
+        readings_today: row.readings_today,
+        open_alarms: row.open_alarms,
     })
 }

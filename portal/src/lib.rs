@@ -12,6 +12,7 @@ pub mod home;
 pub mod info;
 pub mod mail;
 pub mod office;
+pub mod push;
 pub mod serve;
 pub mod store;
 pub mod ui;

@@ -31,6 +31,13 @@ pub struct Args {
     /// the demo (browser tests, trying the portal out); no real money ever moves.
     #[arg(long, env = "EWODA_FAKE_PAYMENTS")]
     pub fake_payments: bool,
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client
+    /// for rate limits; without them the header is ignored.
+    #[arg(long, env = "EWODA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Contact of the operator for Web Push services (the VAPID `sub`: mailto: or https:).
+    #[arg(long, env = "EWODA_PUSH_CONTACT")]
+    pub push_contact: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -48,6 +55,10 @@ pub fn run(args: Args) -> ExitCode {
             .unwrap_or_else(|| format!("http://{}:{}", args.host, args.port)),
         smtp_url: args.smtp_url.filter(|s| !s.is_empty()),
         data_dir: args.data_dir,
+        trusted_proxies: args.trusted_proxies,
+        push_contact: args
+            .push_contact
+            .unwrap_or_else(|| AppConfig::default().push_contact),
         ..AppConfig::default()
     };
     let opts = ServeOptions {

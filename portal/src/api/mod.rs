@@ -1,8 +1,13 @@
-//! The JSON API (`/api/v1`): the eBOK money data for apps and integrations, scoped by the
-//! session's customer exactly as the pages are (another customer's id: 404), and its OpenAPI
-//! document at `/api/v1/openapi.json`.
+//! The JSON API (`/api/v1`): the eBOK data for apps and integrations — money, meters,
+//! profile, applications — scoped by the session's customer exactly as the pages are
+//! (another customer's id: 404), and its OpenAPI document at `/api/v1/openapi.json`.
+//! Every error under `/api/` answers JSON `{"error": code, "message": …, "fields": […]}`
+//! (401 not logged in, 403, 404, 422 with the refused fields), never an HTML page
+//! ([`errors::json`]).
 
-mod openapi;
+mod ebok;
+pub mod errors;
+pub mod openapi;
 
 use crate::app::{Access, AppState, Area, IdKind, RouteRule};
 use crate::auth::Customer;
@@ -14,7 +19,7 @@ use axum::{Json, Router};
 use ewoda_billing::customer;
 use ewoda_billing::invoice::query::{self, InvoiceFilter, InvoiceKind, PaymentStatus};
 use ewoda_billing::payments::history;
-use ewoda_common::scope::{CustomerId, PageRequest};
+use ewoda_common::scope::{CustomerId, FieldError, PageRequest};
 use serde::Deserialize;
 
 pub const ROUTES: &[RouteRule] = &[
@@ -25,6 +30,14 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::get("/api/v1/invoices/{id}", Access::Customer).with_ids(&[IdKind::Invoice]),
     RouteRule::get("/api/v1/payments", Access::Customer),
     // end ebok: money
+    // ebok: meters, profile, applications
+    RouteRule::get("/api/v1/meters", Access::Customer),
+    RouteRule::get("/api/v1/meters/{id}/readings", Access::Customer).with_ids(&[IdKind::Meter]),
+    RouteRule::get("/api/v1/meters/{id}/consumption", Access::Customer).with_ids(&[IdKind::Meter]),
+    RouteRule::get("/api/v1/me/profile", Access::Customer),
+    RouteRule::get("/api/v1/applications", Access::Customer),
+    RouteRule::get("/api/v1/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
+    // end ebok: meters, profile, applications
 ];
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +49,12 @@ pub fn router() -> Router<AppState> {
         .get("/api/v1/invoices/{id}", invoice)
         .get("/api/v1/payments", payments)
         // end ebok: money
+        .get("/api/v1/meters", ebok::meters)
+        .get("/api/v1/meters/{id}/readings", ebok::readings)
+        .get("/api/v1/meters/{id}/consumption", ebok::consumption)
+        .get("/api/v1/me/profile", ebok::profile)
+        .get("/api/v1/applications", ebok::applications)
+        .get("/api/v1/applications/{id}", ebok::application)
         .into_router()
 }
 
@@ -47,7 +66,7 @@ async fn balance(customer: Customer, State(state): State<AppState>) -> Result<Re
     Ok(Json(s).into_response())
 }
 
-/// Filters and paging of `/api/v1/invoices`; a value that does not parse is 400 naming it.
+/// Filters and paging of `/api/v1/invoices`; a value that does not parse is 422 naming it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct InvoiceParams {
@@ -60,9 +79,18 @@ struct InvoiceParams {
     per_page: Option<u32>,
 }
 
+/// 422 with the refused fields.
+pub(crate) fn invalid(fields: Vec<FieldError>) -> Response {
+    errors::body(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "the request was refused: see fields",
+        &fields,
+    )
+}
+
 fn bad_request(field: &str, message: String) -> Response {
-    let body = serde_json::json!({"errors": [{"field": field, "message": message}]});
-    (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+    invalid(vec![FieldError::new(field, "invalid", message)])
 }
 
 async fn invoices(
@@ -110,9 +138,9 @@ async fn invoice(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct PageParams {
-    page: Option<u32>,
-    per_page: Option<u32>,
+pub(crate) struct PageParams {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
 }
 
 async fn payments(

@@ -13,10 +13,20 @@ fn get(summary: &str, schema: &str, params: Value) -> Value {
         "parameters": params,
         "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
-            "303": {"description": "not logged in: sent to /login"},
-            "404": {"description": "not found, or not the customer's"}
+            "401": error("not logged in (POST /login first)"),
+            "403": error("logged in, but not as a customer"),
+            "404": error("not found, or not the customer's"),
+            "422": error("a parameter was refused: `fields` names it")
         }
     }})
+}
+
+fn error(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn list(item: &str) -> Value {
+    json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}})
 }
 
 fn query(name: &str, kind: &str, description: &str) -> Value {
@@ -57,8 +67,19 @@ pub fn spec() -> Value {
         "paths": {
             "/api/v1/me/balance": get("The customer's balance, next due payment and open items", "AccountSummary", json!([])),
             "/api/v1/invoices": get("The customer's invoices and corrections, newest first", "InvoicePage", json!(invoice_params)),
-            "/api/v1/invoices/{id}": get("One invoice with lines, VAT per rate, KSeF number, corrections and payments", "InvoiceDetail", id),
+            "/api/v1/invoices/{id}": get("One invoice with lines, VAT per rate, KSeF number, corrections and payments", "InvoiceDetail", id.clone()),
             "/api/v1/payments": get("The customer's payments with their allocations, newest first", "PaymentPage", json!(paging)),
+            "/api/v1/meters": get("The meters on the customer's premises, with the last reading", "MeterList", json!([])),
+            "/api/v1/meters/{id}/readings": get("A meter's readings, newest first (m³ as decimal strings, ml exact)", "ReadingPage", json!([id[0].clone(), paging[0].clone(), paging[1].clone()])),
+            "/api/v1/meters/{id}/consumption": get("A meter's use per day, month or year, with the same range a year earlier", "ConsumptionSeries", json!([
+                id[0].clone(),
+                query("granularity", "string", "day, month (default) or year"),
+                query("from", "string", "first day (YYYY-MM-DD); default as the meter page"),
+                query("to", "string", "last day (YYYY-MM-DD); default today")
+            ])),
+            "/api/v1/me/profile": get("Contact data, contact change requests, consents with history, notification preferences", "Profile", json!([])),
+            "/api/v1/applications": get("The customer's applications (cases), newest first", "CaseList", json!([])),
+            "/api/v1/applications/{id}": get("One application with its values, status history and attachments", "CaseDetail", id.clone()),
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}}
         },
         "components": {
@@ -69,7 +90,21 @@ pub fn spec() -> Value {
                 "InvoicePage": paged("InvoiceSummary"),
                 "InvoiceDetail": object(&["summary", "net", "vat", "correction_reason", "corrects_number", "lines", "vat_rows", "corrections", "payments"]),
                 "PaymentView": object(&["payment_id", "booked_on", "amount", "source", "title", "allocations", "unallocated"]),
-                "PaymentPage": paged("PaymentView")
+                "PaymentPage": paged("PaymentView"),
+                "MeterView": object(&["meter_id", "serial", "role", "parent_meter_id", "premises_id", "installed_at", "removed_at", "verified_until", "last_reading"]),
+                "MeterList": list("MeterView"),
+                "ReadingView": object(&["read_at", "volume_ml", "volume_m3", "source", "quality"]),
+                "ReadingPage": paged("ReadingView"),
+                "ConsumptionSeries": object(&["points", "total_ml", "last_year", "last_year_total_ml"]),
+                "Profile": object(&["contact", "contact_changes", "consents", "consent_history", "preferences"]),
+                "CaseSummary": object(&["application_id", "number", "kind", "status", "created_at"]),
+                "CaseList": list("CaseSummary"),
+                "CaseDetail": object(&["summary", "form", "events", "attachments"]),
+                "Error": {"type": "object", "required": ["error", "message", "fields"], "properties": {
+                    "error": {"type": "string", "description": "not_found, forbidden, login_required, invalid, …"},
+                    "message": {"type": "string"},
+                    "fields": {"type": "array", "items": object(&["field", "code", "message"])}
+                }}
             }
         }
     })

@@ -9,7 +9,7 @@ mod routes;
 mod state;
 
 pub use routes::{Access, Area, IdKind, Method, RouteRule};
-pub use state::{App, AppConfig, AppState, RateLimit};
+pub use state::{App, AppClock, AppConfig, AppState, RateLimit};
 
 use axum::middleware::from_fn_with_state;
 use axum::Router;

@@ -35,6 +35,9 @@ pub struct App {
     pub pdf: Option<ewoda_billing::invoice::pdf::InvoicePdfRenderer>,
     /// ebok: money — the online payment operator, when configured.
     pub operator: Option<ewoda_billing::payments::online::Przelewy24>,
+    /// Web Push: the VAPID keys of the data dir and the sender; None if the key file cannot
+    /// be read or written (logged at start).
+    pub push: Option<crate::push::PushSender>,
 }
 
 /// Portal settings; [`AppConfig::default`] is what the demo and tests start from.
@@ -61,6 +64,43 @@ pub struct AppConfig {
     /// How long a confirmation link and a password-reset link stay valid.
     pub confirm_valid: Duration,
     pub reset_valid: Duration,
+    /// Web Push: the `sub` claim of VAPID, how a push service reaches the operator
+    /// (`mailto:` or `https:`).
+    pub push_contact: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: only for a request from one of
+    /// them is the right-most address not in this list the client (the rate-limit key).
+    /// Empty: the peer address is the client, and the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where "now" comes from for dates the pages compute (an invoice overdue today).
+    pub clock: AppClock,
+}
+
+/// The app's clock ([`ewoda_common::time::Clock`]): the system's, or a fixed one in tests.
+#[derive(Clone)]
+pub struct AppClock(pub Arc<dyn ewoda_common::time::Clock>);
+
+impl AppClock {
+    /// A clock stopped at `at`.
+    pub fn fixed(at: chrono::DateTime<chrono::Utc>) -> AppClock {
+        AppClock(Arc::new(ewoda_common::time::FixedClock(at)))
+    }
+
+    /// Today in Warsaw.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.0.today()
+    }
+}
+
+impl Default for AppClock {
+    fn default() -> Self {
+        AppClock(Arc::new(ewoda_common::time::SystemClock))
+    }
+}
+
+impl std::fmt::Debug for AppClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppClock({})", self.0.now())
+    }
 }
 
 impl AppConfig {
@@ -94,16 +134,20 @@ impl Default for AppConfig {
             confirm_valid: Duration::from_secs(48 * 3600),
             reset_valid: Duration::from_secs(3600),
             payments: None,
+            push_contact: "mailto:ebok@localhost".into(),
+            trusted_proxies: Vec::new(),
+            clock: AppClock::default(),
         }
     }
 }
 
 impl AppState {
-    /// State with the default configuration (mail into `.ewoda/maildir`).
+    /// State with the default configuration (mail into `.ewoda/maildir`), without Web Push
+    /// (no key file is created).
     pub fn new(pool: PgPool) -> Self {
         let config = AppConfig::default();
         let mailer = Box::new(MaildirMailer::new(config.maildir()));
-        Self::assemble(pool, config, mailer)
+        Self::assemble(pool, config, mailer, None)
     }
 
     /// State with a configuration; fails on an unusable `SMTP_URL`.
@@ -112,10 +156,20 @@ impl AppState {
             Some(url) => Box::new(SmtpMailer::new(url)?),
             None => Box::new(MaildirMailer::new(config.maildir())),
         };
-        Ok(Self::assemble(pool, config, mailer))
+        // Web Push is optional: a data dir without a usable key file disables it, loudly.
+        let push = crate::push::VapidKeys::load_or_create(&config.data_dir)
+            .and_then(|keys| crate::push::PushSender::new(keys, config.push_contact.clone()))
+            .map_err(|e| tracing::error!(error = %e, "Web Push disabled"))
+            .ok();
+        Ok(Self::assemble(pool, config, mailer, push))
     }
 
-    fn assemble(pool: PgPool, config: AppConfig, mailer: Box<dyn Mailer>) -> Self {
+    fn assemble(
+        pool: PgPool,
+        config: AppConfig,
+        mailer: Box<dyn Mailer>,
+        push: Option<crate::push::PushSender>,
+    ) -> Self {
         let pdf = ewoda_billing::invoice::pdf::InvoicePdfRenderer::new()
             .map_err(|e| tracing::error!(error = %e, "invoice PDF fonts"))
             .ok();
@@ -132,6 +186,7 @@ impl AppState {
             ready: AtomicBool::new(false),
             pdf,
             operator,
+            push,
         }))
     }
 

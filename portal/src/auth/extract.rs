@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use sqlx::Row;
 use std::marker::PhantomData;
 use tower_sessions::Session;
 
@@ -14,16 +15,60 @@ async fn user_of(parts: &mut Parts, state: &AppState) -> Result<SessionUser, App
     let session = Session::from_request_parts(parts, state)
         .await
         .map_err(|(_, e)| AppError::Internal(format!("no session layer: {e}")))?;
-    match session_user(&session).await {
-        Some(u) => Ok(u),
-        None => Err(AppError::LoginRequired {
-            next: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "/".into()),
-        }),
+    let login_required = || AppError::LoginRequired {
+        next: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+    };
+    let Some(mut user) = session_user(&session).await else {
+        return Err(login_required());
+    };
+    // The session remembers who logged in, not what they may do now: roles and the active
+    // flag are read again on every request (one primary-key lookup), so a deactivated user
+    // is logged out and a removed role stops working at once.
+    match current(state, user.user_id).await? {
+        Some(now) if now.active => {
+            user.roles = now.roles;
+            user.customer_id = now.customer_id;
+            Ok(user)
+        }
+        _ => {
+            session.flush().await.map_err(AppError::session)?;
+            Err(login_required())
+        }
     }
+}
+
+/// A user's standing as the database says now.
+struct Standing {
+    active: bool,
+    roles: Vec<Role>,
+    customer_id: Option<i64>,
+}
+
+async fn current(state: &AppState, user_id: i64) -> Result<Option<Standing>, AppError> {
+    let row = sqlx::query(
+        "select u.active, u.customer_id,
+                coalesce(array_agg(r.role order by r.role) filter (where r.role is not null),
+                         '{}') as roles
+         from app_user u left join user_role r using (user_id)
+         where u.user_id = $1
+         group by u.user_id",
+    )
+    .bind(user_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let roles: Vec<String> = row.try_get("roles")?;
+    Ok(Some(Standing {
+        active: row.try_get("active")?,
+        customer_id: row.try_get("customer_id")?,
+        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+    }))
 }
 
 /// Anyone logged in.

@@ -16,9 +16,10 @@ use ewoda_billing::documents::DocumentRef;
 use ewoda_billing::invoice::query::{self, InvoiceDetail};
 use ewoda_common::scope::CustomerId;
 
-/// Status of an invoice today, as the billing queries define it (open = gross − allocated).
+/// Status of an invoice today, as the billing queries define it (open = gross − allocated);
+/// `{today}` is the app's clock's day in Warsaw, not the database server's `current_date`.
 const STATUS: &str = "case when i.gross - i.paid <= 0 then 'paid'
-     when i.due_on < current_date then 'overdue' else 'open' end";
+     when i.due_on < {today} then 'overdue' else 'open' end";
 
 /// The list's rows: invoices with what has been allocated to each.
 const FROM: &str = "(select v.*, coalesce((select sum(a.amount) from payment_allocation a
@@ -123,11 +124,45 @@ pub async fn list(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let q = ListQuery::parse(&INVOICES, &pairs);
+    let mut q = ListQuery::parse(&INVOICES, &pairs);
+    q.today = Some(state.config.clock.today());
     let scope = Some(("i.customer_id", customer.customer_id));
     match list::run(&state.pool, &INVOICES, &q, scope, &page).await? {
         Listed::Export(file) => Ok(file),
-        Listed::Page(list) => Ok(ui::ok(&InvoicesPage { page, list })),
+        Listed::Page(mut list) => {
+            localise(&mut list, &q, &page);
+            Ok(ui::ok(&InvoicesPage { page, list }))
+        }
+    }
+}
+
+/// The page's cells as the customer reads them: money and dates in the page's language,
+/// kinds and statuses by their translated names (the export keeps the raw values).
+fn localise(list: &mut ListView, q: &ListQuery, page: &Page) {
+    for row in &mut list.rows {
+        for (cell, column) in row.cells.iter_mut().zip(&q.shown) {
+            *cell = localised(column, cell, page);
+        }
+    }
+}
+
+fn localised(column: &Column, raw: &str, page: &Page) -> String {
+    let choice = match column.filter {
+        Filter::Choice(values) => values.iter().find(|(v, _)| *v == raw),
+        _ => None,
+    };
+    if let Some((_, label)) = choice {
+        return page.t(label);
+    }
+    match column.kind {
+        Kind::Money => raw
+            .parse::<rust_decimal::Decimal>()
+            .map(|d| super::money::money(page.lang, d))
+            .unwrap_or_else(|_| raw.to_string()),
+        Kind::Date => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(|d| super::money::day(page.lang, d))
+            .unwrap_or_else(|_| raw.to_string()),
+        Kind::Text | Kind::Integer => raw.to_string(),
     }
 }
 

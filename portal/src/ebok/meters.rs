@@ -247,7 +247,7 @@ async fn own_meter(
 }
 
 /// The range a granularity shows, ending today: 30 days, 12 months or 5 years.
-fn range(g: Granularity, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+pub(crate) fn range(g: Granularity, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let from = match g {
         Granularity::Day => today - chrono::Duration::days(29),
         Granularity::Month => today
@@ -541,7 +541,16 @@ async fn store(
         attachment_id,
         note: (!note.is_empty()).then(|| note.to_string()),
     };
-    match submission::submit(&state.pool, who, &s, &Plausibility::default(), now).await {
+    let submitted = submission::submit(&state.pool, who, &s, &Plausibility::default(), now).await;
+    if submitted.is_err() {
+        // A refused (or failed) reading keeps no photo behind: delete the upload and its file.
+        if let Some(id) = attachment_id {
+            attachment::discard(&state.pool, &attachment_store(state), who, id)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+    }
+    match submitted {
         Ok(_) => Ok(Ok(())),
         Err(ViewError::Invalid(v)) => Ok(Err(submission_errors(&v))),
         Err(e) => Err(view_error(e)),

@@ -34,6 +34,8 @@ pub const ROUTES: &[RouteRule] = &[
         .with_ids(&[IdKind::FormCode]),
     RouteRule::get("/ebok/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
     RouteRule::post("/ebok/push/subscribe", Access::Customer),
+    RouteRule::post("/ebok/push/unsubscribe", Access::Customer),
+    RouteRule::post("/ebok/push/test", Access::Customer),
     // end ebok: meters and profile
     // ebok: money
     RouteRule::get("/ebok/invoices", Access::Customer),
@@ -70,6 +72,8 @@ fn meters_and_profile(area: Area) -> Area {
         .post("/ebok/applications/new/{kind}", applications::submit)
         .get("/ebok/applications/{id}", applications::detail)
         .post("/ebok/push/subscribe", push::subscribe)
+        .post("/ebok/push/unsubscribe", push::unsubscribe)
+        .post("/ebok/push/test", push::test)
 }
 
 /// A data-layer failure of the collector's customer view: refusals are handled by the pages

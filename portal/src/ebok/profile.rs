@@ -65,6 +65,43 @@ pub struct ContactForm {
 #[serde(default)]
 pub struct ProfileQuery {
     pub saved: String,
+    /// After `POST /ebok/push/test`: the number of devices reached, or `off`.
+    pub push: String,
+}
+
+/// The Web Push part of the page: the VAPID public key for the script, a notice after a
+/// test notification, and how many browsers of this user are subscribed.
+pub struct PushSection {
+    pub key: String,
+    pub notice: String,
+    pub devices: i64,
+}
+
+async fn push_section(
+    state: &AppState,
+    user_id: i64,
+    page: &Page,
+    push: &str,
+) -> Result<PushSection, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let devices = preference::subscriptions(&mut conn, user_id)
+        .await
+        .map_err(store_error)?
+        .len() as i64;
+    let notice = match (push, push.parse::<i64>()) {
+        ("off", _) => page.t("push-off"),
+        (_, Ok(n)) => page.tn("push-sent", n),
+        _ => String::new(),
+    };
+    Ok(PushSection {
+        key: state
+            .push
+            .as_ref()
+            .map(|p| p.public_key().to_string())
+            .unwrap_or_default(),
+        notice,
+        devices,
+    })
 }
 
 #[derive(Template)]
@@ -82,6 +119,7 @@ struct ProfilePage {
     history: Vec<HistoryRow>,
     channels: Vec<String>,
     prefs: Vec<PrefRow>,
+    push: PushSection,
 }
 
 fn store_error(e: StoreError) -> AppError {
@@ -120,6 +158,7 @@ async fn profile_page(
     saved: String,
     form: ContactForm,
     errors: FieldErrors,
+    push: PushSection,
 ) -> Result<ProfilePage, AppError> {
     let mut conn = state.pool.acquire().await?;
     let profile = ewoda_billing::customer::profile(&mut conn, who)
@@ -211,6 +250,7 @@ async fn profile_page(
         history,
         channels,
         prefs,
+        push,
         page,
     })
 }
@@ -223,6 +263,7 @@ pub async fn show(
     Query(q): Query<ProfileQuery>,
 ) -> Result<Response, AppError> {
     let who = CustomerId::new(customer.customer_id);
+    let push = push_section(&state, customer.user.user_id, &page, &q.push).await?;
     let p = profile_page(
         &state,
         page,
@@ -230,6 +271,7 @@ pub async fn show(
         q.saved,
         ContactForm::default(),
         FieldErrors::new(),
+        push,
     )
     .await?;
     Ok(ui::ok(&p))
@@ -264,8 +306,9 @@ pub async fn contact(
     match contact_change::submit(&state.pool, who, &change).await {
         Ok(_) => Ok(Redirect::to("/ebok/profile?saved=contact").into_response()),
         Err(StoreError::Invalid(v)) => {
-            let p =
-                profile_page(&state, page, who, String::new(), form, contact_errors(&v)).await?;
+            let push = push_section(&state, customer.user.user_id, &page, "").await?;
+            let errors = contact_errors(&v);
+            let p = profile_page(&state, page, who, String::new(), form, errors, push).await?;
             Ok(ui::html(&p, INVALID))
         }
         Err(e) => Err(store_error(e)),

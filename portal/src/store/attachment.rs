@@ -221,6 +221,42 @@ fn info(r: &sqlx::postgres::PgRow) -> Result<AttachmentInfo, StoreError> {
     })
 }
 
+/// Deletes an upload of the customer that nothing uses yet (no application, no submitted
+/// reading) with its file: the photo of a reading that was then refused. False when there
+/// was no such unused upload of theirs.
+pub async fn discard(
+    pool: &PgPool,
+    store: &AttachmentStore,
+    customer: CustomerId,
+    attachment_id: i64,
+) -> Result<bool, StoreError> {
+    let path: Option<Option<String>> = sqlx::query_scalar(
+        "delete from attachment a
+         where a.attachment_id = $1 and a.customer_id = $2 and a.application_id is null
+           and not exists (select 1 from submitted_reading s where s.attachment_id = a.attachment_id)
+         returning a.storage_path",
+    )
+    .bind(attachment_id)
+    .bind(customer.get())
+    .fetch_optional(pool)
+    .await?;
+    let Some(path) = path else {
+        return Ok(false);
+    };
+    if let Some(rel) = path {
+        let file = store.dir.join(rel);
+        if let Err(source) = tokio::fs::remove_file(&file).await {
+            if source.kind() != std::io::ErrorKind::NotFound {
+                return Err(StoreError::File {
+                    path: file.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Metadata of one of the customer's attachments; None when it is not theirs.
 pub async fn get(
     conn: &mut PgConnection,

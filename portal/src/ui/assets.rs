@@ -24,7 +24,15 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/ewoda.js"),
     ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icon.svg"),
+    ),
 ];
+
+/// The service worker, served from the root (`/sw.js`) so that its scope is the whole site.
+pub const SERVICE_WORKER: &[u8] = include_bytes!("../../assets/sw.js");
 
 /// `GET /assets/{name}`.
 pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {

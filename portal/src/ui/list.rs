@@ -88,6 +88,22 @@ pub struct ListQuery {
     pub per: i64,
     pub shown: Vec<&'static Column>,
     pub export: Option<Export>,
+    /// The day `{today}` in a column's SQL stands for (the app's clock); without it the
+    /// database's `current_date`.
+    pub today: Option<chrono::NaiveDate>,
+}
+
+/// A column's SQL with `{today}` filled in: a date literal built from a typed
+/// [`chrono::NaiveDate`] (digits and dashes only, never user input).
+fn sql_of<'a>(c: &'a Column, q: &ListQuery) -> std::borrow::Cow<'a, str> {
+    if !c.sql.contains("{today}") {
+        return std::borrow::Cow::Borrowed(c.sql);
+    }
+    let today = match q.today {
+        Some(d) => format!("date '{}'", d.format("%Y-%m-%d")),
+        None => "current_date".to_string(),
+    };
+    std::borrow::Cow::Owned(c.sql.replace("{today}", &today))
 }
 
 impl ListQuery {
@@ -144,6 +160,7 @@ impl ListQuery {
                 Some("xlsx") => Some(Export::Xlsx),
                 _ => None,
             },
+            today: None,
         }
     }
 }
@@ -190,11 +207,11 @@ fn where_clause(qb: &mut QueryBuilder<'_, Postgres>, q: &ListQuery, scope: Optio
                         .replace('%', "\\%")
                         .replace('_', "\\_")
                 );
-                qb.push(format!(" and ({})::text ilike ", c.sql))
+                qb.push(format!(" and ({})::text ilike ", sql_of(c, q)))
                     .push_bind(pattern);
             }
             Filter::Choice(_) => {
-                qb.push(format!(" and ({})::text = ", c.sql))
+                qb.push(format!(" and ({})::text = ", sql_of(c, q)))
                     .push_bind(v.clone());
             }
             Filter::None => {}
@@ -227,20 +244,20 @@ async fn fetch(
         .shown
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("({})::text as c{i}", c.sql))
+        .map(|(i, c)| format!("({})::text as c{i}", sql_of(c, q)))
         .collect();
     let link = def
         .link
         .and_then(|(key, _)| def.columns.iter().find(|c| c.key == key));
     if let Some(c) = link {
-        select.push(format!("({})::text as link", c.sql));
+        select.push(format!("({})::text as link", sql_of(c, q)));
     }
     let mut qb = QueryBuilder::new(format!("select {} from {}", select.join(", "), def.from));
     where_clause(&mut qb, q, scope);
     let dir = if q.desc { "desc" } else { "asc" };
     qb.push(format!(
         " order by ({}) {dir} nulls last, 1 limit ",
-        q.sort.sql
+        sql_of(q.sort, q)
     ))
     .push_bind(limit)
     .push(" offset ")

@@ -240,3 +240,113 @@ async fn next_returns_to_the_page_asked_for_but_never_to_another_site() {
     assert_eq!(r.location(), Some("/office/"));
     app.drop_db().await;
 }
+
+#[tokio::test]
+async fn roles_and_deactivation_take_effect_on_the_next_request() {
+    let app = TestApp::new().await;
+    let mut clerk = app.login("urzednik").await;
+    clerk.get("/office/").await.assert_status(StatusCode::OK);
+    sqlx::query(
+        "delete from user_role where role = 'clerk'
+           and user_id = (select user_id from app_user where login = 'urzednik')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    clerk
+        .get("/office/")
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+
+    let mut customer = app.login("klient").await;
+    customer.get("/ebok/").await.assert_status(StatusCode::OK);
+    sqlx::query("update app_user set active = false where login = 'klient'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = customer.get("/ebok/").await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
+    // Logged out for good: reactivating does not bring the old session back.
+    sqlx::query("update app_user set active = true where login = 'klient'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    customer
+        .get("/ebok/")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    app.drop_db().await;
+}
+
+/// POST /login (wrong password) from TCP peer `peer` with an `X-Forwarded-For`.
+async fn login_from(app: &TestApp, peer: &str, xff: &str) -> StatusCode {
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt;
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    let req = axum::http::Request::post("/login")
+        .header("host", "portal.test")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", xff)
+        .extension(ConnectInfo(peer))
+        .body(axum::body::Body::from("username=nobody&password=x"))
+        .unwrap();
+    app.router.clone().oneshot(req).await.unwrap().status()
+}
+
+fn limited(trusted: &[&str]) -> impl FnOnce(&mut ewoda_portal::AppConfig) {
+    let trusted: Vec<std::net::IpAddr> = trusted.iter().map(|s| s.parse().unwrap()).collect();
+    move |c| {
+        c.rate_limit.burst = 1;
+        c.rate_limit.every = std::time::Duration::from_secs(3600);
+        c.trusted_proxies = trusted;
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let app = TestApp::builder()
+        .config(limited(&["127.0.0.1"]))
+        .build()
+        .await;
+    let too_many = StatusCode::TOO_MANY_REQUESTS;
+    assert_ne!(
+        login_from(&app, "127.0.0.1", "198.51.100.1").await,
+        too_many
+    );
+    assert_ne!(
+        login_from(&app, "127.0.0.1", "198.51.100.2").await,
+        too_many
+    );
+    assert_eq!(
+        login_from(&app, "127.0.0.1", "198.51.100.1").await,
+        too_many
+    );
+    // A client writing its own X-Forwarded-For only adds entries left of the real one.
+    assert_eq!(
+        login_from(&app, "127.0.0.1", "203.0.113.9, 198.51.100.2").await,
+        too_many
+    );
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = TestApp::builder().config(limited(&[])).build().await;
+    let too_many = StatusCode::TOO_MANY_REQUESTS;
+    assert_ne!(
+        login_from(&app, "127.0.0.1", "198.51.100.1").await,
+        too_many
+    );
+    // Another forwarded address from the same peer is still the same client.
+    assert_eq!(
+        login_from(&app, "127.0.0.1", "198.51.100.2").await,
+        too_many
+    );
+    // Another peer is another client.
+    assert_ne!(
+        login_from(&app, "127.0.0.2", "198.51.100.2").await,
+        too_many
+    );
+    app.drop_db().await;
+}

@@ -1,10 +1,12 @@
 //! The portal's one integration-test binary: the real router against a real PostgreSQL, one
 //! fresh database per test (see `support`).
 
+mod api;
 mod applications;
 mod auth;
 mod ebok_money;
 mod info;
+mod invoice_list;
 mod mail;
 mod matrix;
 mod meters;

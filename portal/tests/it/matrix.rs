@@ -116,6 +116,9 @@ async fn every_route_answers_every_role_as_its_rule_says() {
                 {
                     assert_eq!(status, StatusCode::OK, "{what}");
                 }
+            } else if roles.is_empty() && rule.path.starts_with("/api/") {
+                // The API answers JSON: 401, not the login page's redirect.
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: must answer 401");
             } else if roles.is_empty() {
                 assert_eq!(status, StatusCode::SEE_OTHER, "{what}: must send to login");
                 assert!(

@@ -433,3 +433,69 @@ async fn another_customers_meter_is_not_found() {
     assert_eq!(n, 0);
     app.drop_db().await;
 }
+
+/// Files under the test's attachment directory.
+fn attachment_files(app: &TestApp) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let p = e.path();
+                        if p.is_dir() {
+                            count(&p)
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    count(&app.state.config.data_dir.join("attachments"))
+}
+
+#[tokio::test]
+async fn a_refused_reading_leaves_no_photo_behind() {
+    let app = TestApp::new().await;
+    let meter = meter_of(&app.pool, "1001", "KL-MAIN-ORPHAN").await;
+    let today = local_day(Utc::now()).to_string();
+    let mut c = app.login("klient").await;
+    c.get("/ebok/meters").await;
+    // A valid photo with a reading below the last one: the data layer refuses the reading.
+    let r = send_reading(
+        &mut c,
+        meter,
+        "en",
+        &[("value", "10,5"), ("read_on", &today)],
+        Some(("dial.png", PNG)),
+    )
+    .await;
+    r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.texts("#e-value")[0].starts_with("The reading is lower than the last reading"));
+    let rows: i64 = sqlx::query_scalar("select count(*) from attachment")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((rows, attachment_files(&app)), (0, 0), "no row, no file");
+    // An accepted one keeps its photo.
+    let value = (last_m3(&app.pool, meter).await + rust_decimal::Decimal::new(25, 2))
+        .to_string()
+        .replace('.', ",");
+    let r = send_reading(
+        &mut c,
+        meter,
+        "en",
+        &[("value", &value), ("read_on", &today)],
+        Some(("dial.png", PNG)),
+    )
+    .await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    let rows: i64 = sqlx::query_scalar("select count(*) from attachment")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((rows, attachment_files(&app)), (1, 1));
+    app.drop_db().await;
+}

@@ -338,6 +338,30 @@ help-data-h = Your data, consents and notifications
 help-data = Under "My data and consents" you ask to change your e-mail or phone (the office approves it), decide about consents and choose which notifications you get by e-mail, SMS or in the browser.
 help-contact-h = Contact and accessibility
 help-contact = If something does not work or is hard to use, contact the customer service office. Read also the
+pwa-name = ewoda — eBOK
+push-title = Browser notifications (Web Push)
+push-needs-js = Browser notifications need JavaScript and a browser that supports Web Push. The other channels (e-mail, SMS) work without them.
+push-devices = { $count ->
+    [0] No browser is subscribed to notifications.
+    [one] { $count } browser is subscribed to notifications.
+   *[other] { $count } browsers are subscribed to notifications.
+}
+push-subscribe = Turn on notifications in this browser
+push-unsubscribe = Turn off notifications in this browser
+push-send-test = Send me a test notification
+push-on = This browser receives notifications.
+push-none = This browser does not receive notifications.
+push-denied = The browser blocks notifications for this site: allow them in the browser's settings.
+push-unsupported = This browser does not support Web Push notifications.
+push-failed = The subscription could not be changed. Please try again.
+push-off = Web Push notifications are turned off on this server.
+push-sent = { $count ->
+    [0] No notification sent: no browser is subscribed.
+    [one] A test notification was sent to { $count } browser.
+   *[other] A test notification was sent to { $count } browsers.
+}
+push-test-title = eBOK test notification
+push-test-body = Notifications work. This is how you will hear about a new invoice, a payment due or a failure.
 ## ebok: money
 ebok-money-nav = Billing
 ebok-back = Back to eBOK

@@ -341,6 +341,31 @@ help-data-h = Twoje dane, zgody i powiadomienia
 help-data = W „Moich danych i zgodach” poprosisz o zmianę e-maila lub telefonu (zatwierdza ją biuro), zdecydujesz o zgodach i wybierzesz powiadomienia e-mailem, SMS-em lub w przeglądarce.
 help-contact-h = Kontakt i dostępność
 help-contact = Jeśli coś nie działa lub jest trudne w użyciu, skontaktuj się z biurem obsługi klienta. Przeczytaj też
+pwa-name = ewoda — eBOK
+push-title = Powiadomienia w przeglądarce (Web Push)
+push-needs-js = Powiadomienia w przeglądarce wymagają JavaScriptu i przeglądarki obsługującej Web Push. Pozostałe kanały (e-mail, SMS) działają bez nich.
+push-devices = { $count ->
+    [0] Żadna przeglądarka nie jest zapisana na powiadomienia.
+    [one] Na powiadomienia zapisana jest { $count } przeglądarka.
+    [few] Na powiadomienia zapisane są { $count } przeglądarki.
+   *[many] Na powiadomienia zapisanych jest { $count } przeglądarek.
+}
+push-subscribe = Włącz powiadomienia w tej przeglądarce
+push-unsubscribe = Wyłącz powiadomienia w tej przeglądarce
+push-send-test = Wyślij mi powiadomienie testowe
+push-on = Ta przeglądarka otrzymuje powiadomienia.
+push-none = Ta przeglądarka nie otrzymuje powiadomień.
+push-denied = Przeglądarka zablokowała powiadomienia dla tej strony: zezwól na nie w ustawieniach przeglądarki.
+push-unsupported = Ta przeglądarka nie obsługuje powiadomień Web Push.
+push-failed = Nie udało się zmienić subskrypcji. Spróbuj ponownie.
+push-off = Powiadomienia Web Push są wyłączone na tym serwerze.
+push-sent = { $count ->
+    [0] Nie wysłano powiadomienia: żadna przeglądarka nie jest zapisana.
+    [one] Wysłano powiadomienie testowe do { $count } przeglądarki.
+   *[other] Wysłano powiadomienie testowe do { $count } przeglądarek.
+}
+push-test-title = Powiadomienie testowe eBOK
+push-test-body = Powiadomienia działają. Tak dowiesz się o nowej fakturze, terminie płatności lub awarii.
 ## ebok: money
 ebok-money-nav = Rozliczenia
 ebok-back = Powrót do eBOK
