@@ -53,13 +53,25 @@ async fn compact_frames_decode_from_the_format_the_source_learned(pool: PgPool) 
         include_l_field: false,
     };
     // Compact before its full frame, then the full frame, then (a second later) compact again.
-    dongle.send_frame(&compact_frame(), opts, 0, 0x60).await.unwrap();
-    dongle.send_frame(&full_frame(), opts, 0, 0x60).await.unwrap();
+    dongle
+        .send_frame(&compact_frame(), opts, 0, 0x60)
+        .await
+        .unwrap();
+    dongle
+        .send_frame(&full_frame(), opts, 0, 0x60)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    dongle.send_frame(&compact_frame(), opts, 0, 0x60).await.unwrap();
+    dongle
+        .send_frame(&compact_frame(), opts, 0, 0x60)
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while count(&pool, "select count(*) from reading").await < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "readings not stored");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readings not stored"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.send(true).unwrap();

@@ -1,9 +1,10 @@
 //! Web Push: this server's VAPID key pair (generated into the data dir on first start and
 //! reused after) and sending a notification to a user's subscriptions — the payload encrypted
-//! as RFC 8291 `aes128gcm`, signed with VAPID (RFC 8292). The `web-push` crate builds the
-//! request; reqwest (with timeouts) sends it. A push service answering 404/410 means the
+//! as RFC 8291 `aes128gcm` (encrypt.rs), signed with VAPID (RFC 8292, vapid.rs), sent with
+//! reqwest (with timeouts). A push service answering 404/410 means the
 //! subscription is gone: it is deleted.
 
+mod encrypt;
 mod send;
 pub mod vapid;
 

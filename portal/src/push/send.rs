@@ -2,10 +2,11 @@
 
 use super::{PushError, VapidKeys};
 use crate::store::preference::{self, PushSubscription};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::Serialize;
 use sqlx::PgPool;
 use std::time::Duration;
-use web_push::{ContentEncoding, SubscriptionInfo, WebPushMessageBuilder};
 
 /// What the service worker shows: a title, a line of text and the page a click opens.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -112,7 +113,7 @@ impl PushSender {
         }
     }
 
-    /// The encrypted, VAPID-signed request built by `web-push`, as a reqwest request.
+    /// The encrypted (RFC 8291), VAPID-signed (RFC 8292) request for one subscription.
     fn request(
         &self,
         s: &PushSubscription,
@@ -122,24 +123,26 @@ impl PushSender {
             endpoint: s.endpoint.clone(),
             reason,
         };
-        let info = SubscriptionInfo::new(s.endpoint.as_str(), s.p256dh.as_str(), s.auth.as_str());
+        let key = |name: &str, value: &str| {
+            URL_SAFE_NO_PAD
+                .decode(value.trim_end_matches('='))
+                .map_err(|_| err(format!("{name} is not base64url")))
+        };
+        let body =
+            super::encrypt::encrypt(&key("p256dh", &s.p256dh)?, &key("auth", &s.auth)?, payload)
+                .map_err(err)?;
+        // RFC 8292 `aud` is the push service's origin, port included.
         let audience = origin(&s.endpoint).ok_or_else(|| err("not an http(s) URL".into()))?;
-        let mut vapid = self.keys.signer().add_sub_info(&info);
-        // RFC 8292 `aud` is the push service's origin, port included (web-push leaves it out).
-        vapid.add_claim("aud", audience);
-        vapid.add_claim("sub", self.contact.as_str());
-        let signature = vapid.build().map_err(|e| err(e.to_string()))?;
-        let mut message = WebPushMessageBuilder::new(&info);
-        message.set_ttl(TTL_SECONDS);
-        message.set_payload(ContentEncoding::Aes128Gcm, payload);
-        message.set_vapid_signature(signature);
-        let built = message.build().map_err(|e| err(e.to_string()))?;
-        let http = web_push::request_builder::build_request::<Vec<u8>>(built);
-        let mut out = self.client.post(http.uri().to_string());
-        for (name, value) in http.headers() {
-            out = out.header(name.as_str(), value.as_bytes());
-        }
-        Ok(out.body(http.into_body()))
+        let expires = chrono::Utc::now().timestamp() + 12 * 3600;
+        let authorization = self.keys.authorization(&audience, &self.contact, expires);
+        Ok(self
+            .client
+            .post(s.endpoint.as_str())
+            .header("authorization", authorization)
+            .header("content-encoding", "aes128gcm")
+            .header("content-type", "application/octet-stream")
+            .header("ttl", TTL_SECONDS.to_string())
+            .body(body))
     }
 }
 

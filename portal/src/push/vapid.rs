@@ -5,10 +5,11 @@
 use super::PushError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use p256::ecdsa::{signature::Signer, Signature, SigningKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use web_push::{PartialVapidSignatureBuilder, VapidSignatureBuilder};
 
 /// File name of the private key inside the data directory.
 pub const KEY_FILE: &str = "vapid-private.key";
@@ -16,7 +17,7 @@ pub const KEY_FILE: &str = "vapid-private.key";
 /// This server's VAPID key pair.
 #[derive(Clone)]
 pub struct VapidKeys {
-    signer: PartialVapidSignatureBuilder,
+    signer: SigningKey,
     public_key: String,
 }
 
@@ -50,9 +51,13 @@ impl VapidKeys {
     }
 
     fn from_private(private: &str) -> Result<VapidKeys, String> {
-        let signer = VapidSignatureBuilder::from_base64_no_sub(private)
-            .map_err(|e| format!("not a base64url P-256 private key: {e}"))?;
-        let public_key = URL_SAFE_NO_PAD.encode(signer.get_public_key());
+        let signer = URL_SAFE_NO_PAD
+            .decode(private)
+            .ok()
+            .and_then(|raw| SigningKey::from_slice(&raw).ok())
+            .ok_or("not a base64url P-256 private key")?;
+        let point = signer.verifying_key().as_affine().to_encoded_point(false);
+        let public_key = URL_SAFE_NO_PAD.encode(point.as_bytes());
         Ok(VapidKeys { signer, public_key })
     }
 
@@ -61,22 +66,22 @@ impl VapidKeys {
         &self.public_key
     }
 
-    pub(super) fn signer(&self) -> PartialVapidSignatureBuilder {
-        self.signer.clone()
+    /// The `Authorization` header of RFC 8292 §3: `vapid t=<JWT>, k=<public key>`, the JWT
+    /// (ES256) naming the push service's origin (`aud`), our contact (`sub`) and an expiry.
+    pub(super) fn authorization(&self, audience: &str, contact: &str, expires: i64) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
+        let claims = serde_json::json!({ "aud": audience, "sub": contact, "exp": expires });
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signed = format!("{header}.{claims}");
+        let signature: Signature = self.signer.sign(signed.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(signature.to_bytes());
+        format!("vapid t={signed}.{signature}, k={}", self.public_key)
     }
 }
 
-/// A random P-256 private key: 32 random bytes are a valid scalar except with probability
-/// about 2^-32, so an invalid draw is simply drawn again.
+/// A new random private key, base64url.
 fn generate() -> Result<String, String> {
-    loop {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
-        let encoded = URL_SAFE_NO_PAD.encode(bytes);
-        if VapidSignatureBuilder::from_base64_no_sub(&encoded).is_ok() {
-            return Ok(encoded);
-        }
-    }
+    Ok(URL_SAFE_NO_PAD.encode(super::encrypt::random_secret()?.to_bytes()))
 }
 
 fn write_private(path: &Path, private: &str) -> std::io::Result<()> {
