@@ -412,6 +412,9 @@ impl<'a> Session<'a> {
                     "the broker {url} refused an anonymous connection ({why}): set security.username and password_file"
                 ),
             }),
+            Failure::Tls(why) if why.contains("received fatal alert") => fatal(format!(
+                "TLS with {url} failed: {why} (the broker refused this client in the handshake: does it require a client certificate? set security.client_cert_file and client_key_file to one its CA signed)"
+            )),
             Failure::Tls(why) => fatal(format!(
                 "TLS with {url} failed: {why} (is security.ca_file the CA that signed the broker's certificate, and is the certificate issued for {}?)",
                 url.host

@@ -7,7 +7,7 @@ use crate::common;
 use crate::mqtt::{config, count, reading_msg, start_with, wait_for};
 
 use common::broker::unique;
-use common::brokers::{make_ca, mosquitto_with_auth, publish_to};
+use common::brokers::{make_ca, make_client_cert, mosquitto_with_auth, publish_to};
 use common::*;
 use ewoda_collector::metrics::Metrics;
 use ewoda_collector::mqtt::{self, MqttSecurity, MqttSourceConfig, Secret};
@@ -117,4 +117,55 @@ async fn readings_flow_over_tls_with_a_password_file_and_refusals_are_named(pool
         }
     )
     .contains(PASSWORD));
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_listener_that_requires_a_client_certificate_takes_the_right_one_only(pool: PgPool) {
+    meter(&pool, "S1", None).await;
+    let (broker, certs) = mosquitto_with_auth(USER, PASSWORD);
+    let (client_cert, client_key) =
+        make_client_cert(&broker.dir, &certs.ca, &certs.ca_key, "collector-client");
+    let mtls_url = format!("mqtts://localhost:{}", broker.mtls_port);
+    let prefix = unique("t-mtls");
+    let mut cfg = config(&prefix, &unique("c-mtls"), &unique("g"));
+    cfg.security = MqttSecurity {
+        username: Some(USER.into()),
+        password: Some(Secret::new(PASSWORD)),
+        ca_file: Some(certs.ca.clone()),
+        client_cert_file: Some(client_cert.clone()),
+        client_key_file: Some(client_key.clone()),
+        ..MqttSecurity::default()
+    };
+
+    // With the certificate: readings flow.
+    let c = start_with(&pool, cfg.clone(), mtls_url.clone());
+    c.subscribed().await;
+    let msgs: Vec<_> = (0..10)
+        .map(|k| reading_msg(&prefix, "S1", k, 1_000 * k))
+        .collect();
+    publish_to("127.0.0.1", broker.port, Some((USER, PASSWORD)), &msgs).await;
+    wait_for("readings over mutual TLS", || async {
+        count(&pool, "select count(*) from reading").await == 10
+    })
+    .await;
+    c.shutdown().await;
+
+    // Without one: the broker ends the handshake, and the error says what is missing.
+    let mut without = cfg.clone();
+    without.client_id = unique("c-nocert");
+    without.security.client_cert_file = None;
+    without.security.client_key_file = None;
+    let e = failure(&pool, without, mtls_url.clone()).await;
+    assert!(e.contains(&format!("TLS with {mtls_url} failed")), "{e}");
+    assert!(e.contains("client_cert_file"), "names the setting: {e}");
+
+    // A certificate from another CA is refused the same way.
+    let (other_ca, other_key) = make_ca(&broker.dir, "rogue-ca");
+    let (rogue_cert, rogue_key) = make_client_cert(&broker.dir, &other_ca, &other_key, "rogue");
+    let mut rogue = cfg;
+    rogue.client_id = unique("c-rogue");
+    rogue.security.client_cert_file = Some(rogue_cert);
+    rogue.security.client_key_file = Some(rogue_key);
+    let e = failure(&pool, rogue, mtls_url.clone()).await;
+    assert!(e.contains(&format!("TLS with {mtls_url} failed")), "{e}");
 }

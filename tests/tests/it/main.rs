@@ -6,6 +6,7 @@ mod demo_live;
 mod foundation;
 mod radio;
 mod safe_defaults;
+mod scaling;
 mod services;
 mod transport_collect;
 mod transport_serial;
