@@ -51,7 +51,10 @@ impl std::fmt::Debug for CollectConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use ewoda_common::secret::redact_url;
         f.debug_struct("CollectConfig")
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
             .field("metrics_port", &self.metrics_port)
             .field("metrics_host", &self.metrics_host)
@@ -333,7 +336,10 @@ mod tests {
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("db-PASS-77"), "{shown}");
         assert!(!shown.contains("mqtt-PASS-88"), "{shown}");
-        assert!(shown.contains("collector:[redacted]@db.internal"), "{shown}");
+        assert!(
+            shown.contains("collector:[redacted]@db.internal"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -100,7 +100,10 @@ impl KeyStore {
             let sealed = SealedRow::from_row(&row)?;
             match self.open_or_reseal(&sealed).await {
                 Ok(k) => {
-                    keys.insert((sealed.manufacturer, sealed.radio_id.to_ascii_uppercase()), k);
+                    keys.insert(
+                        (sealed.manufacturer, sealed.radio_id.to_ascii_uppercase()),
+                        k,
+                    );
                 }
                 Err(e) => {
                     unopenable += 1;

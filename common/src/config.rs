@@ -32,7 +32,10 @@ impl std::fmt::Debug for CommonConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use crate::secret::{redact_url, redacted_opt};
         f.debug_struct("CommonConfig")
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
             .field("data_dir", &self.data_dir)
             .field("master_key", &redacted_opt(&self.master_key))
@@ -110,6 +113,9 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("db-PASS-55"), "{shown}");
         assert!(!shown.contains(&"ab".repeat(32)), "{shown}");
-        assert!(shown.contains("[redacted]") && shown.contains("/srv/ewoda"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("/srv/ewoda"),
+            "{shown}"
+        );
     }
 }

@@ -32,7 +32,11 @@ const BOUND_FORMAT: u8 = 2;
 /// What a meter key is bound to: the radio identity the decoder looks keys up by, known
 /// before the meter's row exists (upper-case hex id, as stored).
 pub fn meter_key_label(manufacturer: &str, radio_id: &str) -> String {
-    format!("{}:{}", manufacturer.trim(), radio_id.trim().to_ascii_uppercase())
+    format!(
+        "{}:{}",
+        manufacturer.trim(),
+        radio_id.trim().to_ascii_uppercase()
+    )
 }
 
 fn associated_data(label: &str) -> Vec<u8> {
@@ -170,8 +174,14 @@ mod tests {
         assert_eq!(mk.open_for(&a, &sealed).unwrap(), key);
         let b = meter_key_label("KAM", "0012AB35");
         let err = mk.open_for(&b, &sealed).unwrap_err().to_string();
-        assert!(err.contains("another meter") && err.contains("KAM:0012AB35"), "{err}");
-        assert!(mk.open(&sealed).is_err(), "a bound key is not an unbound one");
+        assert!(
+            err.contains("another meter") && err.contains("KAM:0012AB35"),
+            "{err}"
+        );
+        assert!(
+            mk.open(&sealed).is_err(),
+            "a bound key is not an unbound one"
+        );
         // An old unbound key is recognised as such and not accepted as bound.
         let old = mk.seal(&key, [8; 12]);
         assert!(MasterKey::is_unbound(&old));

@@ -41,7 +41,10 @@ pub struct Services {
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services")
-            .field("database_url", &crate::secret::redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &crate::secret::redact_url(&self.database_url),
+            )
             .field("mqtt_url", &crate::secret::redact_url(&self.mqtt_url))
             .field("postgres", &self.postgres)
             .field("mosquitto", &self.mosquitto)
@@ -589,12 +592,13 @@ fn pbkdf2_sha512(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 64] {
     let mut mac = prf.clone();
     mac.update(salt);
     mac.update(&1u32.to_be_bytes());
-    let mut u: [u8; 64] = mac.finalize().into_bytes().into();
+    let mut u = [0u8; 64];
+    u.copy_from_slice(&mac.finalize().into_bytes());
     let mut out = u;
     for _ in 1..iterations {
         let mut mac = prf.clone();
         mac.update(&u);
-        u = mac.finalize().into_bytes().into();
+        u.copy_from_slice(&mac.finalize().into_bytes());
         out.iter_mut().zip(u.iter()).for_each(|(o, x)| *o ^= x);
     }
     out

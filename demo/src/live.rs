@@ -45,12 +45,11 @@ pub struct BrokerLogin {
 impl BrokerLogin {
     /// The simulator's credentials and the collector's `[sources.security]` lines.
     fn read(&self) -> Result<((String, ewoda_common::secret::Password), String), LiveError> {
-        let password = std::fs::read_to_string(&self.password_file).map_err(|source| {
-            LiveError::Password {
+        let password =
+            std::fs::read_to_string(&self.password_file).map_err(|source| LiveError::Password {
                 path: self.password_file.display().to_string(),
                 source,
-            }
-        })?;
+            })?;
         let toml = format!(
             "[sources.security]\nusername = {:?}\npassword_file = {:?}\n",
             self.username,

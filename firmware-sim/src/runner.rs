@@ -560,7 +560,10 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
     }
     let mqtt = match &cfg.mqtt {
         Some(m) => {
-            let login = m.credentials.as_ref().map(|(u, p)| (u.as_str(), p.expose()));
+            let login = m
+                .credentials
+                .as_ref()
+                .map(|(u, p)| (u.as_str(), p.expose()));
             let publisher = Publisher::connect_as(&m.url, &m.client_id, login).await?;
             endpoints.mqtt_url = Some(m.url.clone());
             endpoints.mqtt_topic_prefix = Some(m.topic_prefix.clone());

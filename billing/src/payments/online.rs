@@ -164,7 +164,10 @@ pub fn http_client() -> reqwest::Client {
 }
 
 /// [`http_client`] with other timeouts (tests use short ones).
-pub fn http_client_with(connect: std::time::Duration, total: std::time::Duration) -> reqwest::Client {
+pub fn http_client_with(
+    connect: std::time::Duration,
+    total: std::time::Duration,
+) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(connect)
         .timeout(total)
@@ -614,10 +617,16 @@ mod tests {
     #[test]
     fn debug_output_hides_the_api_and_crc_keys() {
         let c = config("https://sandbox.przelewy24.pl".into());
-        for shown in [format!("{c:?}"), format!("{:?}", Przelewy24::new(c.clone()))] {
+        for shown in [
+            format!("{c:?}"),
+            format!("{:?}", Przelewy24::new(c.clone())),
+        ] {
             assert!(!shown.contains("api-KEY-4711"), "{shown}");
             assert!(!shown.contains("crc-KEY-0815"), "{shown}");
-            assert!(shown.contains("[redacted]") && shown.contains("merchant_id: 11"), "{shown}");
+            assert!(
+                shown.contains("[redacted]") && shown.contains("merchant_id: 11"),
+                "{shown}"
+            );
         }
     }
 
@@ -640,7 +649,8 @@ mod tests {
         assert!(p.signature_ok(&n));
         n.sign = n.sign.to_ascii_uppercase();
         assert!(p.signature_ok(&n), "hex case does not matter");
-        n.sign.replace_range(..1, if n.sign.starts_with('0') { "1" } else { "0" });
+        n.sign
+            .replace_range(..1, if n.sign.starts_with('0') { "1" } else { "0" });
         assert!(!p.signature_ok(&n));
         n.sign.truncate(10);
         assert!(!p.signature_ok(&n));
@@ -674,7 +684,10 @@ mod tests {
         };
         let started = std::time::Instant::now();
         let err = p.register(&order).await.unwrap_err().to_string();
-        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{err}"
+        );
         assert!(err.contains("register"), "{err}");
         assert!(REQUEST_TIMEOUT <= std::time::Duration::from_secs(60));
         assert!(CONNECT_TIMEOUT <= REQUEST_TIMEOUT);

@@ -66,7 +66,10 @@ pub struct AppConfig {
 
 impl std::fmt::Debug for AppConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let smtp = self.smtp_url.as_deref().map(ewoda_common::secret::redact_url);
+        let smtp = self
+            .smtp_url
+            .as_deref()
+            .map(ewoda_common::secret::redact_url);
         f.debug_struct("AppConfig")
             .field("tls", &self.tls)
             .field("rate_limit", &self.rate_limit)

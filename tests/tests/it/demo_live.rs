@@ -32,7 +32,10 @@ async fn the_seeded_town_keeps_reporting_through_every_transport() {
     let demo_alarms = "select count(*) from alarm
          where kind = 'battery_low' and state = 'open' and details ->> 'demo' = 'true'";
     let seeded_alarms = count(&db.pool, demo_alarms).await;
-    assert!(seeded_alarms > 0, "the seed opens the demo customers' alarms");
+    assert!(
+        seeded_alarms > 0,
+        "the seed opens the demo customers' alarms"
+    );
     let running = live::start(&db.pool, &opts, &db.url(), &mqtt_url(), None, &dir.0)
         .await
         .unwrap();
@@ -51,7 +54,8 @@ async fn the_seeded_town_keeps_reporting_through_every_transport() {
     }
     // Every meter with a demo alarm reports live, and the alarm stays open (the meter still
     // reports its low battery) instead of being cleared by the first normal telegram.
-    let heard = "select count(distinct a.meter_id) from alarm a join reading r on r.meter_id = a.meter_id
+    let heard =
+        "select count(distinct a.meter_id) from alarm a join reading r on r.meter_id = a.meter_id
          where a.kind = 'battery_low' and a.details ->> 'demo' = 'true' and r.source <> 'seed'";
     for _ in 0..120 {
         if count(&db.pool, heard).await == seeded_alarms {
@@ -69,7 +73,10 @@ async fn the_seeded_town_keeps_reporting_through_every_transport() {
         ["mbus", "modbus", "mqtt", "wmbus"],
         "every transport delivers"
     );
-    assert_eq!(heard_after, seeded_alarms, "every demo alarm meter reported live");
+    assert_eq!(
+        heard_after, seeded_alarms,
+        "every demo alarm meter reported live"
+    );
     assert_eq!(
         open_after, seeded_alarms,
         "the live feed cleared a demo customer's alarm"

@@ -127,7 +127,13 @@ async fn two_collectors_and_two_portals_on_one_database_lose_nothing() {
     let dir = Scratch::new("scaling");
     let fleet = Fleet::generate(83, 200);
     let start = Utc.with_ymd_and_hms(2026, 4, 6, 0, 0, 0).unwrap();
-    insert_fleet(&db.pool, &fleet, start, &MasterKey::from_hex(&"83".repeat(32)).unwrap()).await;
+    insert_fleet(
+        &db.pool,
+        &fleet,
+        start,
+        &MasterKey::from_hex(&"83".repeat(32)).unwrap(),
+    )
+    .await;
     let prefix = format!("scale{}", std::process::id());
 
     // Two collectors, one shared subscription.
@@ -140,7 +146,8 @@ async fn two_collectors_and_two_portals_on_one_database_lose_nothing() {
         .collect();
     for port in ports {
         wait_until(&format!("http://127.0.0.1:{port}/metrics"), |m| {
-            m.lines().any(|l| l.starts_with("ewoda_source_up{") && l.ends_with(" 1"))
+            m.lines()
+                .any(|l| l.starts_with("ewoda_source_up{") && l.ends_with(" 1"))
         })
         .await;
     }
@@ -168,7 +175,11 @@ async fn two_collectors_and_two_portals_on_one_database_lose_nothing() {
     tokio::time::sleep(StdDuration::from_secs(1)).await;
     assert_eq!(count(&db.pool, "select count(*) from reading").await, total);
     assert_eq!(
-        count(&db.pool, "select count(*) from (select distinct meter_id, read_at from reading) x").await,
+        count(
+            &db.pool,
+            "select count(*) from (select distinct meter_id, read_at from reading) x"
+        )
+        .await,
         total,
         "each reading stored once"
     );
@@ -185,7 +196,10 @@ async fn two_collectors_and_two_portals_on_one_database_lose_nothing() {
             .unwrap();
         shares.push(counter(&page, "ewoda_collector_mqtt_received_total"));
     }
-    assert!(shares.iter().all(|&s| s > 0), "both collectors took a share: {shares:?}");
+    assert!(
+        shares.iter().all(|&s| s > 0),
+        "both collectors took a share: {shares:?}"
+    );
     assert_eq!(shares.iter().sum::<u64>() as i64, total, "{shares:?}");
     let t = start + Duration::minutes(135);
     let serial = fleet.generation_at(57, t).unwrap().serial.clone();
@@ -204,20 +218,37 @@ async fn two_collectors_and_two_portals_on_one_database_lose_nothing() {
     std::fs::write(&password, "Skalowanie-2026!\n").unwrap();
     let db_url = db.url();
     let added = Command::new(ewoda_bin())
-        .args(["user", "add", "--role", "clerk", "urzednik", "--password-file"])
+        .args([
+            "user",
+            "add",
+            "--role",
+            "clerk",
+            "urzednik",
+            "--password-file",
+        ])
         .arg(&password)
         .env("DATABASE_URL", &db_url)
         .output()
         .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let web = [free_port(), free_port()];
     let _portals: Vec<Process> = web
         .iter()
         .map(|port| {
             let data = dir.0.join(format!("serve-{port}"));
             spawn(
-                &["serve", "--port", &port.to_string(), "--data-dir", &data.display().to_string()],
-                &[("DATABASE_URL", &db_url)],
+                &[
+                    "serve",
+                    "--port",
+                    &port.to_string(),
+                    "--data-dir",
+                    &data.display().to_string(),
+                ],
+                &[("DATABASE_URL", db_url.as_str())],
             )
         })
         .collect();

@@ -47,7 +47,9 @@ async fn private_postgres_and_mosquitto_start_answer_and_stop() {
     let anonymous = ewoda_sim::mqtt::Publisher::connect(&url, "anonymous-probe").await;
     assert!(anonymous.is_err(), "the broker refuses an anonymous client");
     let m = services.private_mosquitto().unwrap();
-    let wrong = ewoda_sim::mqtt::Publisher::connect_as(&url, "wrong-probe", Some((m.username(), "guess"))).await;
+    let wrong =
+        ewoda_sim::mqtt::Publisher::connect_as(&url, "wrong-probe", Some((m.username(), "guess")))
+            .await;
     assert!(wrong.is_err(), "the broker refuses a wrong password");
     let right = ewoda_sim::mqtt::Publisher::connect_as(
         &url,

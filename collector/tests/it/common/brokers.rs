@@ -131,9 +131,19 @@ pub fn make_client_cert(dir: &Path, ca: &Path, ca_key: &Path, name: &str) -> (Pa
         dir.join(format!("{name}.key")),
         dir.join(format!("{name}.ext")),
     );
-    std::fs::write(&ext, "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    std::fs::write(
+        &ext,
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
     run(Command::new("openssl")
-        .args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-subj"])
         .arg(format!("/CN={name}"))
         .arg("-keyout")
