@@ -282,7 +282,7 @@ fn session_cookie(r: &reqwest::Response) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter(|v| v.starts_with("ewoda_session="))
-        .last()
+        .fold(None, |_, v| Some(v))
         .and_then(|v| v.split(';').next())
         .map(str::to_string)
 }
