@@ -397,14 +397,6 @@ impl<'a> Session<'a> {
                 *closes += 1;
                 tracing::warn!(client_id = %self.cfg.client_id, broker = %url, protocol = %self.protocol,
                     attempt = *closes, "the broker closed the connection before answering CONNECT ({why})");
-                if *closes >= CLOSES_BEFORE_CONNACK && url.tls && self.protocol == Protocol::V311 {
-                    // Both protocols closed after a good server certificate: what a broker
-                    // that requires a client certificate does without one it trusts (the TLS
-                    // alert is often lost to the reset of the unread CONNECT).
-                    return fatal(format!(
-                        "TLS with {url} failed: the broker closed the connection {closes} times before answering CONNECT, also with MQTT 3.1.1; it probably requires a client certificate: set security.client_cert_file and client_key_file to one its CA signed"
-                    ));
-                }
                 if *closes >= CLOSES_BEFORE_CONNACK && self.protocol == Protocol::V5 {
                     return Ok(Some(End::ProtocolRefused(format!(
                         "it closed the connection {closes} times in reply to CONNECT without a CONNACK (NATS' MQTT gateway, for one, speaks only 3.1.1)"
@@ -420,9 +412,6 @@ impl<'a> Session<'a> {
                     "the broker {url} refused an anonymous connection ({why}): set security.username and password_file"
                 ),
             }),
-            Failure::Tls(why) if why.contains("received fatal alert") => fatal(format!(
-                "TLS with {url} failed: {why} (the broker refused this client in the handshake: does it require a client certificate? set security.client_cert_file and client_key_file to one its CA signed)"
-            )),
             Failure::Tls(why) => fatal(format!(
                 "TLS with {url} failed: {why} (is security.ca_file the CA that signed the broker's certificate, and is the certificate issued for {}?)",
                 url.host
