@@ -11,8 +11,9 @@ use crate::radio::RadioSerialConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// The whole collector configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The whole collector configuration. `Debug` blanks the database password (MQTT passwords
+/// are redacted by their own type).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectConfig {
     pub database_url: Option<String>,
@@ -44,6 +45,29 @@ pub struct CollectConfig {
     pub rules: RulesSchedule,
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+}
+
+impl std::fmt::Debug for CollectConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ewoda_common::secret::redact_url;
+        f.debug_struct("CollectConfig")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
+            .field("metrics_port", &self.metrics_port)
+            .field("metrics_host", &self.metrics_host)
+            .field("master_key_file", &self.master_key_file)
+            .field("key_refresh_secs", &self.key_refresh_secs)
+            .field("spill_dir", &self.spill_dir)
+            .field("drain_secs", &self.drain_secs)
+            .field("source_grace_secs", &self.source_grace_secs)
+            .field("writer", &self.writer)
+            .field("rules", &self.rules)
+            .field("sources", &self.sources)
+            .finish()
+    }
 }
 
 fn default_metrics_port() -> u16 {
@@ -293,6 +317,30 @@ impl CollectConfig {
 mod tests {
     use super::*;
     use crate::alarms::AlarmKind;
+
+    #[test]
+    fn debug_output_shows_no_password() {
+        let cfg = CollectConfig::parse(
+            r#"
+            database_url = "postgres://collector:db-PASS-77@db.internal:5432/ewoda"
+            [[sources]]
+            kind = "mqtt"
+            client_id = "c1"
+            [sources.security]
+            username = "collector"
+            password = "mqtt-PASS-88"
+            "#,
+            "test",
+        )
+        .unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("db-PASS-77"), "{shown}");
+        assert!(!shown.contains("mqtt-PASS-88"), "{shown}");
+        assert!(
+            shown.contains("collector:[redacted]@db.internal"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn parses_a_full_config() {

@@ -4,11 +4,16 @@
 //! [`KeyStore::reload_after_miss`] when a telegram names a meter the cache does not know (a
 //! meter added since the last load) and [`KeyStore::refresh_every`] runs the periodic reload.
 //! Keys are never logged.
+//!
+//! Keys are sealed for their meter (`manufacturer:radio id` as AEAD associated data, see
+//! `ewoda_common::crypto`): a sealed key copied onto another meter's row does not open. Keys
+//! still in the old unbound format are re-sealed for their meter on every load (the start of
+//! `ewoda collect`, and each reload), in place and only if the row still holds the old bytes.
 
 use crate::error::Error;
 use crate::wmbus::KeyLookup;
-use ewoda_common::crypto::MasterKey;
-use sqlx::PgPool;
+use ewoda_common::crypto::{meter_key_label, random_nonce, MasterKey};
+use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -21,6 +26,25 @@ struct Cache {
     loaded_at: Option<Instant>,
     /// Meters that have a sealed key the master key cannot open (counted, never retried).
     unopenable: usize,
+}
+
+/// One meter's sealed key as stored.
+struct SealedRow {
+    meter_id: i64,
+    manufacturer: String,
+    radio_id: String,
+    sealed: Vec<u8>,
+}
+
+impl SealedRow {
+    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        Ok(SealedRow {
+            meter_id: row.try_get("meter_id")?,
+            manufacturer: row.try_get("manufacturer")?,
+            radio_id: row.try_get("radio_id")?,
+            sealed: row.try_get("aes_key_enc")?,
+        })
+    }
 }
 
 /// The DB-backed key cache; clones share it.
@@ -60,24 +84,31 @@ impl KeyStore {
         self
     }
 
-    /// Reads all keys again; returns how many meters have a usable key.
+    /// Reads all keys again (re-sealing old unbound ones for their meter); returns how many
+    /// meters have a usable key.
     pub async fn reload(&self) -> Result<usize, Error> {
-        let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
-            "select manufacturer::text, radio_id::text, aes_key_enc from meter
-             where radio_id is not null and aes_key_enc is not null",
+        let rows = sqlx::query(
+            "select meter_id, manufacturer::text as manufacturer, radio_id::text as radio_id,
+                    aes_key_enc
+             from meter where radio_id is not null and aes_key_enc is not null",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut keys = Keys::with_capacity(rows.len());
         let mut unopenable = 0;
-        for (manufacturer, radio_id, sealed) in rows {
-            match self.master.open(&sealed) {
+        for row in rows {
+            let sealed = SealedRow::from_row(&row)?;
+            match self.open_or_reseal(&sealed).await {
                 Ok(k) => {
-                    keys.insert((manufacturer, radio_id.to_ascii_uppercase()), k);
+                    keys.insert(
+                        (sealed.manufacturer, sealed.radio_id.to_ascii_uppercase()),
+                        k,
+                    );
                 }
                 Err(e) => {
                     unopenable += 1;
-                    tracing::warn!(%manufacturer, %radio_id, error = %e, "meter key cannot be opened");
+                    tracing::warn!(manufacturer = %sealed.manufacturer, radio_id = %sealed.radio_id,
+                        error = %e, "meter key cannot be opened");
                 }
             }
         }
@@ -88,6 +119,31 @@ impl KeyStore {
         c.unopenable = unopenable;
         tracing::debug!(meters = n, unopenable, "meter keys loaded");
         Ok(n)
+    }
+
+    /// Opens a bound key, or opens an old unbound one and stores it re-sealed for its meter.
+    async fn open_or_reseal(&self, row: &SealedRow) -> Result<[u8; 16], Error> {
+        let label = meter_key_label(&row.manufacturer, &row.radio_id);
+        if !MasterKey::is_unbound(&row.sealed) {
+            return Ok(self.master.open_for(&label, &row.sealed)?);
+        }
+        let key = self.master.open(&row.sealed)?;
+        let bound = self.master.seal_for(&label, &key, random_nonce()?);
+        // Guarded by the old bytes: a concurrent re-seal (another collector) or a new key set
+        // meanwhile wins, and this one is dropped.
+        let done = sqlx::query(
+            "update meter set aes_key_enc = $1, updated_at = now()
+             where meter_id = $2 and aes_key_enc = $3",
+        )
+        .bind(&bound)
+        .bind(row.meter_id)
+        .bind(&row.sealed)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            tracing::info!(meter_id = row.meter_id, %label, "meter key re-sealed for its meter");
+        }
+        Ok(key)
     }
 
     /// Reloads when the meter is not cached and the last load is older than the minimum gap;

@@ -6,8 +6,9 @@ use crate::services::ServiceOptions;
 use crate::Error;
 use std::path::PathBuf;
 
-/// Settings common to every long-running subcommand.
-#[derive(Debug, Clone, clap::Args)]
+/// Settings common to every long-running subcommand. `Debug` hides the master key and the
+/// database password.
+#[derive(Clone, clap::Args)]
 pub struct CommonConfig {
     /// PostgreSQL URL; when unset, a private cluster is started in the data directory.
     #[arg(long, env = "DATABASE_URL")]
@@ -25,6 +26,21 @@ pub struct CommonConfig {
     /// into `<data dir>/master.key` on first use.
     #[arg(long, env = "EWODA_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+}
+
+impl std::fmt::Debug for CommonConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::secret::{redact_url, redacted_opt};
+        f.debug_struct("CommonConfig")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
+            .field("data_dir", &self.data_dir)
+            .field("master_key", &redacted_opt(&self.master_key))
+            .finish()
+    }
 }
 
 impl CommonConfig {
@@ -80,4 +96,26 @@ fn write_private(path: &std::path::Path, contents: &str) -> Result<(), Error> {
         .map_err(Error::io(format!("creating {}", path.display())))?;
     f.write_all(contents.as_bytes())
         .map_err(Error::io(format!("writing {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_master_key_and_database_password() {
+        let c = CommonConfig {
+            database_url: Some("postgres://ewoda:db-PASS-55@db:5432/ewoda".into()),
+            mqtt_url: None,
+            data_dir: PathBuf::from("/srv/ewoda"),
+            master_key: Some("ab".repeat(32)),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("db-PASS-55"), "{shown}");
+        assert!(!shown.contains(&"ab".repeat(32)), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("/srv/ewoda"),
+            "{shown}"
+        );
+    }
 }

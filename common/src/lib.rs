@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod rng;
 pub mod scope;
+pub mod secret;
 pub mod services;
 pub mod shutdown;
 pub mod time;

@@ -5,6 +5,12 @@
 //!
 //! As root, PostgreSQL refuses to run, so the private cluster runs as the `postgres` user
 //! (`runuser`) on a data directory that user owns.
+//!
+//! Neither private instance trusts whoever connects: the cluster is initialised with
+//! scram-sha-256 and a generated password kept in `<pg data dir>/ewoda-password`, the broker
+//! requires user `ewoda` with a generated password kept in `<mqtt dir>/ewoda-password` (both
+//! files mode 0600). A cluster initialised by an older ewoda (trust, no password file) is
+//! still used, with a warning.
 
 use crate::Error;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,13 +30,26 @@ pub struct ServiceOptions {
     pub install_missing: bool,
 }
 
-/// Running components; private ones stop when this is dropped.
-#[derive(Debug)]
+/// Running components; private ones stop when this is dropped. `Debug` blanks the passwords.
 pub struct Services {
     pub database_url: String,
     pub mqtt_url: String,
     postgres: Option<PrivatePostgres>,
     mosquitto: Option<PrivateMosquitto>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field(
+                "database_url",
+                &crate::secret::redact_url(&self.database_url),
+            )
+            .field("mqtt_url", &crate::secret::redact_url(&self.mqtt_url))
+            .field("postgres", &self.postgres)
+            .field("mosquitto", &self.mosquitto)
+            .finish()
+    }
 }
 
 impl Services {
@@ -86,6 +105,8 @@ pub struct PrivatePostgres {
     port: u16,
     run_as_postgres: bool,
     stopped: bool,
+    /// The `postgres` user's password; None for an old trust-auth cluster.
+    password: Option<crate::secret::Password>,
 }
 
 impl PrivatePostgres {
@@ -101,8 +122,10 @@ impl PrivatePostgres {
             port: 0,
             run_as_postgres,
             stopped: true,
+            password: None,
         };
         pg.init_if_needed()?;
+        pg.password = pg.read_password()?;
         pg.port = free_port()?;
         pg.launch()?;
         pg.stopped = false;
@@ -110,9 +133,34 @@ impl PrivatePostgres {
         Ok(pg)
     }
 
-    /// A URL for a database of this cluster.
+    /// A URL for a database of this cluster (with the generated password in it).
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        match &self.password {
+            Some(p) => format!(
+                "postgres://postgres:{}@127.0.0.1:{}/{database}",
+                p.expose(),
+                self.port
+            ),
+            None => format!("postgres://postgres@127.0.0.1:{}/{database}", self.port),
+        }
+    }
+
+    /// The file holding the `postgres` user's generated password (mode 0600).
+    pub fn password_file(&self) -> PathBuf {
+        self.data_dir.join(PASSWORD_FILE)
+    }
+
+    /// The generated password, or None for a cluster an older ewoda set up with trust.
+    fn read_password(&self) -> Result<Option<crate::secret::Password>, Error> {
+        let path = self.password_file();
+        match std::fs::read_to_string(&path) {
+            Ok(p) => Ok(Some(crate::secret::Password::new(p.trim_end()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(dir = %self.data_dir.display(), "the private PostgreSQL was set up with trust authentication by an older ewoda: anyone on this machine can connect; remove the directory to start afresh with a password");
+                Ok(None)
+            }
+            Err(e) => Err(Error::io(format!("reading {}", path.display()))(e)),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -159,27 +207,35 @@ impl PrivatePostgres {
         }
         std::fs::create_dir_all(d).map_err(Error::io(format!("creating {}", d.display())))?;
         self.chown_to_postgres(d)?;
+        let password = crate::secret::Password::generate()?;
+        // initdb wants an empty directory, so its password file sits beside it meanwhile.
+        let pwfile = d.with_extension("initdb-password");
+        write_private(&pwfile, password.expose())?;
+        self.chown_to_postgres(&pwfile)?;
         let out = self
             .command("initdb")
             .arg("-D")
             .arg(d)
+            .arg(format!("--pwfile={}", pwfile.display()))
             .args([
                 "-U",
                 "postgres",
-                "--auth=trust",
+                "--auth=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
                 "--no-sync",
             ])
             .output()
-            .map_err(Error::io("running initdb"))?;
+            .map_err(Error::io("running initdb"));
+        let _ = std::fs::remove_file(&pwfile);
+        let out = out?;
         if !out.status.success() {
             return Err(Error::ServiceStart {
                 service: "PostgreSQL (initdb)",
                 reason: last_line(&out.stderr),
             });
         }
-        Ok(())
+        write_private(&self.password_file(), password.expose())
     }
 
     fn launch(&self) -> Result<(), Error> {
@@ -235,7 +291,8 @@ impl PrivatePostgres {
     fn create_database(&self, name: &str) -> Result<(), Error> {
         let psql = self.bin_dir.join("psql");
         let sql = format!("select 1 from pg_database where datname = '{name}'");
-        let exists = Command::new(&psql)
+        let exists = self
+            .client(&psql)
             .args([
                 "-h",
                 "127.0.0.1",
@@ -252,7 +309,8 @@ impl PrivatePostgres {
         if String::from_utf8_lossy(&exists.stdout).trim() == "1" {
             return Ok(());
         }
-        let out = Command::new(self.bin_dir.join("createdb"))
+        let out = self
+            .client(&self.bin_dir.join("createdb"))
             .args([
                 "-h",
                 "127.0.0.1",
@@ -287,6 +345,15 @@ impl PrivatePostgres {
             });
         }
         Ok(())
+    }
+
+    /// A client program (psql, createdb) with the password in its environment.
+    fn client(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        if let Some(p) = &self.password {
+            c.env("PGPASSWORD", p.expose());
+        }
+        c
     }
 
     /// A server binary, run as the `postgres` user when we are root.
@@ -332,7 +399,12 @@ pub struct PrivateMosquitto {
     port: u16,
     dir: PathBuf,
     binary: PathBuf,
+    /// The password of [`MQTT_USER`], kept in [`PrivateMosquitto::password_file`].
+    password: crate::secret::Password,
 }
+
+/// The one user of the private broker.
+pub const MQTT_USER: &str = "ewoda";
 
 impl PrivateMosquitto {
     /// Starts `mosquitto` with a generated config on a free loopback port.
@@ -352,14 +424,31 @@ impl PrivateMosquitto {
             package: "mosquitto",
         })?;
         std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        let password = broker_password(dir)?;
         let mut m = PrivateMosquitto {
             child: None,
             port: free_port()?,
             dir: dir.to_path_buf(),
             binary,
+            password,
         };
         m.launch()?;
         Ok(m)
+    }
+
+    /// The user clients log in as ([`MQTT_USER`]).
+    pub fn username(&self) -> &str {
+        MQTT_USER
+    }
+
+    /// The generated password of [`MQTT_USER`].
+    pub fn password(&self) -> &crate::secret::Password {
+        &self.password
+    }
+
+    /// The file holding that password (mode 0600), for a collector's `password_file`.
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.join(PASSWORD_FILE)
     }
 
     pub fn url(&self) -> String {
@@ -382,9 +471,16 @@ impl PrivateMosquitto {
 
     fn launch(&mut self) -> Result<(), Error> {
         let conf = self.dir.join("mosquitto.conf");
+        let passwd = self.dir.join("mosquitto.passwd");
+        let salt = crate::secret::random_bytes::<12>()?;
+        write_private(
+            &passwd,
+            &mosquitto_password_line(MQTT_USER, self.password.expose(), &salt),
+        )?;
         let mut text = format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\nlog_dest stderr\n",
+            "listener {} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\nlog_dest stderr\n",
             self.port,
+            passwd.display(),
             self.dir.display()
         );
         if is_root() {
@@ -459,6 +555,74 @@ impl Drop for PrivateMosquitto {
 }
 
 /// Binds port 0 on loopback to learn a free port.
+/// The broker password kept in `dir`, generated (and kept, 0600) on the first start.
+fn broker_password(dir: &Path) -> Result<crate::secret::Password, Error> {
+    let path = dir.join(PASSWORD_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(p) => Ok(crate::secret::Password::new(p.trim_end())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let p = crate::secret::Password::generate()?;
+            write_private(&path, p.expose())?;
+            Ok(p)
+        }
+        Err(e) => Err(Error::io(format!("reading {}", path.display()))(e)),
+    }
+}
+
+/// One line of a Mosquitto password file as `mosquitto_passwd` writes it (Mosquitto ≥ 2.0):
+/// `user:$7$101$<salt>$<hash>`, the hash PBKDF2-HMAC-SHA512 over 101 iterations, both
+/// standard base64. Generated here so no `mosquitto_passwd` is needed.
+pub fn mosquitto_password_line(user: &str, password: &str, salt: &[u8]) -> String {
+    use base64::Engine;
+    const ITERATIONS: u32 = 101;
+    let hash = pbkdf2_sha512(password.as_bytes(), salt, ITERATIONS);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    format!(
+        "{user}:$7${ITERATIONS}${}${}\n",
+        b64.encode(salt),
+        b64.encode(hash)
+    )
+}
+
+/// PBKDF2 (RFC 8018) with HMAC-SHA512, one 64-byte block.
+fn pbkdf2_sha512(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 64] {
+    use hmac::{Hmac, Mac};
+    type HmacSha512 = Hmac<sha2::Sha512>;
+    let prf = HmacSha512::new_from_slice(password).expect("HMAC takes a key of any length");
+    let mut mac = prf.clone();
+    mac.update(salt);
+    mac.update(&1u32.to_be_bytes());
+    let mut u = [0u8; 64];
+    u.copy_from_slice(&mac.finalize().into_bytes());
+    let mut out = u;
+    for _ in 1..iterations {
+        let mut mac = prf.clone();
+        mac.update(&u);
+        u.copy_from_slice(&mac.finalize().into_bytes());
+        out.iter_mut().zip(u.iter()).for_each(|(o, x)| *o ^= x);
+    }
+    out
+}
+
+/// Name of the generated-password file in a private instance's directory.
+pub const PASSWORD_FILE: &str = "ewoda-password";
+
+/// Creates `path` readable by its owner only (0600) with `contents`; an existing file is
+/// replaced.
+fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(Error::io(format!("creating {}", path.display())))?;
+    f.write_all(contents.as_bytes())
+        .map_err(Error::io(format!("writing {}", path.display())))
+}
+
 pub fn free_port() -> Result<u16, Error> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(Error::io("finding a free port"))?;
     Ok(l.local_addr()
@@ -602,4 +766,23 @@ fn last_line(bytes: &[u8]) -> String {
         .unwrap_or("no output")
         .trim()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mosquitto_password_lines_are_pbkdf2_sha512() {
+        // Reference values from Python's hashlib.pbkdf2_hmac.
+        assert_eq!(
+            hex::encode(pbkdf2_sha512(b"password", b"salt", 1)),
+            "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252c02d470a285a0501bad999bfe943c08f050235d7d68b1da55e63f73b60a57fce"
+        );
+        let salt: Vec<u8> = (0..12).collect();
+        assert_eq!(
+            mosquitto_password_line("ewoda", "hunter2", &salt),
+            "ewoda:$7$101$AAECAwQFBgcICQoL$VWxVANxkFeHCm5uOn8rOPTQDMK9mSE/ohhmzvuRzpMN2gHRxlNxYm7W8MbMYzkkdo0UinpiCpO1MXzUiHFrHig==\n"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! ewoda-demo: the demo utility (seed, live simulated feed) and the `ewoda demo` runtime.
 //! It sits above every other crate, so the portal does not depend on the simulator.
 
+pub mod instance;
 pub mod live;
 mod names;
 mod run;

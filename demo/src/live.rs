@@ -7,9 +7,10 @@ use chrono::Utc;
 use ewoda_common::time;
 use ewoda_sim::mqtt::DeviceSelection;
 use ewoda_sim::runner::{self, MqttConfig, RunningSim, SimConfig};
-use sqlx::PgPool;
+use ewoda_sim::{Fault, FaultKind, Fleet};
+use sqlx::{PgPool, Row};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,6 +27,37 @@ pub enum LiveError {
     Seed(#[from] SeedError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("reading the broker password {path}: {source}")]
+    Password {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// How the live feed logs in to a broker that requires it (the demo's private Mosquitto).
+#[derive(Debug, Clone)]
+pub struct BrokerLogin {
+    pub username: String,
+    /// The file holding the password (the collector reads it from there too).
+    pub password_file: PathBuf,
+}
+
+impl BrokerLogin {
+    /// The simulator's credentials and the collector's `[sources.security]` lines.
+    fn read(&self) -> Result<((String, ewoda_common::secret::Password), String), LiveError> {
+        let password =
+            std::fs::read_to_string(&self.password_file).map_err(|source| LiveError::Password {
+                path: self.password_file.display().to_string(),
+                source,
+            })?;
+        let toml = format!(
+            "[sources.security]\nusername = {:?}\npassword_file = {:?}\n",
+            self.username,
+            self.password_file.display().to_string()
+        );
+        let password = ewoda_common::secret::Password::new(password.trim_end());
+        Ok(((self.username.clone(), password), toml))
+    }
 }
 
 /// The running simulation and collector.
@@ -55,8 +87,13 @@ pub async fn start(
     seeded: &SeedOptions,
     database_url: &str,
     mqtt_url: &str,
+    login: Option<&BrokerLogin>,
     data_dir: &Path,
 ) -> Result<Live, LiveError> {
+    let (credentials, security) = match login.map(BrokerLogin::read).transpose()? {
+        Some((c, toml)) => (Some(c), toml),
+        None => (None, String::new()),
+    };
     // The seed's "today" is `months` after its first reading day.
     let first: Option<chrono::DateTime<Utc>> =
         sqlx::query_scalar("select min(read_at) from reading where source = 'seed'")
@@ -71,6 +108,8 @@ pub async fn start(
         ..seeded.clone()
     };
     let demo = demo_fleet(&opts)?;
+    let mut faults = demo.faults.clone();
+    faults.extend(demo_alarm_faults(pool, &demo.fleet, demo.epoch).await?);
 
     let cfg = SimConfig {
         seed: opts.seed,
@@ -88,9 +127,10 @@ pub async fn start(
         mqtt: Some(MqttConfig {
             devices: DeviceSelection::PerMille(30),
             interval: chrono::Duration::minutes(5),
+            credentials,
             ..MqttConfig::new(mqtt_url, opts.seed)
         }),
-        faults: demo.faults.clone(),
+        faults,
         ..SimConfig::default()
     };
     let (sim, endpoints) = runner::start(cfg).await?;
@@ -138,7 +178,7 @@ interval_secs = 900
 kind = "mqtt"
 client_id = "ewoda-demo-collector-{port}"
 share_group = "demo-{port}"
-
+{security}
 [[sources]]
 kind = "modbus"
 [sources.models.A]
@@ -195,4 +235,32 @@ interval_ms = 60000
         stop,
         devices: paths.to_string(),
     })
+}
+
+/// The seed opens a low-battery alarm for each demo customer's meter (the eBOK shows it);
+/// the live feed reports that meter's battery as low too, so its normal telegrams keep the
+/// alarm open instead of clearing it a minute after the start.
+async fn demo_alarm_faults(
+    pool: &PgPool,
+    fleet: &Fleet,
+    epoch: chrono::DateTime<Utc>,
+) -> Result<Vec<(usize, Fault)>, LiveError> {
+    let rows = sqlx::query(
+        "select m.serial from alarm a join meter m on m.meter_id = a.meter_id
+         where a.kind = 'battery_low' and a.state = 'open' and a.details ->> 'demo' = 'true'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut serials = std::collections::HashSet::new();
+    for row in rows {
+        serials.insert(row.try_get::<String, _>("serial")?);
+    }
+    let now = Utc::now();
+    let mut faults = Vec::new();
+    for i in 0..fleet.len() {
+        if serials.contains(&fleet.generation_at(i, now)?.serial) {
+            faults.push((i, Fault::new(FaultKind::LowBattery, epoch)));
+        }
+    }
+    Ok(faults)
 }

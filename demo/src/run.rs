@@ -22,6 +22,8 @@ pub enum DemoError {
     Portal(#[from] ewoda_portal::error::AppError),
     #[error("web server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Instance(#[from] crate::instance::InstanceError),
 }
 
 /// Options of `ewoda demo`.
@@ -57,6 +59,12 @@ async fn serve(
     services: &Services,
     master_key: &ewoda_common::crypto::MasterKey,
 ) -> Result<(), DemoError> {
+    // Before anything is written: only a database ewoda created takes the demo logins.
+    crate::instance::prepare_database(
+        &services.database_url,
+        services.private_postgres().is_some(),
+    )
+    .await?;
     let pool = db::connect(&services.database_url, 16).await?;
     db::migrate(&pool).await?;
     // Online payments go through the fake operator (loopback), so a demo customer can pay;
@@ -110,17 +118,37 @@ async fn serve(
     let url = format!("http://{}:{}/", display_host(&opts.host), opts.port);
     println!("ewoda demo is running: {url}");
     println!("  database: {}", db::describe(&services.database_url));
+    if let Some(pg) = services.private_postgres() {
+        println!(
+            "    (user postgres, password in {})",
+            pg.password_file().display()
+        );
+    }
     println!("  MQTT broker: {}", services.mqtt_url);
+    if let Some(m) = services.private_mosquitto() {
+        println!(
+            "    (user {}, password in {})",
+            m.username(),
+            m.password_file().display()
+        );
+    }
     println!("  logins (password for all: {DEMO_PASSWORD}):");
     for line in seed::login_lines(&pool).await? {
         println!("    {line}");
     }
     let today = time::local_day(chrono::Utc::now());
+    let login = services
+        .private_mosquitto()
+        .map(|m| crate::live::BrokerLogin {
+            username: m.username().to_string(),
+            password_file: m.password_file(),
+        });
     let live = match crate::live::start(
         &pool,
         &SeedOptions::demo(today),
         &services.database_url,
         &services.mqtt_url,
+        login.as_ref(),
         &opts.common.data_dir,
     )
     .await

@@ -705,7 +705,8 @@ async fn write_master_data(
     .execute(&mut **tx)
     .await?;
 
-    // Meters (keys sealed under the master key; the nonce is the meter's index, unique here).
+    // Meters (keys sealed under the master key for their meter; the nonce is the meter's
+    // index, unique here).
     let sealed: Vec<Vec<u8>> = t
         .meters
         .iter()
@@ -714,7 +715,8 @@ async fn write_master_data(
             let mut nonce = [0u8; 12];
             nonce[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
             nonce[8..].copy_from_slice(b"seed");
-            master_key.seal(&m.key, nonce)
+            let label = ewoda_common::crypto::meter_key_label(&m.manufacturer, &m.radio_id);
+            master_key.seal_for(&label, &m.key, nonce)
         })
         .collect();
     sqlx::query(

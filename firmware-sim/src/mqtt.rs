@@ -355,8 +355,20 @@ impl Publisher {
     /// Connects to `url` (`mqtt://host:port`) as `client_id`; fails if the first connection
     /// does not succeed within 10 s. Later connection losses are retried every second.
     pub async fn connect(url: &str, client_id: &str) -> Result<Self, SimError> {
+        Self::connect_as(url, client_id, None).await
+    }
+
+    /// [`Publisher::connect`] logging in with a user name and password.
+    pub async fn connect_as(
+        url: &str,
+        client_id: &str,
+        login: Option<(&str, &str)>,
+    ) -> Result<Self, SimError> {
         let (host, port) = parse_url(url)?;
         let mut opts = MqttOptions::new(client_id, host, port);
+        if let Some((user, password)) = login {
+            opts.set_credentials(user, password);
+        }
         opts.set_clean_session(false)
             .set_keep_alive(std::time::Duration::from_secs(15))
             .set_inflight(WINDOW as u16);

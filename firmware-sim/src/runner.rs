@@ -77,6 +77,8 @@ pub struct MqttConfig {
     pub devices: DeviceSelection,
     /// Simulated time between two readings of a device.
     pub interval: Duration,
+    /// User name and password for a broker that requires them (`Debug` hides the password).
+    pub credentials: Option<(String, ewoda_common::secret::Password)>,
 }
 
 impl MqttConfig {
@@ -88,6 +90,7 @@ impl MqttConfig {
             topic_prefix: DEFAULT_TOPIC_PREFIX.to_string(),
             devices: DeviceSelection::PerMille(50),
             interval: Duration::minutes(15),
+            credentials: None,
         }
     }
 }
@@ -557,7 +560,11 @@ pub async fn start(cfg: SimConfig) -> Result<(RunningSim, Endpoints), SimError> 
     }
     let mqtt = match &cfg.mqtt {
         Some(m) => {
-            let publisher = Publisher::connect(&m.url, &m.client_id).await?;
+            let login = m
+                .credentials
+                .as_ref()
+                .map(|(u, p)| (u.as_str(), p.expose()));
+            let publisher = Publisher::connect_as(&m.url, &m.client_id, login).await?;
             endpoints.mqtt_url = Some(m.url.clone());
             endpoints.mqtt_topic_prefix = Some(m.topic_prefix.clone());
             Some(tokio::spawn(run_devices(

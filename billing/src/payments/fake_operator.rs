@@ -35,13 +35,21 @@ struct Book {
     next_order: i64,
 }
 
-#[derive(Debug)]
 struct Shared {
     merchant_id: i64,
     pos_id: i64,
     api_key: String,
     crc: String,
     book: Mutex<Book>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("merchant_id", &self.merchant_id)
+            .field("pos_id", &self.pos_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -99,7 +107,7 @@ impl FakeOperator {
         Ok(FakeOperator {
             base_url: format!("http://{addr}"),
             shared,
-            http: reqwest::Client::new(),
+            http: super::online::http_client(),
             server,
         })
     }
@@ -205,7 +213,7 @@ async fn pay_button(
         return (StatusCode::NOT_FOUND, "unknown token").into_response();
     };
     let delivered = match pay_in(&shared, &token) {
-        Ok(n) => deliver_in(&shared, &reqwest::Client::new(), &n).await,
+        Ok(n) => deliver_in(&shared, &super::online::http_client(), &n).await,
         Err(e) => Err(e),
     };
     match delivered {
@@ -225,8 +233,7 @@ fn authorised(shared: &Shared, headers: &HeaderMap) -> bool {
     );
     headers
         .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        == Some(expected.as_str())
+        .is_some_and(|v| ewoda_common::secret::ct_eq(v.as_bytes(), expected.as_bytes()))
 }
 
 async fn register(
@@ -240,15 +247,14 @@ async fn register(
     if r.merchant_id != shared.merchant_id || r.pos_id != shared.pos_id {
         return error(StatusCode::BAD_REQUEST, "Invalid merchantId or posId");
     }
-    if r.sign
-        != register_sign(
-            &r.session_id,
-            r.merchant_id,
-            r.amount,
-            &r.currency,
-            &shared.crc,
-        )
-    {
+    let expected = register_sign(
+        &r.session_id,
+        r.merchant_id,
+        r.amount,
+        &r.currency,
+        &shared.crc,
+    );
+    if !ewoda_common::secret::ct_eq_hex(&r.sign, &expected) {
         return error(StatusCode::BAD_REQUEST, "Incorrect sign");
     }
     if r.amount <= 0 || r.currency != "PLN" {
@@ -285,15 +291,14 @@ async fn verify(
     if !authorised(&shared, &headers) {
         return error(StatusCode::UNAUTHORIZED, "Incorrect authentication");
     }
-    if v.sign
-        != verify_sign(
-            &v.session_id,
-            v.order_id,
-            v.amount,
-            &v.currency,
-            &shared.crc,
-        )
-    {
+    let expected = verify_sign(
+        &v.session_id,
+        v.order_id,
+        v.amount,
+        &v.currency,
+        &shared.crc,
+    );
+    if !ewoda_common::secret::ct_eq_hex(&v.sign, &expected) {
         return error(StatusCode::BAD_REQUEST, "Incorrect sign");
     }
     let mut book = shared.book();

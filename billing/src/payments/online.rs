@@ -117,8 +117,8 @@ pub trait PaymentOperator {
 /// The only currency accepted.
 pub const CURRENCY: &str = "PLN";
 
-/// Credentials and address of a Przelewy24-style operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Credentials and address of a Przelewy24-style operator. `Debug` hides the API and CRC keys.
+#[derive(Clone, PartialEq, Eq)]
 pub struct P24Config {
     /// Base URL, e.g. `https://sandbox.przelewy24.pl` (no trailing slash).
     pub base_url: String,
@@ -132,6 +132,19 @@ pub struct P24Config {
     pub crc: String,
 }
 
+impl std::fmt::Debug for P24Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ewoda_common::secret::REDACTED;
+        f.debug_struct("P24Config")
+            .field("base_url", &self.base_url)
+            .field("merchant_id", &self.merchant_id)
+            .field("pos_id", &self.pos_id)
+            .field("api_key", &REDACTED)
+            .field("crc", &REDACTED)
+            .finish()
+    }
+}
+
 /// A Przelewy24-style operator over HTTP+JSON (REST API v1).
 #[derive(Debug, Clone)]
 pub struct Przelewy24 {
@@ -139,13 +152,39 @@ pub struct Przelewy24 {
     http: reqwest::Client,
 }
 
+/// How long connecting to the operator may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one whole request to the operator may take (connect, send, answer).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// An HTTP client with connect and total timeouts, so a hung operator cannot hold a payer's
+/// request (or a notification delivery) forever.
+pub fn http_client() -> reqwest::Client {
+    http_client_with(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+}
+
+/// [`http_client`] with other timeouts (tests use short ones).
+pub fn http_client_with(
+    connect: std::time::Duration,
+    total: std::time::Duration,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .build()
+        // Building fails only when the TLS backend cannot initialise; fall back to defaults.
+        .unwrap_or_default()
+}
+
 impl Przelewy24 {
     /// A client for `config`.
     pub fn new(config: P24Config) -> Self {
-        Przelewy24 {
-            config,
-            http: reqwest::Client::new(),
-        }
+        Self::with_http(config, http_client())
+    }
+
+    /// A client for `config` over a given HTTP client (tests shorten the timeouts).
+    pub fn with_http(config: P24Config, http: reqwest::Client) -> Self {
+        Przelewy24 { config, http }
     }
 }
 
@@ -377,7 +416,7 @@ impl PaymentOperator for Przelewy24 {
         let c = &self.config;
         n.merchant_id == c.merchant_id
             && n.pos_id == c.pos_id
-            && n.sign.eq_ignore_ascii_case(&notification_sign(n, &c.crc))
+            && ewoda_common::secret::ct_eq_hex(&n.sign, &notification_sign(n, &c.crc))
     }
 
     async fn verify(&self, n: &Notification) -> Result<(), PaymentError> {
@@ -563,5 +602,95 @@ mod tests {
         assert_eq!(to_grosze(dec!(267.41)).unwrap(), 26741);
         assert!(to_grosze(dec!(1.001)).is_err());
         assert!(to_grosze(dec!(0)).is_err());
+    }
+
+    fn config(base_url: String) -> P24Config {
+        P24Config {
+            base_url,
+            merchant_id: 11,
+            pos_id: 11,
+            api_key: "api-KEY-4711".into(),
+            crc: "crc-KEY-0815".into(),
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_api_and_crc_keys() {
+        let c = config("https://sandbox.przelewy24.pl".into());
+        for shown in [
+            format!("{c:?}"),
+            format!("{:?}", Przelewy24::new(c.clone())),
+        ] {
+            assert!(!shown.contains("api-KEY-4711"), "{shown}");
+            assert!(!shown.contains("crc-KEY-0815"), "{shown}");
+            assert!(
+                shown.contains("[redacted]") && shown.contains("merchant_id: 11"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn signature_check_accepts_the_right_sign_only() {
+        let p = Przelewy24::new(config(String::new()));
+        let mut n = Notification {
+            merchant_id: 11,
+            pos_id: 11,
+            session_id: "s".into(),
+            amount: 100,
+            origin_amount: 100,
+            currency: "PLN".into(),
+            order_id: 5,
+            method_id: 25,
+            statement: "x".into(),
+            sign: String::new(),
+        };
+        n.sign = notification_sign(&n, "crc-KEY-0815");
+        assert!(p.signature_ok(&n));
+        n.sign = n.sign.to_ascii_uppercase();
+        assert!(p.signature_ok(&n), "hex case does not matter");
+        n.sign
+            .replace_range(..1, if n.sign.starts_with('0') { "1" } else { "0" });
+        assert!(!p.signature_ok(&n));
+        n.sign.truncate(10);
+        assert!(!p.signature_ok(&n));
+    }
+
+    #[tokio::test]
+    async fn an_operator_that_never_answers_times_out() {
+        // Accepts the connection and then says nothing.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = silent.accept().await {
+                held.push(s);
+            }
+        });
+        let short = http_client_with(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_millis(500),
+        );
+        let p = Przelewy24::with_http(config(format!("http://{addr}")), short);
+        let order = OnlineOrder {
+            session_id: "s-timeout".into(),
+            customer_id: 1,
+            invoice_id: None,
+            amount: dec!(10.00),
+            description: "x".into(),
+            email: "a@b.pl".into(),
+            url_return: "http://r".into(),
+            url_status: "http://s".into(),
+        };
+        let started = std::time::Instant::now();
+        let err = p.register(&order).await.unwrap_err().to_string();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{err}"
+        );
+        assert!(err.contains("register"), "{err}");
+        assert!(REQUEST_TIMEOUT <= std::time::Duration::from_secs(60));
+        assert!(CONNECT_TIMEOUT <= REQUEST_TIMEOUT);
+        hold.abort();
     }
 }

@@ -7,7 +7,7 @@ use crate::common;
 use crate::mqtt::{config, count, reading_msg, start_with, wait_for};
 
 use common::broker::unique;
-use common::brokers::{make_ca, mosquitto_with_auth, publish_to};
+use common::brokers::{make_ca, make_client_cert, mosquitto_with_auth, publish_to};
 use common::*;
 use ewoda_collector::metrics::Metrics;
 use ewoda_collector::mqtt::{self, MqttSecurity, MqttSourceConfig, Secret};
@@ -117,4 +117,56 @@ async fn readings_flow_over_tls_with_a_password_file_and_refusals_are_named(pool
         }
     )
     .contains(PASSWORD));
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_listener_that_requires_a_client_certificate_admits_the_right_one_only(pool: PgPool) {
+    meter(&pool, "S1", None).await;
+    let (broker, certs) = mosquitto_with_auth(USER, PASSWORD);
+    let (client_cert, client_key) =
+        make_client_cert(&broker.dir, &certs.ca, &certs.ca_key, "collector-client");
+    let mtls_url = format!("mqtts://localhost:{}", broker.mtls_port);
+    let prefix = unique("t-mtls");
+    let mut cfg = config(&prefix, &unique("c-mtls"), &unique("g"));
+    cfg.security = MqttSecurity {
+        username: Some(USER.into()),
+        password: Some(Secret::new(PASSWORD)),
+        ca_file: Some(certs.ca.clone()),
+        client_cert_file: Some(client_cert.clone()),
+        client_key_file: Some(client_key.clone()),
+        ..MqttSecurity::default()
+    };
+
+    // With the certificate: readings flow.
+    let c = start_with(&pool, cfg.clone(), mtls_url.clone());
+    c.subscribed().await;
+    let msgs: Vec<_> = (0..10)
+        .map(|k| reading_msg(&prefix, "S1", k, 1_000 * k))
+        .collect();
+    publish_to("127.0.0.1", broker.port, Some((USER, PASSWORD)), &msgs).await;
+    wait_for("readings over mutual TLS", || async {
+        count(&pool, "select count(*) from reading").await == 10
+    })
+    .await;
+    c.shutdown().await;
+
+    // Without one the listener lets nothing through: no message reaches the source. (The
+    // source keeps reconnecting instead of ending with a clear error; cause not found yet,
+    // listed in the issue notes.)
+    let prefix = unique("t-nocert");
+    let mut without = config(&prefix, &unique("c-nocert"), &unique("g"));
+    without.security = MqttSecurity {
+        client_cert_file: None,
+        client_key_file: None,
+        ..cfg.security.clone()
+    };
+    let c = start_with(&pool, without, mtls_url.clone());
+    let msgs: Vec<_> = (0..5)
+        .map(|k| reading_msg(&prefix, "S1", 100 + k, 1_000 * (100 + k)))
+        .collect();
+    publish_to("127.0.0.1", broker.port, Some((USER, PASSWORD)), &msgs).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(c.metrics.mqtt_received.load(Ordering::SeqCst), 0);
+    assert_eq!(count(&pool, "select count(*) from reading").await, 10);
+    c.shutdown().await;
 }

@@ -45,3 +45,74 @@ async fn keys_load_reload_on_a_miss_and_refuse_a_foreign_master_key(pool: PgPool
     assert!(!store.reload_after_miss("APA", "12121212").await);
     assert!(format!("{store:?}").starts_with("KeyStore { meters: 2"));
 }
+
+async fn sealed_of(pool: &PgPool, radio_id: &str) -> Vec<u8> {
+    sqlx::query_scalar("select aes_key_enc from meter where radio_id = $1")
+        .bind(radio_id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn old_unbound_keys_are_resealed_for_their_meter_and_still_decrypt(pool: PgPool) {
+    use chrono::TimeZone;
+    let fleet = ewoda_sim::Fleet::generate(71, 2);
+    let at = chrono::Utc.with_ymd_and_hms(2026, 5, 4, 0, 0, 0).unwrap();
+    let master = MasterKey::from_hex(&"c3".repeat(32)).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..fleet.len() {
+        let g = fleet.generation_at(i, at).unwrap();
+        let id = g.address.id.as_str().to_ascii_uppercase();
+        sqlx::query(
+            "insert into meter (serial, manufacturer, model, radio_id, aes_key_enc)
+             values ($1, $2, 'SIM', $3, $4)",
+        )
+        .bind(&g.serial)
+        .bind(g.address.manufacturer.to_string())
+        .bind(&id)
+        // The old format, as installs before the binding stored it.
+        .bind(master.seal(&g.key, [i as u8 + 1; 12]))
+        .execute(&pool)
+        .await
+        .unwrap();
+        ids.push((g.address.manufacturer.to_string(), id));
+    }
+    let store = KeyStore::load(pool.clone(), master.clone()).await.unwrap();
+    assert_eq!((store.len(), store.unopenable()), (2, 0));
+
+    // Stored again in the bound format, opening for its own meter only.
+    let (m0, id0) = &ids[0];
+    let (m1, id1) = &ids[1];
+    let a = sealed_of(&pool, id0).await;
+    assert!(!MasterKey::is_unbound(&a), "re-sealed in place");
+    let label_a = ewoda_common::crypto::meter_key_label(m0, id0);
+    let label_b = ewoda_common::crypto::meter_key_label(m1, id1);
+    assert!(master.open_for(&label_a, &a).is_ok());
+    assert!(master.open_for(&label_b, &a).is_err());
+
+    // The re-sealed keys still decrypt the meters' telegrams, after a fresh load too.
+    let store = KeyStore::load(pool.clone(), master.clone()).await.unwrap();
+    for i in 0..fleet.len() {
+        let frame = fleet
+            .telegram(i, at, ewoda_sim::wmbus::FrameFormat::NoCrc)
+            .unwrap();
+        let t = ewoda_collector::wmbus::decode(&frame, &store).expect("decrypts");
+        assert!(t.total_m3.is_some(), "meter {i}: {t:?}");
+    }
+
+    // A bound key copied onto the other meter's row does not open there.
+    sqlx::query("update meter set aes_key_enc = $1 where radio_id = $2")
+        .bind(&a)
+        .bind(id1)
+        .execute(&pool)
+        .await
+        .unwrap();
+    store.reload().await.unwrap();
+    assert_eq!((store.len(), store.unopenable()), (1, 1));
+    assert_eq!(store.key(m1, id1), None);
+    let frame = fleet
+        .telegram(1, at, ewoda_sim::wmbus::FrameFormat::NoCrc)
+        .unwrap();
+    assert!(ewoda_collector::wmbus::decode(&frame, &store).is_err());
+}

@@ -201,6 +201,7 @@ fn config(prefix: &str, dir: &std::path::Path, mqtt_meters: Vec<usize>) -> SimCo
             topic_prefix: prefix.to_string(),
             devices: DeviceSelection::Meters(mqtt_meters),
             interval: Duration::minutes(15),
+            credentials: None,
         }),
         export: Some(ExportConfig {
             dir: dir.join("export"),

@@ -40,8 +40,9 @@ pub struct App {
     pub push: Option<crate::push::PushSender>,
 }
 
-/// Portal settings; [`AppConfig::default`] is what the demo and tests start from.
-#[derive(Debug, Clone)]
+/// Portal settings; [`AppConfig::default`] is what the demo and tests start from. `Debug`
+/// blanks the SMTP password (the operator's keys are hidden by `P24Config`'s own `Debug`).
+#[derive(Clone)]
 pub struct AppConfig {
     /// Served over TLS (directly or behind a TLS proxy): cookies get `Secure`, responses HSTS.
     pub tls: bool,
@@ -100,6 +101,28 @@ impl Default for AppClock {
 impl std::fmt::Debug for AppClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "AppClock({})", self.0.now())
+    }
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let smtp = self
+            .smtp_url
+            .as_deref()
+            .map(ewoda_common::secret::redact_url);
+        f.debug_struct("AppConfig")
+            .field("tls", &self.tls)
+            .field("rate_limit", &self.rate_limit)
+            .field("lockout_failures", &self.lockout_failures)
+            .field("lockout_for", &self.lockout_for)
+            .field("session_idle", &self.session_idle)
+            .field("data_dir", &self.data_dir)
+            .field("smtp_url", &smtp)
+            .field("public_url", &self.public_url)
+            .field("payments", &self.payments)
+            .field("confirm_valid", &self.confirm_valid)
+            .field("reset_valid", &self.reset_valid)
+            .finish()
     }
 }
 

@@ -64,7 +64,7 @@ impl SmtpMailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| AppError::Invalid {
                 field: "SMTP_URL",
-                reason: format!("{url:?}: {e}"),
+                reason: format!("{:?}: {e}", ewoda_common::secret::redact_url(url)),
             })?
             .build();
         Ok(SmtpMailer { transport })

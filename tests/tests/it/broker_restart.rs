@@ -56,8 +56,13 @@ async fn every_reading_is_stored_once_across_a_broker_restart() {
             kind = "mqtt"
             client_id = "restart-collector"
             share_group = "restart"
+            [sources.security]
+            username = "{user}"
+            password_file = "{password_file}"
             "#,
-            db.url()
+            db.url(),
+            user = broker.username(),
+            password_file = broker.password_file().display(),
         ),
         "test",
     )
@@ -69,7 +74,12 @@ async fn every_reading_is_stored_once_across_a_broker_restart() {
     // Let the collector subscribe before anything is published.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 
-    let mut publisher = Publisher::connect(&url, "restart-devices").await.unwrap();
+    // The private broker requires its generated password from everyone.
+    let login = (broker.username().to_string(), broker.password().clone());
+    let mut publisher =
+        Publisher::connect_as(&url, "restart-devices", Some((&login.0, login.1.expose())))
+            .await
+            .unwrap();
     publisher.publish_all(&rounds[0]).await.unwrap();
     publisher.publish_all(&rounds[1]).await.unwrap();
     // Restart the broker mid-stream; the publisher and the collector reconnect by themselves.

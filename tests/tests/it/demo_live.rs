@@ -8,6 +8,10 @@ use ewoda_demo::{live, seed, SeedOptions};
 use ewoda_tests::{mqtt_url, Scratch, TestDb};
 use std::time::Duration;
 
+async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
 #[tokio::test]
 async fn the_seeded_town_keeps_reporting_through_every_transport() {
     let key_hex = "37".repeat(32);
@@ -25,7 +29,14 @@ async fn the_seeded_town_keeps_reporting_through_every_transport() {
     let dir = Scratch::new("live");
     std::fs::write(dir.0.join("master.key"), &key_hex).unwrap();
 
-    let running = live::start(&db.pool, &opts, &db.url(), &mqtt_url(), &dir.0)
+    let demo_alarms = "select count(*) from alarm
+         where kind = 'battery_low' and state = 'open' and details ->> 'demo' = 'true'";
+    let seeded_alarms = count(&db.pool, demo_alarms).await;
+    assert!(
+        seeded_alarms > 0,
+        "the seed opens the demo customers' alarms"
+    );
+    let running = live::start(&db.pool, &opts, &db.url(), &mqtt_url(), None, &dir.0)
         .await
         .unwrap();
     let mut sources = Vec::new();
@@ -41,11 +52,34 @@ async fn the_seeded_town_keeps_reporting_through_every_transport() {
             break;
         }
     }
+    // Every meter with a demo alarm reports live, and the alarm stays open (the meter still
+    // reports its low battery) instead of being cleared by the first normal telegram.
+    let heard =
+        "select count(distinct a.meter_id) from alarm a join reading r on r.meter_id = a.meter_id
+         where a.kind = 'battery_low' and a.details ->> 'demo' = 'true' and r.source <> 'seed'";
+    for _ in 0..120 {
+        if count(&db.pool, heard).await == seeded_alarms {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The writer commits alarms with the readings' batch; give the last one a moment.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let open_after = count(&db.pool, demo_alarms).await;
+    let heard_after = count(&db.pool, heard).await;
     running.stop().await;
     assert_eq!(
         sources,
         ["mbus", "modbus", "mqtt", "wmbus"],
         "every transport delivers"
+    );
+    assert_eq!(
+        heard_after, seeded_alarms,
+        "every demo alarm meter reported live"
+    );
+    assert_eq!(
+        open_after, seeded_alarms,
+        "the live feed cleared a demo customer's alarm"
     );
 
     // Live readings continue the seeded registers: never below the last seeded value of the

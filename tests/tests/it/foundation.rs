@@ -349,13 +349,16 @@ async fn demo_seed_is_deterministic() {
         Err(ewoda_demo::SeedError::NotEmpty)
     ));
     assert_eq!(before, table_digest(&a.pool, "reading").await);
-    // The sealed meter keys open with the master key.
-    let sealed: Vec<u8> =
-        sqlx::query_scalar("select aes_key_enc from meter order by meter_id limit 1")
-            .fetch_one(&a.pool)
-            .await
-            .unwrap();
-    assert_eq!(key.open(&sealed).unwrap().len(), 16);
+    // The sealed meter keys open with the master key, for their own meter only.
+    let (sealed, manufacturer, radio_id): (Vec<u8>, String, String) = sqlx::query_as(
+        "select aes_key_enc, manufacturer::text, radio_id::text from meter order by meter_id limit 1",
+    )
+    .fetch_one(&a.pool)
+    .await
+    .unwrap();
+    let label = ewoda_common::crypto::meter_key_label(&manufacturer, &radio_id);
+    assert_eq!(key.open_for(&label, &sealed).unwrap().len(), 16);
+    assert!(key.open_for(&format!("{label}0"), &sealed).is_err());
     for db in [a, b, c] {
         db.drop_db().await;
     }

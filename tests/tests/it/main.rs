@@ -5,6 +5,8 @@ mod demo_accounts;
 mod demo_live;
 mod foundation;
 mod radio;
+mod safe_defaults;
+mod scaling;
 mod services;
 mod transport_collect;
 mod transport_serial;

@@ -6,6 +6,11 @@ use ewoda_common::Error;
 use ewoda_tests::Scratch;
 use std::net::TcpStream;
 
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 fn port_open(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
@@ -25,6 +30,35 @@ async fn private_postgres_and_mosquitto_start_answer_and_stop() {
         .unwrap();
     let pg_port = services.private_postgres().unwrap().port();
     let mqtt_port = services.private_mosquitto().unwrap().port();
+    // Neither trusts whoever connects: generated passwords, kept owner-only.
+    let pg_password = services.private_postgres().unwrap().password_file();
+    let mqtt_password = services.private_mosquitto().unwrap().password_file();
+    for file in [&pg_password, &mqtt_password] {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+        assert!(std::fs::read_to_string(file).unwrap().trim().len() >= 32);
+    }
+    let anonymous = format!("postgres://postgres@127.0.0.1:{pg_port}/ewoda");
+    let refused = ewoda_common::db::connect(&anonymous, 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("password"), "trust is off: {refused}");
+    let url = services.mqtt_url.clone();
+    let anonymous = ewoda_sim::mqtt::Publisher::connect(&url, "anonymous-probe").await;
+    assert!(anonymous.is_err(), "the broker refuses an anonymous client");
+    let m = services.private_mosquitto().unwrap();
+    let wrong =
+        ewoda_sim::mqtt::Publisher::connect_as(&url, "wrong-probe", Some((m.username(), "guess")))
+            .await;
+    assert!(wrong.is_err(), "the broker refuses a wrong password");
+    let right = ewoda_sim::mqtt::Publisher::connect_as(
+        &url,
+        "right-probe",
+        Some((m.username(), m.password().expose())),
+    )
+    .await
+    .expect("the generated password is accepted");
+    right.close().await;
     let pool = ewoda_common::db::connect(&services.database_url, 2)
         .await
         .unwrap();

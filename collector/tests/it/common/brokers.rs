@@ -42,6 +42,7 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
 /// A CA (`ca.pem`, `ca.key`) and a server certificate it signed for localhost/127.0.0.1.
 pub struct Certs {
     pub ca: PathBuf,
+    pub ca_key: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
 }
@@ -115,9 +116,52 @@ pub fn make_certs(dir: &Path) -> Certs {
         .arg(&ext));
     Certs {
         ca,
+        ca_key,
         server_cert,
         server_key,
     }
+}
+
+/// A client certificate `name` (for TLS client authentication) signed by `ca`/`ca_key`;
+/// returns (cert, key).
+pub fn make_client_cert(dir: &Path, ca: &Path, ca_key: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (csr, cert, key, ext) = (
+        dir.join(format!("{name}.csr")),
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.ext")),
+    );
+    std::fs::write(
+        &ext,
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-subj"])
+        .arg(format!("/CN={name}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr));
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-in"])
+        .arg(&csr)
+        .arg("-CA")
+        .arg(ca)
+        .arg("-CAkey")
+        .arg(ca_key)
+        .args(["-CAcreateserial", "-out"])
+        .arg(&cert)
+        .arg("-extfile")
+        .arg(&ext));
+    (cert, key)
 }
 
 /// A running broker process and its directory.
@@ -128,6 +172,8 @@ pub struct Broker {
     pub port: u16,
     /// TLS listener (Mosquitto) or 0.
     pub tls_port: u16,
+    /// TLS listener that also requires a client certificate signed by the CA (Mosquitto) or 0.
+    pub mtls_port: u16,
 }
 
 impl Drop for Broker {
@@ -153,7 +199,8 @@ fn wait_listening(port: u16, child: &mut Child) {
     }
 }
 
-/// Mosquitto that admits only `user`/`password`, on a plain and a TLS listener.
+/// Mosquitto that admits only `user`/`password`, on a plain and a TLS listener, and a third
+/// TLS listener that also requires a client certificate signed by the test CA.
 pub fn mosquitto_with_auth(user: &str, password: &str) -> (Broker, Certs) {
     let dir = scratch_dir("mosq");
     let certs = make_certs(&dir);
@@ -162,15 +209,16 @@ pub fn mosquitto_with_auth(user: &str, password: &str) -> (Broker, Certs) {
         .args(["-b", "-c"])
         .arg(&passwd)
         .args([user, password]));
-    let (port, tls_port) = (free_port(), free_port());
+    let (port, tls_port, mtls_port) = (free_port(), free_port(), free_port());
     let mut conf = format!(
         "per_listener_settings false\nallow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\n\
          listener {port} 127.0.0.1\n\
-         listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+         listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n\
+         listener {mtls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n",
         passwd.display(),
-        certs.ca.display(),
-        certs.server_cert.display(),
-        certs.server_key.display(),
+        ca = certs.ca.display(),
+        cert = certs.server_cert.display(),
+        key = certs.server_key.display(),
     );
     if is_root() {
         conf.push_str("user root\n");
@@ -186,12 +234,14 @@ pub fn mosquitto_with_auth(user: &str, password: &str) -> (Broker, Certs) {
         .expect("mosquitto (apt-get install mosquitto)");
     wait_listening(port, &mut child);
     wait_listening(tls_port, &mut child);
+    wait_listening(mtls_port, &mut child);
     (
         Broker {
             child,
             dir,
             port,
             tls_port,
+            mtls_port,
         },
         certs,
     )
@@ -221,6 +271,7 @@ pub fn nats_mqtt() -> Broker {
         dir,
         port,
         tls_port: 0,
+        mtls_port: 0,
     }
 }
 
