@@ -508,7 +508,7 @@ fn unsecure(
                 None => &[],
             };
             let mac = security::cmac(&kmac, &[&[mcl], &mcr, ml, &b[tpl_ci..]]);
-            if mac[..mac_len] != b[mac_at..mac_at + mac_len] {
+            if !ewoda_common::secret::ct_eq(&mac[..mac_len], &b[mac_at..mac_at + mac_len]) {
                 return Err(DecodeError::WrongKey {
                     manufacturer: man,
                     id,
