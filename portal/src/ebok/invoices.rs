@@ -16,14 +16,20 @@ use ewoda_billing::documents::DocumentRef;
 use ewoda_billing::invoice::query::{self, InvoiceDetail};
 use ewoda_common::scope::CustomerId;
 
-/// Status of an invoice today, as the billing queries define it (open = gross − allocated);
-/// `{today}` is the app's clock's day in Warsaw, not the database server's `current_date`.
-const STATUS: &str = "case when i.gross - i.paid <= 0 then 'paid'
+/// Status of an invoice today from what is open of it; `{today}` is the app's clock's day in
+/// Warsaw, not the database server's `current_date`.
+const STATUS: &str = "case when i.owed - i.paid <= 0 then 'paid'
      when i.due_on < {today} then 'overdue' else 'open' end";
 
-/// The list's rows: invoices with what has been allocated to each.
+/// The list's rows: invoices with what is owed and what has been allocated, as the ledger
+/// defines them (`ewoda_billing::ledger::corrected_gross_sql`, `IS_DEBT_SQL`): a lowering
+/// correction owes nothing itself and takes its amount off the invoice it corrects.
 const FROM: &str = "(select v.*, coalesce((select sum(a.amount) from payment_allocation a
-        where a.invoice_id = v.invoice_id), 0) as paid from invoice v) i";
+        where a.invoice_id = v.invoice_id), 0) as paid,
+        case when v.corrects_invoice_id is not null and v.gross < 0 then 0
+             else v.gross + coalesce((select sum(c.gross) from invoice c
+                  where c.corrects_invoice_id = v.invoice_id and c.gross < 0), 0) end as owed
+        from invoice v) i";
 
 pub static INVOICES: ListDef = ListDef {
     id: "invoices",
@@ -80,7 +86,7 @@ pub static INVOICES: ListDef = ListDef {
         Column {
             key: "open",
             label: "invoice-open",
-            sql: "i.gross - i.paid",
+            sql: "i.owed - i.paid",
             kind: Kind::Money,
             filter: Filter::None,
             shown: true,

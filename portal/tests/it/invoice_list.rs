@@ -80,3 +80,39 @@ async fn overdue_follows_the_apps_clock() {
     );
     app.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_lowering_correction_takes_its_amount_off_the_invoice_it_corrects() {
+    let app = TestApp::new().await;
+    let w = ensure(&app.pool).await;
+    // A correction lowering the overdue invoice (100,00 zł) by 40,00 zł.
+    sqlx::query(
+        "insert into invoice (number, series, year, seq, kind, corrects_invoice_id,
+             correction_reason, customer_id, period_from, period_to, issued_on, due_on,
+             net, vat, gross)
+         select 'KOR/T/1', 'KOR-T', 2026, 1, 'KOR', invoice_id, 'test', customer_id,
+                period_from, period_to, issued_on, due_on, -40.00, 0, -40.00
+         from invoice where invoice_id = $1",
+    )
+    .bind(w.overdue_1001)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut c = app.login("klient").await;
+    let r = c.get("/ebok/invoices?f_status=overdue&lang=en").await;
+    let cells = r.texts("tbody tr td");
+    // number, kind, issued, due, gross, open, status: only the invoice, with 60,00 open.
+    assert_eq!(cells.len(), 7, "{cells:?}");
+    assert_eq!(cells[4..], ["PLN\u{a0}100.00", "PLN\u{a0}60.00", "overdue"]);
+    let r = c.get("/ebok/invoices?lang=en").await;
+    let row = r
+        .texts("tbody tr")
+        .into_iter()
+        .find(|t| t.contains("KOR/T/1"))
+        .expect("the correction is listed");
+    assert!(
+        row.contains("PLN\u{a0}0.00") && row.contains("paid"),
+        "{row}"
+    );
+    app.drop_db().await;
+}
