@@ -249,6 +249,7 @@ async fn import(
             "duplicates": report.duplicates,
             "already_imported": already,
             "reversals": reversals,
+            "reversals_already_imported": report.reversals_already_imported,
             "skipped_statements": skipped,
         })
     );

@@ -110,6 +110,9 @@ pub struct ImportReport {
     pub already_imported: Vec<AlreadyImported>,
     /// Returned and reversed credits (RC/RD) stored.
     pub reversals: Vec<ImportedReversal>,
+    /// Returns already stored from another statement of the account (their
+    /// `payment_reversal` ids): reported, not stored or applied again.
+    pub reversals_already_imported: Vec<i64>,
     /// Statements of accounts that are not the utility's, or not in PLN.
     pub skipped_statements: Vec<SkippedStatement>,
 }
@@ -170,6 +173,7 @@ pub async fn import_statement(
         duplicates: Vec::new(),
         already_imported: Vec::new(),
         reversals: Vec::new(),
+        reversals_already_imported: Vec::new(),
         skipped_statements: Vec::new(),
     };
     let source = format.source();
@@ -212,7 +216,9 @@ pub async fn import_statement(
                     reversals.push(ReversalLine {
                         line,
                         account: st.account.clone(),
+                        number: st.number.clone(),
                         key: id.key,
+                        credit: id.credit,
                     })
                 }
             }
@@ -242,7 +248,9 @@ pub async fn import_statement(
         let mut credits = recognise_stored(&mut tx, credits, &mut report).await?;
         store_credits(&mut tx, &mut credits, source, &mut report).await?;
     }
-    report.reversals = apply_reversals(&mut tx, &reversals, source).await?;
+    let mut repeated = Vec::new();
+    report.reversals = apply_reversals(&mut tx, &reversals, source, &mut repeated).await?;
+    report.reversals_already_imported = repeated;
     tx.commit().await?;
     Ok(report)
 }

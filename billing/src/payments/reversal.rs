@@ -7,6 +7,8 @@
 //! `reversal` posting gives the customer the credit back. Every reversal, found or not, waits
 //! for the clerk's review.
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -16,11 +18,14 @@ use crate::statement::{EntryMark, StatementLine};
 
 use super::PaymentError;
 
-/// A reversal entry of an imported statement.
+/// A reversal entry of an imported statement: its line, statement and identity keys.
 pub(crate) struct ReversalLine<'a> {
     pub line: &'a StatementLine,
     pub account: String,
+    pub number: String,
     pub key: String,
+    /// The entry without its statement's number ([`crate::statement::identity`]).
+    pub credit: String,
 }
 
 /// A reversal stored by an import.
@@ -42,61 +47,124 @@ pub struct ImportedReversal {
     pub reopened: Vec<(i64, Decimal)>,
 }
 
-/// Stores the reversal entries (each once) and applies those whose credit is found.
+/// Stores the reversal entries (each once) and applies those whose credit is found. An entry
+/// repeated from another statement of the account (the monthly statement after the daily
+/// ones) is that statement's return: counted in `repeated`, not stored again.
 pub(crate) async fn apply_reversals(
     conn: &mut PgConnection,
     lines: &[ReversalLine<'_>],
     source: &str,
+    repeated: &mut Vec<i64>,
 ) -> Result<Vec<ImportedReversal>, PaymentError> {
     let mut out = Vec::new();
+    // How many stored returns each (statement, entry) has been matched to so far: the n-th
+    // identical entry of a statement is the n-th stored one.
+    let mut matched: HashMap<(&str, &str, &str), i64> = HashMap::new();
     for r in lines {
-        let mark = if r.line.mark == EntryMark::ReversalOfCredit {
-            "RC"
-        } else {
-            "RD"
-        };
-        let id: Option<i64> = sqlx::query_scalar(
-            "insert into payment_reversal (entry_key, source, mark, bank_reference, amount,
-                 booked_on, statement_account, payer_name, payer_account, title)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             on conflict (entry_key) do nothing returning payment_reversal_id",
-        )
-        .bind(&r.key)
-        .bind(source)
-        .bind(mark)
-        .bind(&r.line.bank_reference)
-        .bind(r.line.amount)
-        .bind(r.line.booked_on)
-        .bind(Some(&r.account).filter(|a| !a.is_empty()))
-        .bind(&r.line.payer_name)
-        .bind(&r.line.payer_account)
-        .bind(&r.line.title)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(reversal_id) = id else { continue };
-        let mut imported = ImportedReversal {
-            reversal_id,
-            mark,
-            amount: r.line.amount,
-            payment_id: None,
-            refund_id: None,
-            customer_id: None,
-            reopened: Vec::new(),
-        };
-        if mark == "RC" {
-            if let Some((payment_id, customer)) = reversed_credit(conn, r.line).await? {
-                imported.payment_id = Some(payment_id);
-                imported.customer_id = customer;
-                imported.reopened = undo_credit(conn, &imported, r.line).await?;
-            }
-        } else if let Some((refund_id, customer)) = returned_refund(conn, r.line).await? {
-            imported.refund_id = Some(refund_id);
-            imported.customer_id = customer;
-            undo_refund(conn, &imported, r.line).await?;
+        let nth = matched
+            .entry((r.account.as_str(), r.number.as_str(), r.credit.as_str()))
+            .or_insert(0);
+        if let Some(stored) = stored_elsewhere(conn, r, *nth).await? {
+            *nth += 1;
+            repeated.push(stored);
+            continue;
         }
-        out.push(imported);
+        let Some(reversal_id) = insert_reversal(conn, r, source).await? else {
+            continue;
+        };
+        out.push(apply_one(conn, r, reversal_id).await?);
     }
     Ok(out)
+}
+
+fn mark_of(line: &StatementLine) -> &'static str {
+    if line.mark == EntryMark::ReversalOfCredit {
+        "RC"
+    } else {
+        "RD"
+    }
+}
+
+/// The `nth` return with this entry's credit key stored from another statement of the same
+/// account, if there is one.
+async fn stored_elsewhere(
+    conn: &mut PgConnection,
+    r: &ReversalLine<'_>,
+    nth: i64,
+) -> Result<Option<i64>, PaymentError> {
+    if r.account.is_empty() {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar(
+        "select payment_reversal_id from payment_reversal
+         where statement_account = $1 and credit_key = $2 and statement_number is distinct from $3
+         order by payment_reversal_id offset $4 limit 1",
+    )
+    .bind(&r.account)
+    .bind(&r.credit)
+    .bind(&r.number)
+    .bind(nth)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Stores the entry; None when this very entry of this statement is stored already.
+async fn insert_reversal(
+    conn: &mut PgConnection,
+    r: &ReversalLine<'_>,
+    source: &str,
+) -> Result<Option<i64>, PaymentError> {
+    Ok(sqlx::query_scalar(
+        "insert into payment_reversal (entry_key, source, mark, bank_reference, amount,
+             booked_on, statement_account, payer_name, payer_account, title, credit_key,
+             statement_number)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (entry_key) do nothing returning payment_reversal_id",
+    )
+    .bind(&r.key)
+    .bind(source)
+    .bind(mark_of(r.line))
+    .bind(&r.line.bank_reference)
+    .bind(r.line.amount)
+    .bind(r.line.booked_on)
+    .bind(Some(&r.account).filter(|a| !a.is_empty()))
+    .bind(&r.line.payer_name)
+    .bind(&r.line.payer_account)
+    .bind(&r.line.title)
+    .bind(&r.credit)
+    .bind(Some(&r.number).filter(|n| !n.is_empty()))
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Finds what a stored return takes back and undoes it: the credit (RC) or the refund (RD).
+async fn apply_one(
+    conn: &mut PgConnection,
+    r: &ReversalLine<'_>,
+    reversal_id: i64,
+) -> Result<ImportedReversal, PaymentError> {
+    let mark = mark_of(r.line);
+    let mut imported = ImportedReversal {
+        reversal_id,
+        mark,
+        amount: r.line.amount,
+        payment_id: None,
+        refund_id: None,
+        customer_id: None,
+        reopened: Vec::new(),
+    };
+    if mark == "RC" {
+        if let Some((payment_id, customer)) = reversed_credit(conn, r.line).await? {
+            imported.payment_id = Some(payment_id);
+            imported.customer_id = customer;
+            imported.reopened = undo_credit(conn, &imported, r.line).await?;
+        }
+    } else if let Some((refund_id, customer)) = returned_refund(conn, r.line).await? {
+        imported.refund_id = Some(refund_id);
+        imported.customer_id = customer;
+        undo_refund(conn, &imported, r.line).await?;
+    }
+    Ok(imported)
 }
 
 /// The one stored, not yet reversed credit this entry takes back: same amount, booked no

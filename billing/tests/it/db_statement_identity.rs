@@ -297,6 +297,89 @@ async fn a_returned_credit_is_reversed_and_reopens_its_invoice(pool: PgPool) {
     );
 }
 
+/// The month's statement (another number) repeating the daily return statement, entry for
+/// entry.
+fn monthly_with_returns() -> String {
+    returns()
+        .replace(":28C:00090/001", ":28C:00005/001")
+        .replace(":20:ST260508/1", ":20:ST2605M")
+}
+
+/// A return reported by the daily statement and again by the monthly one (in either order) is
+/// one return: stored, posted and queued once; the second report is recognised.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_return_repeated_by_the_monthly_statement_is_reversed_once(pool: PgPool) {
+    world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    import_statement(&pool, MT940.as_bytes(), &format)
+        .await
+        .unwrap();
+    let daily = import_statement(&pool, returns().as_bytes(), &format)
+        .await
+        .unwrap();
+    assert_eq!(daily.reversals.len(), 2);
+    let monthly = import_statement(&pool, monthly_with_returns().as_bytes(), &format)
+        .await
+        .unwrap();
+    assert!(monthly.reversals.is_empty(), "{:?}", monthly.reversals);
+    let stored: Vec<i64> = daily.reversals.iter().map(|r| r.reversal_id).collect();
+    assert_eq!(monthly.reversals_already_imported, stored);
+    let again = import_statement(&pool, monthly_with_returns().as_bytes(), &format)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.reversals.len(),
+            again.reversals_already_imported.len()
+        ),
+        (0, 2)
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from payment_reversal").await,
+        2
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ledger_posting where kind = 'reversal'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(list_reversals(&pool).await.unwrap().len(), 2);
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn the_monthly_return_first_and_the_daily_after_is_one_return(pool: PgPool) {
+    world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    import_statement(&pool, MT940.as_bytes(), &format)
+        .await
+        .unwrap();
+    let monthly = import_statement(&pool, monthly_with_returns().as_bytes(), &format)
+        .await
+        .unwrap();
+    assert_eq!(monthly.reversals.len(), 2);
+    let daily = import_statement(&pool, returns().as_bytes(), &format)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            daily.reversals.len(),
+            daily.reversals_already_imported.len()
+        ),
+        (0, 2)
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ledger_posting where kind = 'reversal'"
+        )
+        .await,
+        1
+    );
+}
+
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
 async fn parallel_imports_of_one_file_store_each_credit_once(pool: PgPool) {
     world(&mut pool.acquire().await.unwrap()).await;
