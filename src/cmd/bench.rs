@@ -18,6 +18,19 @@ pub enum Command {
         #[arg(long, default_value_t = 50_000)]
         lines: usize,
     },
+    /// eBOK latency: a demo-sized utility, N customers logged in through /login, closed loop
+    /// over dashboard, invoice list, invoice, its PDF and a meter page.
+    Portal {
+        /// Simulated customers (concurrent sessions).
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// Length of the measured window in seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Meters of the seeded utility (the demo's size by default).
+        #[arg(long, default_value_t = 3_832)]
+        meters: usize,
+    },
     /// End-to-end ingest rate (serial radio dongle or MQTT → collector → PostgreSQL) against
     /// raw COPY of the same rows.
     Ingest {
@@ -74,6 +87,11 @@ pub fn run(command: Command) -> ExitCode {
         Command::Billing { customers } => super::bill::bench_billing(customers),
         Command::Pdf => super::bill::bench_pdf(),
         Command::Statement { lines } => super::payments::bench_statement(lines),
+        Command::Portal {
+            users,
+            seconds,
+            meters,
+        } => bench_portal(users, seconds, meters),
         Command::Ingest {
             path,
             database_url,
@@ -134,4 +152,20 @@ pub fn run(command: Command) -> ExitCode {
             }
         }
     }
+}
+
+/// `ewoda bench portal`, on a scratch database (DATABASE_URL's server, else a private one).
+fn bench_portal(users: usize, seconds: u64, meters: usize) -> ExitCode {
+    let today = ewoda_common::time::local_day(chrono::Utc::now());
+    let opts = ewoda_bench::portal::PortalOptions {
+        users,
+        window: std::time::Duration::from_secs(seconds),
+        meters,
+        ..ewoda_bench::portal::PortalOptions::new(today)
+    };
+    super::block_on(super::with_scratch_database(|pool| async move {
+        let mut out = std::io::stdout();
+        ewoda_bench::portal::run(&mut out, &pool, &opts).await?;
+        Ok(())
+    }))
 }

@@ -1,5 +1,6 @@
 //! The crate's one integration-test binary (one link instead of one per file).
 
+mod bench_portal;
 mod broker_restart;
 mod demo_accounts;
 mod demo_live;
