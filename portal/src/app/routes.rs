@@ -39,6 +39,8 @@ pub enum IdKind {
     Meter,
     /// An application (case) of the customer.
     Application,
+    /// A file the customer uploaded (a reading's photo, an application's attachment).
+    Attachment,
     /// A form definition's code: public, not owned by anyone.
     FormCode,
     // ebok: money

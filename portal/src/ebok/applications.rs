@@ -3,6 +3,7 @@
 //! attachments, validated against the definition, submitted as a numbered case.
 
 use super::meters::attachment_store;
+use super::store_error;
 use super::upload::{self, Multipart};
 use crate::app::AppState;
 use crate::auth::Customer;
@@ -20,14 +21,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use ewoda_common::scope::{CustomerId, FieldError};
 use std::collections::BTreeMap;
-
-fn store_error(e: StoreError) -> AppError {
-    match e {
-        StoreError::NotFound(_) => AppError::NotFound,
-        StoreError::Db(e) => AppError::Db(e),
-        other => AppError::Internal(other.to_string()),
-    }
-}
 
 fn when(at: chrono::DateTime<Utc>) -> String {
     at.with_timezone(&chrono_tz::Europe::Warsaw)
@@ -314,7 +307,7 @@ struct CasePage {
     status: String,
     values: Vec<(String, String)>,
     events: Vec<(String, String, String)>,
-    files: Vec<(String, String)>,
+    files: Vec<(i64, String, String)>,
 }
 
 fn event_text(page: &Page, event: &str) -> String {
@@ -375,9 +368,31 @@ pub async fn detail(
         files: case
             .attachments
             .iter()
-            .map(|a| (a.filename.clone(), a.content_type.clone()))
+            .map(|a| (a.attachment_id, a.filename.clone(), a.content_type.clone()))
             .collect(),
         page,
     };
     Ok(ui::ok(&p))
+}
+
+/// GET /ebok/attachments/{id}: one of the customer's own uploads (an application's
+/// attachment, a reading's photo) as stored; 404 when it is someone else's.
+pub async fn attachment(
+    customer: Customer,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let store = attachment_store(&state);
+    let who = CustomerId::new(customer.customer_id);
+    let mut conn = state.pool.acquire().await?;
+    let (info, bytes) = attachment::open(&mut conn, &store, who, id)
+        .await
+        .map_err(store_error)?
+        .ok_or(AppError::NotFound)?;
+    Ok(super::invoices::attachment(
+        &info.content_type,
+        &info.filename,
+        bytes,
+    ))
 }

@@ -131,7 +131,7 @@ async fn last_reading(
         .max_by_key(|(main, _, r)| (*main, r.read_at));
     Ok(last.map(|(_, serial, r)| LastReading {
         serial,
-        m3: r.volume_m3.normalize().to_string(),
+        m3: crate::ui::format::m3(page.lang, r.volume_m3),
         at: super::money::day(page.lang, ewoda_common::time::local_day(r.read_at)),
     }))
 }

@@ -22,18 +22,22 @@ const STATUS: &str = "case when i.owed - i.paid <= 0 then 'paid'
      when i.due_on < {today} then 'overdue' else 'open' end";
 
 /// The list's rows: invoices with what is owed and what has been allocated, as the ledger
-/// defines them (`ewoda_billing::ledger::corrected_gross_sql`, `IS_DEBT_SQL`): a lowering
-/// correction owes nothing itself and takes its amount off the invoice it corrects.
-const FROM: &str = "(select v.*, coalesce((select sum(a.amount) from payment_allocation a
-        where a.invoice_id = v.invoice_id), 0) as paid,
-        case when v.corrects_invoice_id is not null and v.gross < 0 then 0
-             else v.gross + coalesce((select sum(c.gross) from invoice c
-                  where c.corrects_invoice_id = v.invoice_id and c.gross < 0), 0) end as owed
-        from invoice v) i";
+/// defines them (one definition: a lowering correction owes nothing itself and takes its
+/// amount off the invoice it corrects).
+fn invoice_rows() -> std::borrow::Cow<'static, str> {
+    use ewoda_billing::ledger::{corrected_gross_sql, ALLOCATED_SQL, IS_DEBT_SQL};
+    format!(
+        "(select i.*, {ALLOCATED_SQL} as paid,
+                case when {IS_DEBT_SQL} then {owed} else 0 end as owed
+          from invoice i) i",
+        owed = corrected_gross_sql("null"),
+    )
+    .into()
+}
 
 pub static INVOICES: ListDef = ListDef {
     id: "invoices",
-    from: FROM,
+    from: invoice_rows,
     columns: &[
         Column {
             key: "id",

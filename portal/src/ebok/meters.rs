@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::store::attachment::{self, AttachmentKind, AttachmentStore};
 use crate::ui::chart::{self, Chart};
 use crate::ui::form::{FieldErrors, INVALID};
-use crate::ui::{self, Page};
+use crate::ui::{self, Lang, Page};
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -64,8 +64,8 @@ pub struct SubmissionRow {
     pub status: String,
     pub pending: bool,
     pub answer: String,
-    /// A photo came with it.
-    pub photo: bool,
+    /// The photo that came with it (its attachment id).
+    pub photo: Option<i64>,
 }
 
 #[derive(Template)]
@@ -77,12 +77,12 @@ struct MetersPage {
     submissions: Vec<SubmissionRow>,
 }
 
-fn m3(v: Decimal) -> String {
-    format!("{} m³", v.normalize())
+fn m3(lang: Lang, v: Decimal) -> String {
+    crate::ui::format::m3(lang, v)
 }
 
-fn day(at: DateTime<Utc>) -> String {
-    local_day(at).format("%Y-%m-%d").to_string()
+fn day(lang: Lang, at: DateTime<Utc>) -> String {
+    crate::ui::format::day(lang, local_day(at))
 }
 
 fn meter_row(page: &Page, m: &MeterView) -> MeterRow {
@@ -98,14 +98,17 @@ fn meter_row(page: &Page, m: &MeterView) -> MeterRow {
         last_value: m
             .last_reading
             .as_ref()
-            .map(|r| m3(r.volume_m3))
+            .map(|r| m3(page.lang, r.volume_m3))
             .unwrap_or_default(),
         last_at: m
             .last_reading
             .as_ref()
-            .map(|r| day(r.read_at))
+            .map(|r| day(page.lang, r.read_at))
             .unwrap_or_default(),
-        verified_until: m.verified_until.map(|d| d.to_string()).unwrap_or_default(),
+        verified_until: m
+            .verified_until
+            .map(|d| crate::ui::format::day(page.lang, d))
+            .unwrap_or_default(),
     }
 }
 
@@ -117,7 +120,7 @@ fn alarm_row(page: &Page, a: &AlarmView) -> AlarmRow {
         title: e.title,
         what: e.what,
         advice: e.advice,
-        opened: day(a.opened_at),
+        opened: day(page.lang, a.opened_at),
         severity: page.t(&format!("alarm-severity-{}", a.severity)),
     }
 }
@@ -125,12 +128,12 @@ fn alarm_row(page: &Page, a: &AlarmView) -> AlarmRow {
 fn submission_row(page: &Page, s: &SubmissionView) -> SubmissionRow {
     SubmissionRow {
         serial: s.serial.clone(),
-        read_on: day(s.read_at),
-        value: m3(s.volume_m3),
+        read_on: day(page.lang, s.read_at),
+        value: m3(page.lang, s.volume_m3),
         status: page.t(&format!("submission-{}", s.status)),
         pending: s.status == "pending",
         answer: s.answer.clone().unwrap_or_default(),
-        photo: s.attachment_id.is_some(),
+        photo: s.attachment_id,
     }
 }
 
@@ -259,13 +262,12 @@ pub(crate) fn range(g: Granularity, today: NaiveDate) -> (NaiveDate, NaiveDate) 
     (from, today)
 }
 
-fn period_label(g: Granularity, d: NaiveDate) -> String {
-    d.format(match g {
-        Granularity::Day => "%Y-%m-%d",
-        Granularity::Month => "%Y-%m",
-        Granularity::Year => "%Y",
-    })
-    .to_string()
+fn period_label(lang: Lang, g: Granularity, d: NaiveDate) -> String {
+    match g {
+        Granularity::Day => crate::ui::format::day(lang, d),
+        Granularity::Month => d.format("%Y-%m").to_string(),
+        Granularity::Year => d.format("%Y").to_string(),
+    }
 }
 
 /// Who took a reading, as the customer understands it.
@@ -283,16 +285,16 @@ fn ml_m3(ml: i64) -> Decimal {
 }
 
 /// The comparison table: each period beside the same period a year earlier.
-fn compare_rows(g: Granularity, s: &ConsumptionSeries) -> Vec<CompareRow> {
+fn compare_rows(lang: Lang, g: Granularity, s: &ConsumptionSeries) -> Vec<CompareRow> {
     s.points
         .iter()
         .map(|p| {
             let before = p.period.checked_sub_months(Months::new(12));
             let last = s.last_year.iter().find(|l| Some(l.period) == before);
             CompareRow {
-                period: period_label(g, p.period),
-                this: m3(p.m3),
-                last: last.map(|l| m3(l.m3)).unwrap_or_else(|| "—".into()),
+                period: period_label(lang, g, p.period),
+                this: m3(lang, p.m3),
+                last: last.map(|l| m3(lang, l.m3)).unwrap_or_else(|| "—".into()),
             }
         })
         .collect()
@@ -322,13 +324,14 @@ async fn detail_page(
     let points: Vec<(String, Decimal)> = series
         .points
         .iter()
-        .map(|p| (period_label(g, p.period), p.m3))
+        .map(|p| (period_label(page.lang, g, p.period), p.m3))
         .collect();
     let chart = chart::bars(
         "consumption",
         page.t(&format!("meter-chart-{granularity}")),
         page.t("meter-period"),
         page.t("meter-use-m3"),
+        page.lang,
         &points,
     );
     let page_no = q.page.parse::<u32>().unwrap_or(1);
@@ -358,16 +361,16 @@ async fn detail_page(
     Ok(MeterPage {
         meter: meter_row(&page, meter),
         granularity,
-        compare: compare_rows(g, &series),
-        total: m3(ml_m3(series.total_ml)),
-        last_year_total: m3(ml_m3(series.last_year_total_ml)),
+        compare: compare_rows(page.lang, g, &series),
+        total: m3(page.lang, ml_m3(series.total_ml)),
+        last_year_total: m3(page.lang, ml_m3(series.last_year_total_ml)),
         readings: readings
             .items
             .iter()
             .map(|r| {
                 (
-                    day(r.read_at),
-                    m3(r.volume_m3),
+                    day(page.lang, r.read_at),
+                    m3(page.lang, r.volume_m3),
                     page.t(source_label(&r.source)),
                 )
             })

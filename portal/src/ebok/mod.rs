@@ -33,6 +33,7 @@ pub const ROUTES: &[RouteRule] = &[
     RouteRule::post("/ebok/applications/new/{kind}", Access::Customer)
         .with_ids(&[IdKind::FormCode]),
     RouteRule::get("/ebok/applications/{id}", Access::Customer).with_ids(&[IdKind::Application]),
+    RouteRule::get("/ebok/attachments/{id}", Access::Customer).with_ids(&[IdKind::Attachment]),
     RouteRule::post("/ebok/push/subscribe", Access::Customer),
     RouteRule::post("/ebok/push/unsubscribe", Access::Customer),
     RouteRule::post("/ebok/push/test", Access::Customer),
@@ -71,6 +72,7 @@ fn meters_and_profile(area: Area) -> Area {
         .get("/ebok/applications/new/{kind}", applications::new)
         .post("/ebok/applications/new/{kind}", applications::submit)
         .get("/ebok/applications/{id}", applications::detail)
+        .get("/ebok/attachments/{id}", applications::attachment)
         .post("/ebok/push/subscribe", push::subscribe)
         .post("/ebok/push/unsubscribe", push::unsubscribe)
         .post("/ebok/push/test", push::test)
@@ -81,6 +83,16 @@ fn meters_and_profile(area: Area) -> Area {
 pub(crate) fn view_error(e: ewoda_collector::query::ViewError) -> AppError {
     match e {
         ewoda_collector::query::ViewError::NotFound(_) => AppError::NotFound,
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+/// A failure of the portal's own store: NotFound is a 404, anything else a logged 500.
+pub(crate) fn store_error(e: crate::store::StoreError) -> AppError {
+    use crate::store::StoreError;
+    match e {
+        StoreError::NotFound(_) => AppError::NotFound,
+        StoreError::Db(e) => AppError::Db(e),
         other => AppError::Internal(other.to_string()),
     }
 }

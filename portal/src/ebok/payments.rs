@@ -19,6 +19,7 @@ use ewoda_billing::payments::online_items::{self, PayerLinks};
 use ewoda_billing::payments::online_status::{self, OnlineStatus};
 use ewoda_billing::payments::PaymentError;
 use ewoda_common::scope::{CustomerId, PageRequest};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -35,6 +36,10 @@ struct PaymentsPage {
     page_no: u32,
     pages: i64,
     open: Vec<(OpenItemView, bool)>,
+    /// What the customer owes after any credit on the account; 0: nothing to pay.
+    to_pay: Decimal,
+    /// Open items minus what is owed: the part an earlier overpayment covers.
+    covered: Decimal,
     error: Option<String>,
     online: bool,
 }
@@ -68,9 +73,10 @@ async fn render(
     let listed = history::history(&mut conn, scope, PageRequest::new(page_no, 25))
         .await
         .map_err(internal)?;
-    let open = customer::open_items(&mut conn, scope, today())
+    let summary = customer::account_summary(&mut conn, scope, today())
         .await
         .map_err(internal)?;
+    let open_sum: Decimal = summary.open_items.iter().map(|o| o.open).sum();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -84,7 +90,10 @@ async fn render(
             pages: listed.pages().max(1),
             page_no,
             payments: listed.items,
-            open: open
+            to_pay: summary.to_pay,
+            covered: (open_sum - summary.to_pay).max(Decimal::ZERO),
+            open: summary
+                .open_items
                 .into_iter()
                 .map(|o| {
                     let checked = chosen.contains(&o.invoice_id);
@@ -124,9 +133,21 @@ pub async fn start(
         }
     };
     let scope = CustomerId::new(customer.customer_id);
-    let profile = customer::profile(&mut *state.pool.acquire().await?, scope)
+    let mut conn = state.pool.acquire().await?;
+    // An overpayment that covers everything open leaves nothing to pay online.
+    let owed = customer::account_summary(&mut conn, scope, today())
+        .await
+        .map_err(internal)?
+        .to_pay;
+    if owed <= Decimal::ZERO {
+        drop(conn);
+        let msg = page.t("pay-nothing");
+        return render(&state, &customer, page, 1, items, Some(msg)).await;
+    }
+    let profile = customer::profile(&mut conn, scope)
         .await
         .map_err(internal)?;
+    drop(conn);
     let links = PayerLinks {
         email: profile.email.unwrap_or_default(),
         url_return: format!("{}/ebok/payments/return", state.config.public_url),

@@ -2,6 +2,7 @@
 //! approves (status and answer shown), consents (marketing, commercial, e-invoice) with their
 //! full history, and notification preferences per topic × channel as one form.
 
+use super::store_error;
 use crate::app::AppState;
 use crate::auth::Customer;
 use crate::error::AppError;
@@ -122,14 +123,6 @@ struct ProfilePage {
     push: PushSection,
 }
 
-fn store_error(e: StoreError) -> AppError {
-    match e {
-        StoreError::NotFound(_) => AppError::NotFound,
-        StoreError::Db(e) => AppError::Db(e),
-        other => AppError::Internal(other.to_string()),
-    }
-}
-
 fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&chrono_tz::Europe::Warsaw)
         .format("%Y-%m-%d %H:%M")
@@ -190,19 +183,19 @@ async fn profile_page(
             }
         })
         .collect();
-    let history = consent::history(&mut conn, who)
+    let events: Vec<_> = consent::history(&mut conn, who)
         .await
         .map_err(store_error)?
-        .iter()
+        .into_iter()
         .filter(|h| CONSENTS.iter().any(|k| k.as_str() == h.kind))
-        .map(|h| HistoryRow {
+        .collect();
+    let history = events
+        .iter()
+        .zip(event_states(&events))
+        .map(|(h, state)| HistoryRow {
             at: when(h.at),
             label: consent_label(&page, &h.kind),
-            state: page.t(if h.granted {
-                "consent-granted"
-            } else {
-                "consent-withdrawn"
-            }),
+            state: page.t(state),
             channel: page.t(&format!("consent-channel-{}", h.channel)),
         })
         .collect();
@@ -315,31 +308,52 @@ pub async fn contact(
     }
 }
 
+/// What each history row (newest first) did: granted, withdrawn (an earlier grant taken
+/// back) or not given (a refusal with no grant before it).
+fn event_states(newest_first: &[consent::ConsentEvent]) -> Vec<&'static str> {
+    let mut granted_before: Vec<&str> = Vec::new();
+    let mut states: Vec<&'static str> = newest_first
+        .iter()
+        .rev()
+        .map(|h| {
+            let had = granted_before.contains(&h.kind.as_str());
+            if h.granted {
+                granted_before.push(&h.kind);
+                "consent-granted"
+            } else if had {
+                granted_before.retain(|k| *k != h.kind);
+                "consent-withdrawn"
+            } else {
+                "consent-not-given"
+            }
+        })
+        .collect();
+    states.reverse();
+    states
+}
+
 /// Whether a checkbox `name` was sent checked.
 fn checked(pairs: &[(String, String)], name: &str) -> bool {
     pairs.iter().any(|(k, v)| k == name && v == "on")
 }
 
-/// POST /ebok/profile/consents: the three checkboxes; each change is one history row.
+/// POST /ebok/profile/consents: the three checkboxes, saved together; each change is one
+/// history row (a box never ticked and left unticked is recorded once, as not given).
 pub async fn consents(
     customer: Customer,
     State(state): State<AppState>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let who = CustomerId::new(customer.customer_id);
+    let mut tx = state.pool.begin().await?;
     for kind in CONSENTS {
         let granted = checked(&pairs, kind.as_str());
-        consent::set(
-            &state.pool,
-            who,
-            kind,
-            granted,
-            Some(customer.user.user_id),
-            ConsentChannel::Ebok,
-        )
-        .await
-        .map_err(store_error)?;
+        let by = Some(customer.user.user_id);
+        consent::set_in(&mut tx, who, kind, granted, by, ConsentChannel::Ebok)
+            .await
+            .map_err(store_error)?;
     }
+    tx.commit().await?;
     Ok(Redirect::to("/ebok/profile?saved=consents").into_response())
 }
 

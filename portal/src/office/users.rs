@@ -24,7 +24,7 @@ const ROLE_CHOICES: &[(&str, &str)] = &[
 /// The users list.
 pub static USERS: ListDef = ListDef {
     id: "users",
-    from: "app_user u left join customer c using (customer_id)",
+    from: || "app_user u left join customer c using (customer_id)".into(),
     columns: &[
         Column { key: "login", label: "users-login", sql: "u.login", kind: Kind::Text, filter: Filter::Contains, shown: true },
         Column { key: "name", label: "users-name", sql: "u.display_name", kind: Kind::Text, filter: Filter::Contains, shown: true },
@@ -93,6 +93,7 @@ async fn accounts_chart(state: &AppState, page: &Page) -> Result<Chart, AppError
         page.t("users-chart-title"),
         page.t("users-chart-month"),
         page.t("users-chart-count"),
+        page.lang,
         &points,
     ))
 }

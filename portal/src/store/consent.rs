@@ -183,10 +183,24 @@ pub async fn set(
     channel: ConsentChannel,
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
+    let changed = set_in(&mut tx, customer, kind, granted, by_user_id, channel).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// [`set`] inside the caller's transaction (a form of several consents saves all or none).
+pub async fn set_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    customer: CustomerId,
+    kind: ConsentKind,
+    granted: bool,
+    by_user_id: Option<i64>,
+    channel: ConsentChannel,
+) -> Result<bool, StoreError> {
     // The customer row lock orders concurrent changes of one customer's consents.
     sqlx::query("select 1 from customer where customer_id = $1 for update")
         .bind(customer.get())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("customer {customer}")))?;
     let now: Option<bool> = sqlx::query_scalar(
@@ -195,7 +209,7 @@ pub async fn set(
     )
     .bind(customer.get())
     .bind(kind.as_str())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if now.unwrap_or(false) == granted && now.is_some() {
         return Ok(false);
@@ -209,15 +223,14 @@ pub async fn set(
     .bind(granted)
     .bind(by_user_id)
     .bind(channel.as_str())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if kind == ConsentKind::Einvoice {
         let actor = match by_user_id {
             Some(u) => format!("user:{u}"),
             None => format!("customer:{customer}"),
         };
-        ewoda_billing::customer::set_einvoice(&mut tx, customer, granted, &actor).await?;
+        ewoda_billing::customer::set_einvoice(&mut *tx, customer, granted, &actor).await?;
     }
-    tx.commit().await?;
     Ok(true)
 }

@@ -25,6 +25,7 @@ pub fn bars(
     title: String,
     x_label: String,
     y_label: String,
+    lang: super::Lang,
     points: &[(String, Decimal)],
 ) -> Chart {
     let svg = match draw_bars(points) {
@@ -43,7 +44,7 @@ pub fn bars(
         svg,
         rows: points
             .iter()
-            .map(|(l, v)| (l.clone(), v.normalize().to_string()))
+            .map(|(l, v)| (l.clone(), super::format::number(lang, *v)))
             .collect(),
     }
 }

@@ -55,11 +55,12 @@ pub struct Column {
 }
 
 /// A list: its id (export file name), `from …` clause, columns, default sort, and an optional
-/// link per row (`href` prefix followed by the value of the `link_key` column).
+/// link per row (`href` prefix followed by the value of the `link_key` column). `from` is a
+/// function so a clause can be built from another module's SQL (the ledger's open amount).
 #[derive(Debug, Clone, Copy)]
 pub struct ListDef {
     pub id: &'static str,
-    pub from: &'static str,
+    pub from: fn() -> std::borrow::Cow<'static, str>,
     pub columns: &'static [Column],
     pub default_sort: &'static str,
     pub default_desc: bool,
@@ -225,7 +226,7 @@ async fn count(
     q: &ListQuery,
     scope: Option<(&str, i64)>,
 ) -> Result<i64, AppError> {
-    let mut qb = QueryBuilder::new(format!("select count(*) as n from {}", def.from));
+    let mut qb = QueryBuilder::new(format!("select count(*) as n from {}", (def.from)()));
     where_clause(&mut qb, q, scope);
     let row = qb.build().fetch_one(pool).await?;
     Ok(row.try_get("n")?)
@@ -252,7 +253,11 @@ async fn fetch(
     if let Some(c) = link {
         select.push(format!("({})::text as link", sql_of(c, q)));
     }
-    let mut qb = QueryBuilder::new(format!("select {} from {}", select.join(", "), def.from));
+    let mut qb = QueryBuilder::new(format!(
+        "select {} from {}",
+        select.join(", "),
+        (def.from)()
+    ));
     where_clause(&mut qb, q, scope);
     let dir = if q.desc { "desc" } else { "asc" };
     qb.push(format!(

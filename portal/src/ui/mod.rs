@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod chart;
 pub mod form;
+pub mod format;
 pub mod i18n;
 pub mod lang;
 pub mod list;
@@ -59,9 +60,9 @@ impl Page {
     }
 
     /// A text with one named string argument.
-    pub fn targ(&self, id: &str, name: &'static str, value: &str) -> String {
+    pub fn targ(&self, id: &str, name: &'static str, value: impl AsRef<str>) -> String {
         let mut args = FluentArgs::new();
-        args.set(name, value.to_string());
+        args.set(name, value.as_ref().to_string());
         self.state.i18n.text(self.lang, id, Some(&args))
     }
 

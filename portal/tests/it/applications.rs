@@ -5,33 +5,20 @@
 use crate::support::{TestApp, TestClient, TestResponse};
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
-use ewoda_common::scope::CustomerId;
 use ewoda_portal::store::application;
 use std::collections::BTreeMap;
 
 /// A general request filed by `owner` through the data layer; returns its id.
 pub async fn case_of(app: &TestApp, owner: &str) -> i64 {
-    let number = if owner == "klient" { "1001" } else { "1002" };
-    let id: i64 = sqlx::query_scalar("select customer_id from customer where number = $1")
-        .bind(number)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = crate::support::customer_id(&app.pool, crate::support::number_of(owner)).await;
     let values = BTreeMap::from([
         ("subject".to_string(), "Pytanie".to_string()),
         ("content".to_string(), "Treść".to_string()),
     ]);
-    application::submit(
-        &app.pool,
-        CustomerId::new(id),
-        "general_request",
-        &values,
-        &[],
-        Utc::now(),
-    )
-    .await
-    .unwrap()
-    .application_id
+    application::submit(&app.pool, id, "general_request", &values, &[], Utc::now())
+        .await
+        .unwrap()
+        .application_id
 }
 
 fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {

@@ -104,6 +104,27 @@ async fn overpayment_is_shown_as_such_not_as_a_debt() {
     let mut c = app.login("klient2").await;
     let r = c.get("/ebok/?lang=en").await;
     assert_eq!(nbsp(&r.texts("#balance")[0]), "Overpayment: PLN 450.00");
+    // The credit covers the open invoice: nothing to pay online, said plainly, and a payment
+    // posted anyway is refused without reaching the operator.
+    assert!(!r.body.contains("/ebok/payments#pay"), "no pay-online link");
+    let r = c.get("/ebok/payments?lang=en").await;
+    assert!(
+        nbsp(&r.texts("#nothing-open")[0])
+            .starts_with("Your overpayment covers what is open (PLN 50.00)"),
+        "{:?}",
+        r.texts("#nothing-open")
+    );
+    assert!(r.texts("form[action='/ebok/payments/online']").is_empty());
+    let w = ensure(&app.pool).await;
+    let item = w.open_1002.to_string();
+    let r = c.post("/ebok/payments/online", &[("item", &item)]).await;
+    r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(nbsp(&r.texts("#nothing-open")[0]).starts_with("Your overpayment covers"));
+    let started: i64 = sqlx::query_scalar("select count(*) from online_transaction")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(started, 0);
     app.drop_db().await;
 }
 
@@ -181,6 +202,26 @@ async fn invoice_detail_has_lines_vat_per_rate_and_its_pdf() {
     );
     assert_eq!(r.texts("#ksef"), ["not assigned yet"]);
     assert_eq!(r.texts("#status"), ["open"]);
+    // A metered line as the tariff prices it (net 200.00 = 25.217 m³ × 7.9310): the quantity
+    // and the price with their own digits, in Polish with a decimal comma.
+    sqlx::query(
+        "update invoice_line set quantity = 25.217, unit = 'm3', unit_price = 7.9310
+         where invoice_id = $1 and net = 200.00",
+    )
+    .bind(w.open_1001)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let pl = c
+        .get(&format!("/ebok/invoices/{}?lang=pl", w.open_1001))
+        .await;
+    let cells: Vec<String> = pl
+        .texts("#lines tbody td")
+        .iter()
+        .map(|s| nbsp(s))
+        .collect();
+    assert!(cells.contains(&"25,217 m³".to_string()), "{cells:?}");
+    assert!(cells.contains(&"7,9310 zł".to_string()), "{cells:?}");
     let pdf = c.get(&format!("/ebok/invoices/{}/pdf", w.open_1001)).await;
     pdf.assert_status(StatusCode::OK);
     assert!(pdf.bytes.starts_with(b"%PDF"));
@@ -414,9 +455,11 @@ async fn dashboard_shows_the_last_reading_of_the_chosen_premises() {
     let r = c.get("/ebok/?lang=en").await;
     let text = r.texts("#last-reading")[0].clone();
     assert!(
-        text.starts_with("123.456789 m³") && text.ends_with("(meter SN-77)"),
+        text.starts_with("123.456789\u{a0}m³") && text.ends_with("(meter SN-77)"),
         "{text}"
     );
+    let pl = c.get("/ebok/?lang=pl").await.texts("#last-reading")[0].clone();
+    assert!(pl.starts_with("123,456789\u{a0}m³"), "{pl}");
     // klient2 has no meter: no reading, said plainly.
     let mut other = app.login("klient2").await;
     assert_eq!(

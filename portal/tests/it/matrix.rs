@@ -28,6 +28,7 @@ async fn sample_id(app: &TestApp, kind: IdKind, owner: &str) -> String {
         IdKind::Mail => "no-such-mail".into(),
         IdKind::FormCode => "general_request".into(),
         IdKind::Application => crate::applications::case_of(app, owner).await.to_string(),
+        IdKind::Attachment => photo_of(app, owner).await.to_string(),
         IdKind::Meter => {
             let number = if owner == "klient" { "1001" } else { "1002" };
             crate::meters::meter_of(&app.pool, number, &format!("M-{owner}-{}", rand_suffix()))
@@ -38,6 +39,18 @@ async fn sample_id(app: &TestApp, kind: IdKind, owner: &str) -> String {
         IdKind::Invoice => money_invoice(app, owner).await.to_string(),
         IdKind::Document => format!("invoice-{}", money_invoice(app, owner).await),
     }
+}
+
+/// A photo uploaded by `owner`.
+async fn photo_of(app: &TestApp, owner: &str) -> i64 {
+    use ewoda_portal::store::attachment::{self, AttachmentKind};
+    let id = crate::support::customer_id(&app.pool, crate::support::number_of(owner)).await;
+    let store = ewoda_portal::ebok::meters::attachment_store(&app.state);
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR matrix photo";
+    attachment::save(&app.pool, &store, id, AttachmentKind::Photo, "a.png", png)
+        .await
+        .unwrap()
+        .attachment_id
 }
 
 /// An invoice of `owner` from the money pages' world (built on first use).

@@ -14,6 +14,7 @@ use ewoda_collector::store::Source;
 use ewoda_common::scope::CustomerId;
 use ewoda_common::time::local_day;
 use ewoda_common::Volume;
+use ewoda_portal::ui::Lang;
 use sqlx::PgPool;
 
 /// Daily use of the fixture meters: 100 litres.
@@ -164,7 +165,8 @@ async fn the_meters_page_lists_meters_and_explains_alarms() {
     r.assert_status(StatusCode::OK);
     assert_eq!(r.texts("h1"), ["Wodomierze i odczyty"]);
     assert_eq!(r.texts("table.meters tbody th a"), ["KL-MAIN-1"]);
-    let last = format!("{} m³", last_m3(&app.pool, meter).await.normalize());
+    // Polish: a decimal comma, a no-break space before the unit.
+    let last = ewoda_portal::ui::format::m3(Lang::Pl, last_m3(&app.pool, meter).await);
     assert_eq!(r.texts("table.meters tbody td.num"), [last]);
     let leak = ewoda_collector::query::alarms::CustomerAlarmKind::Leak;
     assert_eq!(r.texts(".alarm .alarm-what"), [leak.explanation("pl").what]);
@@ -214,7 +216,7 @@ async fn a_meter_page_shows_the_chart_table_and_last_year_as_the_data_layer_comp
     let expected: Vec<String> = s
         .points
         .iter()
-        .map(|p| p.m3.normalize().to_string())
+        .map(|p| ewoda_portal::ui::format::number(Lang::En, p.m3))
         .collect();
     assert_eq!(r.texts(".chart-data tbody td"), expected);
     assert!(r.body.contains("<svg"), "the chart is drawn");
@@ -224,9 +226,9 @@ async fn a_meter_page_shows_the_chart_table_and_last_year_as_the_data_layer_comp
     assert!(last_year.iter().all(|v| v.ends_with("m³")), "{last_year:?}");
     assert_eq!(
         r.texts("#total-last-year"),
-        [format!(
-            "{} m³",
-            Volume::from_ml(s.last_year_total_ml).m3().normalize()
+        [ewoda_portal::ui::format::m3(
+            Lang::En,
+            Volume::from_ml(s.last_year_total_ml).m3()
         )]
     );
     // The history is paged, newest first.
@@ -388,6 +390,20 @@ async fn a_reading_with_a_photo_is_pending_until_the_clerk_decides() {
         r.texts("table.submissions td.status.pending"),
         ["pending — waiting for the office"]
     );
+    // The customer can open the photo sent; another customer cannot.
+    let sel = scraper::Selector::parse("table.submissions a[href^='/ebok/attachments/']").unwrap();
+    let href = r
+        .html()
+        .select(&sel)
+        .next()
+        .and_then(|a| a.attr("href").map(str::to_string))
+        .expect("a link to the photo");
+    let photo = c.get(&href).await;
+    photo.assert_status(StatusCode::OK);
+    assert_eq!(photo.bytes, PNG);
+    assert_eq!(photo.headers["content-type"], "image/png");
+    let mut other = app.login("klient2").await;
+    other.get(&href).await.assert_status(StatusCode::NOT_FOUND);
     // A second one while the first waits.
     let r = send_reading(
         &mut c,

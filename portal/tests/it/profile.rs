@@ -8,13 +8,7 @@ use ewoda_common::scope::CustomerId;
 use ewoda_portal::store::contact_change;
 
 async fn customer_id(app: &TestApp, number: &str) -> CustomerId {
-    CustomerId::new(
-        sqlx::query_scalar("select customer_id from customer where number = $1")
-            .bind(number)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap(),
-    )
+    crate::support::customer_id(&app.pool, number).await
 }
 
 #[tokio::test]
@@ -135,12 +129,19 @@ async fn consents_keep_their_history_and_einvoice_reaches_billing() {
     };
     assert!(!checked("#c-marketing") && checked("#c-einvoice") && !checked("#c-commercial"));
     // Newest first: marketing withdrawn, then the first save's grants and the never-asked
-    // commercial recorded as not given.
+    // commercial recorded as not given (never as "withdrawn": it was never granted).
     let states = r.texts("table.consent-history tbody td:nth-of-type(2)");
     let what = r.texts("table.consent-history tbody td:nth-of-type(1)");
     assert_eq!(what[0], "marketing information from the utility");
     assert_eq!(states[0], "withdrawn");
     assert!(what.iter().any(|w| w.starts_with("invoices by e-mail")));
+    let commercial: Vec<&String> = what
+        .iter()
+        .zip(&states)
+        .filter(|(w, _)| !w.starts_with("marketing") && !w.starts_with("invoices by e-mail"))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(commercial, ["not given"], "{what:?} {states:?}");
     let einvoice: bool = sqlx::query_scalar("select einvoice from customer where number = '1001'")
         .fetch_one(&app.pool)
         .await

@@ -333,3 +333,23 @@ fn csrf_in(body: &str) -> Option<String> {
         .and_then(|e| e.value().attr("value"))
         .map(str::to_string)
 }
+
+/// The customer number of a fixture login (`klient` is 1001, `klient2` 1002).
+pub fn number_of(login: &str) -> &'static str {
+    if login == "klient" {
+        "1001"
+    } else {
+        "1002"
+    }
+}
+
+/// The id of the fixture customer with this number.
+pub async fn customer_id(pool: &sqlx::PgPool, number: &str) -> ewoda_common::scope::CustomerId {
+    ewoda_common::scope::CustomerId::new(
+        sqlx::query_scalar("select customer_id from customer where number = $1")
+            .bind(number)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    )
+}
