@@ -78,6 +78,9 @@ pub struct IngestOptions {
     /// MQTT: each subscriber on its own topic partition instead of one shared subscription
     /// (brokers without shared subscriptions, e.g. NATS).
     pub partitions: bool,
+    /// MQTT: the user name and password every client sends (the private mosquitto's own,
+    /// set by [`run_with`] when it started one).
+    pub login: Option<(String, ewoda_common::secret::Password)>,
 }
 
 impl Default for IngestOptions {
@@ -98,6 +101,7 @@ impl Default for IngestOptions {
             },
             mqtt_urls: Vec::new(),
             partitions: false,
+            login: None,
         }
     }
 }
@@ -158,9 +162,21 @@ pub async fn run_with(
         IngestPath::Mqtt if !opts.mqtt_urls.is_empty() => opts.mqtt_urls.clone(),
         _ => vec![services.mqtt_url.clone()],
     };
+    // The private mosquitto asks for its generated login; brokers given by URL get none.
+    let private_login = services
+        .private_mosquitto()
+        .map(|m| (m.username().to_string(), m.password().clone()));
     let mut result = Err(Error::Bench("no broker to measure".into()));
     for broker in &brokers {
-        result = measure_in_fresh_database(out, &services.database_url, broker, opts).await;
+        let opts = IngestOptions {
+            login: opts.login.clone().or_else(|| {
+                private_login
+                    .clone()
+                    .filter(|_| *broker == services.mqtt_url)
+            }),
+            ..opts.clone()
+        };
+        result = measure_in_fresh_database(out, &services.database_url, broker, &opts).await;
         if result.is_err() {
             break;
         }
@@ -466,7 +482,7 @@ async fn ingest_mqtt(
         let mut cfg = MqttSourceConfig::new(format!("{group}-c{s}"));
         (cfg.topic_filter, cfg.share_group) = subscription(opts, &topic_root, &group, s);
         cfg.receive_maximum = opts.receive_maximum;
-        cfg.security.allow_insecure = true;
+        cfg.security = security(opts);
         sources.push(tokio::spawn(mqtt::run(
             mqtt_url.to_string(),
             cfg,
@@ -491,6 +507,7 @@ async fn ingest_mqtt(
     let consumed = metrics.clone();
     let mut publisher = Some(tokio::spawn(publish_all(
         mqtt_url.to_string(),
+        opts.login.clone(),
         topic_root.clone(),
         opts.meters,
         opts.readings_per_meter,
@@ -724,11 +741,7 @@ fn subscription(
 /// Publishes with QoS 1 to as many plain subscribers (auto-acked, no database) as the
 /// collector had, and returns messages/s from the first publish to the last delivery.
 async fn broker_rate(url: &str, opts: &IngestOptions) -> Result<f64, Error> {
-    let resolved = ewoda_collector::mqtt::MqttSecurity {
-        allow_insecure: true,
-        ..Default::default()
-    }
-    .resolve(url)?;
+    let resolved = security(opts).resolve(url)?;
     let protocol = broker_protocol(&resolved).await;
     let group = format!("bare{}", std::process::id());
     let topic_root = format!("ewoda-bench-bare/{}", std::process::id());
@@ -785,6 +798,7 @@ async fn broker_rate(url: &str, opts: &IngestOptions) -> Result<f64, Error> {
     let consumed = received.clone();
     let publisher = tokio::spawn(publish_all(
         url.to_string(),
+        opts.login.clone(),
         topic_root,
         opts.meters,
         opts.readings_per_meter,
@@ -834,13 +848,28 @@ async fn broker_protocol(resolved: &ewoda_collector::mqtt::security::Resolved) -
     }
 }
 
+/// The bench clients' MQTT security: loopback brokers without TLS, with the login if any.
+fn security(opts: &IngestOptions) -> ewoda_collector::mqtt::MqttSecurity {
+    ewoda_collector::mqtt::MqttSecurity {
+        allow_insecure: true,
+        username: opts.login.as_ref().map(|(u, _)| u.clone()),
+        password: opts
+            .login
+            .as_ref()
+            .map(|(_, p)| ewoda_collector::mqtt::Secret::new(p.expose())),
+        ..Default::default()
+    }
+}
+
 /// How many published messages the other side has taken in.
 type Consumed = Box<dyn Fn() -> u64 + Send + Sync>;
 
 /// Publishes every reading with QoS 1 from one client (MQTT 3.1.1, which every broker
 /// speaks) and waits for the broker's PUBACKs; at most `window` ahead of `consumed`.
+#[allow(clippy::too_many_arguments)]
 async fn publish_all(
     url: String,
+    login: Option<(String, ewoda_common::secret::Password)>,
     topic_root: String,
     meters: usize,
     per_meter: usize,
@@ -853,6 +882,9 @@ async fn publish_all(
     o.set_keep_alive(Duration::from_secs(30))
         .set_inflight(1000)
         .set_clean_session(true);
+    if let Some((user, password)) = login {
+        o.set_credentials(user, password.expose());
+    }
     let (client, mut events) = AsyncClient::new(o, 10_000);
     let total = meters * per_meter;
     let driver = tokio::spawn(async move {

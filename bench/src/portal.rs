@@ -32,7 +32,8 @@ pub struct PortalOptions {
     pub months: u32,
     /// The day the utility is seeded up to (readings end the day before).
     pub today: NaiveDate,
-    /// Server connections to PostgreSQL (as `ewoda serve` uses).
+    /// Server connections to PostgreSQL (as `ewoda serve` uses, with its settings:
+    /// [`ewoda_common::db::connect_web`]).
     pub server_connections: u32,
 }
 
@@ -153,11 +154,12 @@ pub async fn run(
         opts.months,
         started.elapsed().as_secs_f64()
     )?;
-    let users = create_users(pool, opts.users).await?;
+    let users = create_users(pool, opts.users, 0).await?;
     measure(out, pool, &users, opts).await
 }
 
-/// Measures the portal on an already seeded database for `users` (see [`create_users`]).
+/// Measures the portal on an already seeded database for `users` (see [`create_users`],
+/// [`reuse_users`]).
 pub async fn measure(
     out: &mut impl Write,
     pool: &PgPool,
@@ -167,7 +169,7 @@ pub async fn measure(
     let data_dir = std::env::temp_dir().join(format!("ewoda-bench-portal-{}", std::process::id()));
     let server_pool = PgPoolOptions::new()
         .max_connections(opts.server_connections)
-        .connect_with((*pool.connect_options()).clone())
+        .connect_with(ewoda_common::db::for_web((*pool.connect_options()).clone()))
         .await?;
     let (addr, server) = serve(server_pool.clone(), data_dir.clone(), users.len()).await?;
     let result = drive(out, addr, users, opts.window).await;
@@ -197,9 +199,43 @@ async fn seed_utility(pool: &PgPool, opts: &PortalOptions) -> Result<(), PortalB
     Ok(())
 }
 
+/// The bench logins an earlier run left in a database (`--seeded`), creating more when fewer
+/// than `n` are there.
+pub async fn reuse_users(pool: &PgPool, n: usize) -> Result<Vec<BenchUser>, PortalBenchError> {
+    let rows: Vec<(String, Vec<i64>, i64)> = sqlx::query_as(
+        "select u.login,
+                array(select i.invoice_id from invoice i where i.customer_id = u.customer_id
+                      order by i.invoice_id) as invoices,
+                (select mi.meter_id from contract k join meter_installation mi using (premises_id)
+                  where k.customer_id = u.customer_id and mi.removed_at is null
+                  order by mi.role, mi.meter_id limit 1) as meter
+         from app_user u where u.login like 'bench-%' order by u.login limit $1",
+    )
+    .bind(n as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut users: Vec<BenchUser> = rows
+        .into_iter()
+        .map(|(login, invoices, meter)| BenchUser {
+            login,
+            invoices,
+            meter,
+        })
+        .collect();
+    if users.len() < n {
+        let more = create_users(pool, n - users.len(), users.len()).await?;
+        users.extend(more);
+    }
+    Ok(users)
+}
+
 /// Gives `n` customers with an invoice and an installed meter a login `bench-NNNN` (password
 /// [`BENCH_PASSWORD`], one argon2id hash shared by all: hashing is not what is measured).
-pub async fn create_users(pool: &PgPool, n: usize) -> Result<Vec<BenchUser>, PortalBenchError> {
+pub async fn create_users(
+    pool: &PgPool,
+    n: usize,
+    numbered_from: usize,
+) -> Result<Vec<BenchUser>, PortalBenchError> {
     let rows: Vec<(i64, Vec<i64>, i64)> = sqlx::query_as(
         "select c.customer_id,
                 array(select i.invoice_id from invoice i where i.customer_id = c.customer_id
@@ -232,7 +268,7 @@ pub async fn create_users(pool: &PgPool, n: usize) -> Result<Vec<BenchUser>, Por
     let mut users = Vec::with_capacity(n);
     let mut tx = pool.begin().await?;
     for (i, (customer_id, invoices, meter)) in rows.into_iter().enumerate() {
-        let login = format!("bench-{:04}", i + 1);
+        let login = format!("bench-{:04}", numbered_from + i + 1);
         sqlx::query(
             "with u as (
                insert into app_user (login, email, display_name, password_hash, customer_id, email_confirmed_at)

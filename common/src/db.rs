@@ -11,6 +11,27 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Connects with a short timeout so an unreachable server gives a clear error quickly.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
+    connect_tuned(url, max_connections, |o| o).await
+}
+
+/// [`connect`] for the web portal: its requests are many small queries each scoped by one id,
+/// for which PostgreSQL would otherwise plan a custom plan on every execution (over every
+/// partition of `reading`) at more cost than running the query; a generic plan is made once
+/// per connection and statement, and partitions are pruned when it runs.
+pub async fn connect_web(url: &str, max_connections: u32) -> Result<PgPool, Error> {
+    connect_tuned(url, max_connections, for_web).await
+}
+
+/// The portal's connection settings (see [`connect_web`]).
+pub fn for_web(opts: PgConnectOptions) -> PgConnectOptions {
+    opts.options([("plan_cache_mode", "force_generic_plan")])
+}
+
+async fn connect_tuned(
+    url: &str,
+    max_connections: u32,
+    tune: fn(PgConnectOptions) -> PgConnectOptions,
+) -> Result<PgPool, Error> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(Error::Config {
             variable: "DATABASE_URL",
@@ -25,7 +46,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(opts)
+        .connect_with(tune(opts))
         .await
         .map_err(|e| Error::DbConnect {
             target,

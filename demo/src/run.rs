@@ -84,7 +84,9 @@ async fn serve(
         payments: Some(operator.config()),
         ..ewoda_portal::AppConfig::default()
     };
-    let state = AppState::with_config(pool.clone(), config)?;
+    // The portal's own connections, with its settings; the seed and billing use `pool`.
+    let web_pool = db::connect_web(&services.database_url, 16).await?;
+    let state = AppState::with_config(web_pool.clone(), config)?;
     let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -173,6 +175,7 @@ async fn serve(
     if let Some(live) = live {
         live.stop().await;
     }
+    web_pool.close().await;
     pool.close().await;
     served.map_err(DemoError::Serve)
 }

@@ -20,7 +20,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), AppError> {
             field: "--port",
             reason: format!("listening on {}: {e}", opts.listen),
         })?;
-    let pool = ewoda_common::db::connect(&opts.database_url, 16).await?;
+    let pool = ewoda_common::db::connect_web(&opts.database_url, 16).await?;
     ewoda_common::db::migrate(&pool).await?;
     let state = AppState::with_config(pool.clone(), opts.config)?;
     state.set_ready();

@@ -30,6 +30,10 @@ pub enum Command {
         /// Meters of the seeded utility (the demo's size by default).
         #[arg(long, default_value_t = 3_832)]
         meters: usize,
+        /// DATABASE_URL is a database an earlier run seeded (kept, e.g. after an interrupted
+        /// run): measure it again without seeding, reusing its bench logins.
+        #[arg(long)]
+        seeded: bool,
     },
     /// End-to-end ingest rate (serial radio dongle or MQTT → collector → PostgreSQL) against
     /// raw COPY of the same rows.
@@ -91,7 +95,8 @@ pub fn run(command: Command) -> ExitCode {
             users,
             seconds,
             meters,
-        } => bench_portal(users, seconds, meters),
+            seeded,
+        } => bench_portal(users, seconds, meters, seeded),
         Command::Ingest {
             path,
             database_url,
@@ -154,8 +159,9 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-/// `ewoda bench portal`, on a scratch database (DATABASE_URL's server, else a private one).
-fn bench_portal(users: usize, seconds: u64, meters: usize) -> ExitCode {
+/// `ewoda bench portal`, on a scratch database (DATABASE_URL's server, else a private one),
+/// or with `--seeded` on the database DATABASE_URL names.
+fn bench_portal(users: usize, seconds: u64, meters: usize, seeded: bool) -> ExitCode {
     let today = ewoda_common::time::local_day(chrono::Utc::now());
     let opts = ewoda_bench::portal::PortalOptions {
         users,
@@ -163,6 +169,18 @@ fn bench_portal(users: usize, seconds: u64, meters: usize) -> ExitCode {
         meters,
         ..ewoda_bench::portal::PortalOptions::new(today)
     };
+    if seeded {
+        return super::block_on(async move {
+            let url = std::env::var("DATABASE_URL")
+                .map_err(|_| anyhow::anyhow!("--seeded needs DATABASE_URL"))?;
+            let pool = ewoda_common::db::connect(&url, 4).await?;
+            ewoda_common::db::migrate(&pool).await?;
+            let users = ewoda_bench::portal::reuse_users(&pool, opts.users).await?;
+            let mut out = std::io::stdout();
+            ewoda_bench::portal::measure(&mut out, &pool, &users, &opts).await?;
+            Ok(())
+        });
+    }
     super::block_on(super::with_scratch_database(|pool| async move {
         let mut out = std::io::stdout();
         ewoda_bench::portal::run(&mut out, &pool, &opts).await?;

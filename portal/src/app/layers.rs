@@ -24,6 +24,36 @@ pub fn sessions(state: &AppState) -> SessionManagerLayer<PostgresStore> {
         .with_expiry(Expiry::OnInactivity(idle))
 }
 
+/// Session key of when the session's expiry was last pushed forward (unix milliseconds).
+const TOUCHED_KEY: &str = "touched";
+
+/// Keeps an active session alive: the store only rewrites a session (and its expiry) when it
+/// changed, so without this a user working for two hours would be logged out mid-task. A
+/// session holding anything (a login, a CSRF token) is marked changed at most once per
+/// `session_touch`, so the idle time counts from the last request, give or take that much,
+/// for one write per user per interval instead of one per request.
+pub async fn touch_session(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let resp = next.run(req).await;
+    // After logout the session is empty (and deleted): it must not be written back.
+    if session.is_empty().await {
+        return resp;
+    }
+    let now = state.config.clock.0.now().timestamp_millis();
+    let last = session.get::<i64>(TOUCHED_KEY).await.ok().flatten();
+    let every = i64::try_from(state.config.session_touch.as_millis()).unwrap_or(i64::MAX);
+    if last.is_none_or(|t| now - t >= every) {
+        if let Err(e) = session.insert(TOUCHED_KEY, now).await {
+            tracing::warn!(error = %e, "session keep-alive");
+        }
+    }
+    resp
+}
+
 /// Content policy without inline script or style, no framing, and HSTS behind TLS.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
             crate::error::render_pages,
         ))
         .layer(from_fn_with_state(state.clone(), crate::ui::lang::resolve))
+        .layer(from_fn_with_state(state.clone(), layers::touch_session))
         .layer(layers::sessions(&state))
         // Pages only: the health check answers 503 while starting, which is not an error.
         .layer(tower_http::trace::TraceLayer::new_for_http());

@@ -53,6 +53,8 @@ pub struct AppConfig {
     pub lockout_for: Duration,
     /// Idle time after which a session expires.
     pub session_idle: Duration,
+    /// How often an active session's expiry is pushed forward (one store write each).
+    pub session_touch: Duration,
     /// Where the maildir of unsent mail lives (`<data_dir>/maildir`).
     pub data_dir: PathBuf,
     /// SMTP server for outgoing mail; without it mail goes to the maildir.
@@ -116,6 +118,7 @@ impl std::fmt::Debug for AppConfig {
             .field("lockout_failures", &self.lockout_failures)
             .field("lockout_for", &self.lockout_for)
             .field("session_idle", &self.session_idle)
+            .field("session_touch", &self.session_touch)
             .field("data_dir", &self.data_dir)
             .field("smtp_url", &smtp)
             .field("public_url", &self.public_url)
@@ -151,6 +154,7 @@ impl Default for AppConfig {
             lockout_failures: 5,
             lockout_for: Duration::from_secs(15 * 60),
             session_idle: Duration::from_secs(2 * 3600),
+            session_touch: Duration::from_secs(5 * 60),
             data_dir: PathBuf::from(".ewoda"),
             smtp_url: None,
             public_url: "http://127.0.0.1:8080".into(),

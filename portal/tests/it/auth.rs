@@ -98,6 +98,49 @@ async fn the_session_id_changes_at_login_and_logout_ends_the_session() {
     app.drop_db().await;
 }
 
+/// Seconds until the stored session of `c` expires.
+async fn stored_expiry_in(app: &TestApp, c: &crate::support::TestClient) -> i64 {
+    sqlx::query_scalar(
+        "select extract(epoch from expiry_date - now())::bigint from tower_sessions.session
+         where id = $1",
+    )
+    .bind(c.session_id().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// A session a customer keeps using does not expire two hours after login: a request pushes
+/// the stored expiry forward again (at most once per `session_touch`, not on every request).
+#[tokio::test]
+async fn an_active_session_stays_alive_past_the_idle_time_since_login() {
+    let app = TestApp::builder()
+        .config(|c| c.session_touch = std::time::Duration::ZERO)
+        .build()
+        .await;
+    let mut c = app.login("klient").await;
+    // As if the session were last written 1 h 59 min 30 s ago.
+    let age = "update tower_sessions.session set expiry_date = now() + interval '30 seconds'";
+    sqlx::query(age).execute(&app.pool).await.unwrap();
+    c.get("/ebok/").await.assert_status(StatusCode::OK);
+    assert!(
+        stored_expiry_in(&app, &c).await > 7000,
+        "pushed to ~2 h again"
+    );
+    app.drop_db().await;
+
+    // With the default interval a request right after login writes nothing.
+    let app = TestApp::new().await;
+    let mut c = app.login("klient").await;
+    sqlx::query(age).execute(&app.pool).await.unwrap();
+    c.get("/ebok/").await.assert_status(StatusCode::OK);
+    assert!(
+        stored_expiry_in(&app, &c).await <= 30,
+        "one write per interval"
+    );
+    app.drop_db().await;
+}
+
 #[tokio::test]
 async fn repeated_failures_lock_the_account_even_for_the_right_password() {
     let app = TestApp::builder()
