@@ -117,6 +117,12 @@ export async function customerJobs({ browser, origin, login, check, assert, fixt
     const stored = psql(dbUrl, `select a.content_type || ' ' || a.size_bytes from submitted_reading s
       join attachment a using (attachment_id) where s.status = 'pending'`).trim();
     assert(stored === `image/png ${PHOTO.length}`, 'photo stored with the submission: ' + stored);
+    // The customer can open the photo they sent (a download, with this session's cookie).
+    const href = await page.getAttribute('table.submissions tbody tr a[href^="/ebok/attachments/"]', 'href');
+    const got = await page.request.get(new URL(href, page.url()).href);
+    const body = await got.body();
+    assert(got.status() === 200 && got.headers()['content-type'] === 'image/png' && body.equals(PHOTO),
+      'the photo downloads as sent: ' + got.status());
   });
 
   await check('request a contact-data change: awaiting approval, current data unchanged', async () => {

@@ -151,7 +151,7 @@ await keyboardPayment(jobs);
 // Downloads (PDFs, documents) and the switches that only re-render the same page are not
 // crawled; of the pages of one shape (same path with the ids as N, same query keys) the
 // first two are checked, so long lists cannot crowd out the detail pages.
-const SKIP = [/\/logout/, /export=/, /\/assets\//, /lang=/, /token=/, /\/pdf(\?|$)/, /\/ebok\/documents\/./];
+const SKIP = [/\/logout/, /export=/, /\/assets\//, /lang=/, /token=/, /\/pdf(\?|$)/, /\/ebok\/documents\/./, /\/ebok\/attachments\//];
 const shapeOf = (u) => `${u.pathname.replace(/\d+/g, 'N')}?${[...u.searchParams.keys()].sort().join('&')}`;
 
 let axePages = 0;
