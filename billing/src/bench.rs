@@ -6,7 +6,7 @@ use crate::calc_error::CalcError;
 use crate::invoice::document::{vat_rows, InvoiceDocument, Party};
 use crate::invoice::issue::DraftLine;
 use crate::invoice::pdf::{render_invoice_pdf, PdfError};
-use crate::run::{self, RunOptions, RunSummary};
+use crate::run::{self, RunOptions, RunPlan, RunSummary};
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::NaiveDate;
@@ -147,6 +147,8 @@ pub struct BillingBenchReport {
     pub summary: RunSummary,
     /// Time of the stored preview (plan + storing its proposals).
     pub preview: Duration,
+    /// The stored preview's plan (its timings and store steps).
+    pub preview_plan: RunPlan,
     /// Wall time of the run (stored preview, approval, issue with its re-check).
     pub run: Duration,
 }
@@ -162,7 +164,7 @@ pub async fn billing(pool: &PgPool, customers: usize) -> Result<BillingBenchRepo
         ..RunOptions::for_month(MONTH, day(2026, 11, 2))?
     };
     let t1 = Instant::now();
-    let run_id = run::create_run(pool, &opts).await?;
+    let (run_id, preview_plan) = run::create_preview(pool, &opts).await?;
     let preview = t1.elapsed();
     run::approve(pool, run_id).await?;
     let summary = run::issue(pool, run_id, &opts, &mut |_, _| {}).await?;
@@ -171,8 +173,37 @@ pub async fn billing(pool: &PgPool, customers: usize) -> Result<BillingBenchRepo
         seed: seed_time,
         summary,
         preview,
+        preview_plan,
         run: t1.elapsed(),
     })
+}
+
+impl BillingBenchReport {
+    /// Where the run's time went, one stage a line: the stored preview (load, compute, each
+    /// store statement), the issue's re-check (read back, plan) and each posting statement.
+    pub fn breakdown(&self) -> Vec<String> {
+        let secs = |d: Duration| d.as_secs_f64();
+        let p = &self.preview_plan.timings;
+        let i = &self.summary.plan;
+        vec![
+            format!(
+                "stored preview {:.2} s: load {:.2} s, compute {:.2} s; store: {}",
+                secs(self.preview),
+                secs(p.load),
+                secs(p.compute),
+                self.preview_plan.steps.describe()
+            ),
+            format!(
+                "issue {:.2} s: {} (re-check plan: load {:.2} s, compute {:.2} s; from the \
+                 first analyze on {:.2} s)",
+                secs(self.run.saturating_sub(self.preview)),
+                i.steps.describe(),
+                secs(i.timings.load),
+                secs(i.timings.compute),
+                secs(i.timings.issue)
+            ),
+        ]
+    }
 }
 
 /// A typical household invoice: two tariff versions' water and sewage lines, two monthly fees.

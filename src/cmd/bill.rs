@@ -236,19 +236,14 @@ async fn bench_billing_async(customers: usize) -> anyhow::Result<()> {
         Ok(ewoda_billing::bench::billing(&pool, customers).await?)
     })
     .await?;
-    let t = r.summary.plan.timings;
     println!(
         "seeded {} customers in {:.2} s",
         r.customers,
         r.seed.as_secs_f64()
     );
-    println!(
-        "stored preview {:.2} s; issue: re-check plan load {:.2} s, compute {:.2} s; posting {:.2} s",
-        r.preview.as_secs_f64(),
-        t.load.as_secs_f64(),
-        t.compute.as_secs_f64(),
-        t.issue.as_secs_f64()
-    );
+    for line in r.breakdown() {
+        println!("{line}");
+    }
     let counts: Vec<String> = r
         .summary
         .plan

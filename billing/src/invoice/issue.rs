@@ -132,7 +132,8 @@ impl InvoiceDraft {
         }
     }
 
-    fn check(&self, index: usize) -> Result<(), StoreError> {
+    /// Refuses a draft whose totals do not add up, due before issue or a negative sale.
+    pub(crate) fn check(&self, index: usize) -> Result<(), StoreError> {
         let field = |f: &str| format!("drafts[{index}].{f}");
         if self.gross != self.net + self.vat {
             return Err(StoreError::invalid(

@@ -57,6 +57,17 @@ fn of_invoice(draft: &InvoiceDraft) -> Result<PerRate, StoreError> {
     Ok(rows)
 }
 
+/// The VAT rows a sales invoice from `draft` gets: (rate, net, VAT) per rate, by rate — what
+/// [`store_many`] would write; a stored preview keeps them for issue to post.
+pub(crate) fn sales_rows(
+    draft: &InvoiceDraft,
+) -> Result<Vec<(Decimal, Decimal, Decimal)>, StoreError> {
+    Ok(of_invoice(draft)?
+        .into_iter()
+        .map(|(rate, (net, vat))| (rate, net, vat))
+        .collect())
+}
+
 /// The stored rows of an invoice and its corrections (all but `except`), summed per rate.
 async fn stored_state(
     conn: &mut PgConnection,

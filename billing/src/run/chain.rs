@@ -154,9 +154,13 @@ pub async fn save(
     Ok(())
 }
 
-/// Reads as stored with a preview's proposal.
+/// Reads as stored with a preview's proposal; issue posts them as `invoice_read` rows
+/// (`post`), each side with its `estimated` flag as [`ReadSource::estimated`] says.
 pub fn to_json(reads: &[MeterReads]) -> Value {
-    let read = |r: &StoredRead| json!({"at": r.at, "ml": r.volume_ml, "source": r.source.as_str()});
+    let read = |r: &StoredRead| {
+        json!({"at": r.at, "ml": r.volume_ml, "source": r.source.as_str(),
+               "estimated": r.source.estimated()})
+    };
     Value::Array(
         reads
             .iter()
@@ -166,31 +170,6 @@ pub fn to_json(reads: &[MeterReads]) -> Value {
             })
             .collect(),
     )
-}
-
-/// Parses [`to_json`]'s output back.
-pub fn from_json(v: &Value) -> Result<Vec<MeterReads>, StoreError> {
-    let bad = || StoreError::invalid("run_proposal.reads", format!("unreadable: {v}"));
-    let read = |r: &Value| -> Option<StoredRead> {
-        Some(StoredRead {
-            at: serde_json::from_value(r.get("at")?.clone()).ok()?,
-            volume_ml: r.get("ml")?.as_i64()?,
-            source: ReadSource::parse(r.get("source")?.as_str()?),
-        })
-    };
-    let meter = |m: &Value| -> Option<MeterReads> {
-        Some(MeterReads {
-            meter_id: m.get("meter_id")?.as_i64()?,
-            role: MeterRole::parse(m.get("role")?.as_str()?)?,
-            opening: read(m.get("opening")?)?,
-            closing: read(m.get("closing")?)?,
-        })
-    };
-    v.as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|m| meter(m).ok_or_else(bad))
-        .collect()
 }
 
 /// The sales invoice whose stored estimated closing read of `meter` is `read` (the invoice a

@@ -3,12 +3,14 @@
 //! serialises every run of the month (an area run inside an all-areas run included), and a
 //! re-check across all runs skips contracts another run invoiced meanwhile; the unique index
 //! `invoice_once_per_contract_period` backs that up. Proposals whose input changed since the
-//! preview are refused and need a new preview.
+//! preview (their fingerprint differs from the one a fresh plan gives) are refused and need a
+//! new preview; the others are posted set-based from their stored rows (`post`).
 
+use super::post::post;
 use super::price::plan;
-use super::store::{self, RunInfo};
-use super::{chain, Proposal, RunOptions, RunSummary, SkippedContract};
-use crate::invoice::issue::{issue_many, InvoiceDraft, IssuedInvoice};
+use super::store::{self, RunInfo, Stored};
+use super::{RunOptions, RunSummary, SkippedContract, Steps};
+use crate::invoice::issue::IssuedInvoice;
 use crate::store_error::StoreError;
 use crate::tariff::Period;
 use chrono::{Datelike, NaiveDate};
@@ -35,7 +37,7 @@ async fn lock_period(conn: &mut PgConnection, month: Period) -> Result<(), Store
 /// period: contract → why it is skipped.
 async fn invoiced_now(
     conn: &mut PgConnection,
-    batch: &[Proposal],
+    batch: &[Stored],
 ) -> Result<HashMap<i64, String>, StoreError> {
     let rows = sqlx::query(
         "select x.contract_id, i.number, i.billing_run_id
@@ -63,7 +65,7 @@ async fn invoiced_now(
     Ok(out)
 }
 
-fn skipped(p: &Proposal, reason: String) -> SkippedContract {
+fn skipped(p: &Stored, reason: String) -> SkippedContract {
     SkippedContract {
         contract_id: p.contract_id,
         contract_number: p.contract_number.clone(),
@@ -86,15 +88,17 @@ async fn issue_batch(
     pool: &PgPool,
     info: &RunInfo,
     run_id: i64,
-    batch: &[Proposal],
+    batch: &[Stored],
     now: &HashMap<i64, &str>,
     days: (NaiveDate, NaiveDate),
+    steps: &mut Steps,
 ) -> Result<BatchOutcome, StoreError> {
+    let t = Instant::now();
     let mut out = BatchOutcome::default();
     let mut tx = pool.begin().await?;
     lock_period(&mut tx, info.month).await?;
     let invoiced = invoiced_now(&mut tx, batch).await?;
-    let mut fresh: Vec<&Proposal> = Vec::with_capacity(batch.len());
+    let mut fresh: Vec<i64> = Vec::with_capacity(batch.len());
     for p in batch {
         if let Some(why) = invoiced.get(&p.contract_id) {
             out.skipped.push(skipped(p, why.clone()));
@@ -106,45 +110,21 @@ async fn issue_batch(
             };
             out.refused.push(skipped(p, why.to_string()));
         } else {
-            fresh.push(p);
+            fresh.push(p.contract_id);
         }
     }
-    let drafts: Vec<InvoiceDraft> = fresh
-        .iter()
-        .map(|p| InvoiceDraft {
-            billing_run_id: Some(run_id),
-            ..InvoiceDraft::from_quote(
-                p.customer_id,
-                Some(p.contract_id),
-                p.period,
-                &p.quote,
-                days.0,
-                days.1,
-            )
-        })
-        .collect();
-    out.issued = issue_many(&mut tx, &drafts).await?;
-    out.lines = drafts.iter().map(|d| d.lines.len()).sum();
-    let reads: Vec<(i64, &[crate::readings::MeterReads])> = out
-        .issued
-        .iter()
-        .zip(&fresh)
-        .map(|(i, p)| (i.invoice_id, p.reads.as_slice()))
-        .collect();
-    chain::save(&mut tx, &reads).await?;
-    let posted: Vec<(i64, i64)> = fresh
-        .iter()
-        .zip(&out.issued)
-        .map(|(p, i)| (p.contract_id, i.invoice_id))
-        .collect();
-    store::mark_issued(&mut tx, run_id, &posted).await?;
     let refused: Vec<(i64, &str)> = out
         .refused
         .iter()
         .map(|s| (s.contract_id, s.reason.as_str()))
         .collect();
     store::mark_refused(&mut tx, run_id, &refused).await?;
+    steps.add("lock and re-check", t.elapsed());
+    let posted = post(&mut tx, run_id, &fresh, days, steps).await?;
+    (out.issued, out.lines) = (posted.issued, posted.lines);
+    let t = Instant::now();
     tx.commit().await?;
+    steps.add("commit", t.elapsed());
     Ok(out)
 }
 
@@ -183,15 +163,23 @@ pub async fn issue(
     let mut conn = pool.acquire().await?;
     let info = store::run_info(&mut conn, run_id).await?;
     check_run(&info, run_id, opts)?;
+    let mut steps = Steps::default();
+    let t = Instant::now();
     let stored = store::pending(&mut conn, run_id).await?;
-    let mut plan = plan(&mut conn, opts).await?;
+    steps.add("read back", t.elapsed());
+    let t = Instant::now();
     drop(conn);
+    let mut plan = plan(pool, opts).await?;
+    steps.add("re-check plan", t.elapsed());
     let now: HashMap<i64, &str> = plan
         .proposals
         .iter()
         .map(|p| (p.contract_id, p.fingerprint.as_str()))
         .collect();
     let t0 = Instant::now();
+    // The posting looks the batch's proposals up in the run's rows, just stored.
+    sqlx::query("analyze run_proposal").execute(pool).await?;
+    steps.add("analyze", t0.elapsed());
     let due_on = opts.due_on();
     let total = stored.len();
     let mut all = BatchOutcome::default();
@@ -207,20 +195,22 @@ pub async fn issue(
             end += 1;
         }
         let batch = stored.get(start..end).unwrap_or_default();
-        let b = issue_batch(pool, &info, run_id, batch, &now, (opts.issued_on, due_on)).await?;
+        let days = (opts.issued_on, due_on);
+        let b = issue_batch(pool, &info, run_id, batch, &now, days, &mut steps).await?;
         all.issued.extend(b.issued);
         all.lines += b.lines;
         all.skipped.extend(b.skipped);
         all.refused.extend(b.refused);
         start = end;
         batches += 1;
-        // The tables start empty in a first run; without fresh statistics the planner keeps
-        // plans (foreign-key checks, the lookups above) made for empty tables, which turn into
-        // sequential scans as they grow. Refreshing at 1, 2, 4, 8, … batches keeps them right.
+        // The invoices start empty in a first run; without fresh statistics the planner makes
+        // the lookups in them (the re-check above, the reference checks of the posting) for
+        // an empty table, which turn into sequential scans as it grows. Refreshing at 1, 2, 4,
+        // 8, … batches keeps them right; the posting reads no other table it fills.
         if batches.is_power_of_two() {
-            sqlx::query("analyze invoice, invoice_line, ledger_posting, invoice_read")
-                .execute(pool)
-                .await?;
+            let t = Instant::now();
+            sqlx::query("analyze invoice").execute(pool).await?;
+            steps.add("analyze", t.elapsed());
         }
         progress(start, total);
     }
@@ -230,6 +220,7 @@ pub async fn issue(
         .execute(pool)
         .await?;
     plan.timings.issue = t0.elapsed();
+    plan.steps = steps;
     Ok(RunSummary {
         run_id,
         issued: all.issued.len(),

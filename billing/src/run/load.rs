@@ -10,7 +10,7 @@ use crate::tariff::{Fee, FeePer, Period, Tariff, TariffVersion};
 use chrono::{Months, NaiveDate};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -198,15 +198,18 @@ pub(super) struct Loaded {
     pub(super) history: HashMap<i64, BTreeMap<NaiveDate, Decimal>>,
 }
 
+/// Loads the contracts due in `window` and their pricing input; the history is loaded on a
+/// second connection of `pool` while the first loads the meters' input.
 pub(super) async fn load(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     scope: &Scope<'_>,
     periods: &dyn Fn(&ContractRow) -> Option<Period>,
     window: Period,
     opts: &RunOptions,
 ) -> Result<Loaded, StoreError> {
     let t = Instant::now();
-    let all = load_contracts(conn, scope, window.from(), window.to()).await?;
+    let mut conn = pool.acquire().await?;
+    let all = load_contracts(&mut conn, scope, window.from(), window.to()).await?;
     tracing::debug!(
         contracts = all.len(),
         ms = t.elapsed().as_millis() as u64,
@@ -226,16 +229,33 @@ pub(super) async fn load(
         }
     }
     let before = due.len();
-    let due = not_invoiced(conn, due, window.from()).await?;
+    let due = not_invoiced(&mut conn, due, window.from()).await?;
     let already_invoiced = before - due.len();
     tracing::debug!(
         ms = t.elapsed().as_millis() as u64,
         "loaded invoiced periods"
     );
-    let mut loaded = inputs(conn, due, window, opts).await?;
-    loaded.not_due = not_due;
-    loaded.already_invoiced = already_invoiced;
-    Ok(loaded)
+    // A pool of one connection (held here) loads the history after the rest.
+    if pool.options().get_max_connections() < 2 {
+        let mut loaded = inputs(&mut conn, due, window, opts).await?;
+        (loaded.not_due, loaded.already_invoiced) = (not_due, already_invoiced);
+        return Ok(loaded);
+    }
+    let span = Span::of(&due, window)?;
+    let mut other = pool.acquire().await?;
+    let (meters, history) = tokio::try_join!(
+        meter_inputs(&mut conn, &due, &span, opts),
+        history(&mut other, &span, opts)
+    )?;
+    Ok(Loaded {
+        contracts: due,
+        not_due,
+        already_invoiced,
+        tariffs: meters.0,
+        installations: meters.1,
+        reads: meters.2,
+        history,
+    })
 }
 
 /// Drops the contracts already invoiced (by any run) for a period overlapping theirs.
@@ -266,30 +286,53 @@ async fn not_invoiced(
     Ok(due)
 }
 
-/// The pricing input of contracts and their periods: tariffs, installations, the reads at the
-/// bounds (the period opening at the read chain where there is one) and monthly history.
-pub(super) async fn inputs(
+/// The premises and the days a set of contracts' periods cover.
+struct Span {
+    premises: Vec<i64>,
+    earliest: NaiveDate,
+    latest: NaiveDate,
+}
+
+impl Span {
+    fn of(due: &[(ContractRow, Period)], window: Period) -> Result<Span, StoreError> {
+        let mut premises: Vec<i64> = due.iter().map(|(c, _)| c.premises_id).collect();
+        premises.sort_unstable();
+        premises.dedup();
+        let (earliest, latest) = due
+            .iter()
+            .fold((window.to(), window.from()), |(a, b), (_, p)| {
+                (a.min(p.from()), b.max(p.to()))
+            });
+        Ok(Span {
+            premises,
+            earliest: earliest.min(latest),
+            latest: latest.max(earliest),
+        })
+    }
+}
+
+/// Tariffs, installations by premises, and the reads at the bounds of each (meter, period).
+type MeterInputs = (
+    Tariffs,
+    HashMap<i64, Vec<Installation>>,
+    HashMap<(i64, NaiveDate, NaiveDate), BoundReads>,
+);
+
+/// The tariffs, installations and the reads at the period bounds (the period opening at the
+/// read chain where there is one).
+async fn meter_inputs(
     conn: &mut PgConnection,
-    due: Vec<(ContractRow, Period)>,
-    window: Period,
+    due: &[(ContractRow, Period)],
+    span: &Span,
     opts: &RunOptions,
-) -> Result<Loaded, StoreError> {
+) -> Result<MeterInputs, StoreError> {
     let t = Instant::now();
     let tariffs = load_tariffs(conn).await?;
-    let mut premises: Vec<i64> = due.iter().map(|(c, _)| c.premises_id).collect();
-    premises.sort_unstable();
-    premises.dedup();
-    let (earliest, latest) = due
-        .iter()
-        .fold((window.to(), window.from()), |(a, b), (_, p)| {
-            (a.min(p.from()), b.max(p.to()))
-        });
-    let span = Period::new(earliest.min(latest), latest.max(earliest))?;
-    let (s, e) = readings::bounds(span);
-    let installations = query::installations(conn, &premises, s, e).await?;
+    let (s, e) = readings::bounds(Period::new(span.earliest, span.latest)?);
+    let installations = query::installations(conn, &span.premises, s, e).await?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "loaded installations");
     let mut wanted: Vec<(i64, Period)> = Vec::new();
-    for (c, p) in &due {
+    for (c, p) in due {
         for i in installations.get(&c.premises_id).into_iter().flatten() {
             wanted.push((i.meter_id, *p));
         }
@@ -305,11 +348,36 @@ pub(super) async fn inputs(
         ms = t.elapsed().as_millis() as u64,
         "loaded bound reads and the read chain"
     );
-    let history_from = earliest
+    Ok((tariffs, installations, reads))
+}
+
+/// The monthly history of the premises, from the months an estimate averages.
+async fn history(
+    conn: &mut PgConnection,
+    span: &Span,
+    opts: &RunOptions,
+) -> Result<HashMap<i64, BTreeMap<NaiveDate, Decimal>>, StoreError> {
+    let t = Instant::now();
+    let from = span
+        .earliest
         .checked_sub_months(Months::new(opts.estimate_months))
-        .unwrap_or(earliest);
-    let history = query::monthly_history(conn, &premises, history_from, latest).await?;
+        .unwrap_or(span.earliest);
+    let history = query::monthly_history(conn, &span.premises, from, span.latest).await?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "loaded history");
+    Ok(history)
+}
+
+/// The pricing input of contracts and their periods on one connection: tariffs,
+/// installations, the reads at the bounds and monthly history.
+pub(super) async fn inputs(
+    conn: &mut PgConnection,
+    due: Vec<(ContractRow, Period)>,
+    window: Period,
+    opts: &RunOptions,
+) -> Result<Loaded, StoreError> {
+    let span = Span::of(&due, window)?;
+    let (tariffs, installations, reads) = meter_inputs(conn, &due, &span, opts).await?;
+    let history = history(conn, &span, opts).await?;
     Ok(Loaded {
         contracts: due,
         not_due: 0,

@@ -4,13 +4,15 @@
 //! in stages: `load` (everything in bulk, one query per kind), `price` (proposals and
 //! exceptions), `store` (the preview stored as a run; approval freezes it), [`issue`] (posts
 //! the stored proposals per batch of customers, one transaction each, under a per-month lock
-//! with a re-check across runs; refuses proposals whose input changed) and `reconcile`
+//! with a re-check across runs; refuses proposals whose input changed; `post` writes the
+//! invoices set-based from the stored rows) and `reconcile`
 //! (estimates corrected once the real reading arrives). A contract gets one sales invoice per
 //! period whatever the runs; `invoice_once_per_contract_period` backs that up.
 
 mod chain;
 mod issue;
 mod load;
+mod post;
 mod price;
 mod reconcile;
 mod store;
@@ -196,6 +198,30 @@ pub struct Timings {
     pub issue: Duration,
 }
 
+/// Wall time per named step of a stage (store, re-check, posting), summed over batches, in
+/// the order the steps first ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Steps(pub Vec<(&'static str, Duration)>);
+
+impl Steps {
+    /// Adds `spent` to the step `name`.
+    pub fn add(&mut self, name: &'static str, spent: Duration) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, d)) => *d += spent,
+            None => self.0.push((name, spent)),
+        }
+    }
+
+    /// The steps as `name 1.23 s, …`.
+    pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, d)| format!("{n} {:.2} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// The outcome of a preview: what would be issued and what needs a look.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunPlan {
@@ -215,6 +241,9 @@ pub struct RunPlan {
     pub exceptions: Vec<RunException>,
     /// Time spent.
     pub timings: Timings,
+    /// Time per step of storing the preview (a stored preview) or of the issue (the re-check
+    /// plan an issue returns).
+    pub steps: Steps,
 }
 
 impl RunPlan {
@@ -235,8 +264,7 @@ impl RunPlan {
 
 /// Computes what a run would issue, writing nothing.
 pub async fn preview(pool: &PgPool, opts: &RunOptions) -> Result<RunPlan, StoreError> {
-    let mut conn = pool.acquire().await?;
-    price::plan(&mut conn, opts).await
+    price::plan(pool, opts).await
 }
 
 /// Opens a billing run in state `preview` for the month and area — its proposals and

@@ -13,7 +13,7 @@ use crate::tariff::Period;
 use chrono::Months;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::PgPool;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -238,10 +238,7 @@ fn implausible(
 }
 
 /// Loads and prices a whole run month.
-pub(super) async fn plan(
-    conn: &mut PgConnection,
-    opts: &RunOptions,
-) -> Result<RunPlan, StoreError> {
+pub(super) async fn plan(pool: &PgPool, opts: &RunOptions) -> Result<RunPlan, StoreError> {
     let t0 = Instant::now();
     let month = opts.month_period();
     // Twelve-month cycles ending this month start eleven months earlier.
@@ -256,7 +253,7 @@ pub(super) async fn plan(
         let scope = Scope::Area(opts.area.as_deref());
         let run_month = opts.month.from();
         let cycle = move |c: &ContractRow| cycle_period(run_month, c.billing_months);
-        load(conn, &scope, &cycle, window, opts).await?
+        load(pool, &scope, &cycle, window, opts).await?
     };
     let t1 = Instant::now();
     let mut proposals = Vec::with_capacity(contracts.contracts.len());
@@ -280,5 +277,6 @@ pub(super) async fn plan(
             compute: t2 - t1,
             issue: Duration::ZERO,
         },
+        steps: super::Steps::default(),
     })
 }

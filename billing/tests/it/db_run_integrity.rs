@@ -215,3 +215,63 @@ async fn a_run_in_preview_is_not_issued_and_options_must_match_the_run(pool: PgP
         "{e}"
     );
 }
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn rows_naming_a_missing_invoice_are_refused_and_invoices_are_never_removed(pool: PgPool) {
+    customers(&pool, 1).await;
+    run::bill_period(&pool, &opts(None), &mut |_, _| {})
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar("select invoice_id from invoice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // The set-based checks that replace the foreign keys to invoice refuse like them.
+    for sql in [
+        "insert into invoice_line (invoice_id, position, item, period_from, period_to, quantity,
+             unit, unit_price, net, vat_percent)
+         values ($1 + 1000, 1, 'x', '2026-10-01', '2026-10-31', 1, 'm3', 1, 1, 8)",
+        "insert into invoice_vat (invoice_id, vat_percent, net, vat) values ($1 + 1000, 8, 1, 0.08)",
+        "insert into invoice_read (invoice_id, meter_id, role, opening_at, opening_ml,
+             opening_source, opening_estimated, closing_at, closing_ml, closing_source,
+             closing_estimated)
+         select $1 + 1000, meter_id, role, opening_at, opening_ml, opening_source,
+                opening_estimated, closing_at, closing_ml, closing_source, closing_estimated
+         from invoice_read where invoice_id = $1",
+        "insert into ledger_posting (customer_id, value_date, kind, amount, invoice_id, description)
+         select customer_id, issued_on, 'charge', 1, $1 + 1000, 'x' from invoice where invoice_id = $1",
+        "update run_proposal set invoice_id = $1 + 1000 where invoice_id = $1",
+        "insert into ledger_posting (customer_id, value_date, kind, amount, description)
+         select customer_id + 1000, issued_on, 'charge', 1, 'x' from invoice where invoice_id = $1",
+        "insert into invoice (number, series, year, seq, kind, customer_id, contract_id,
+             period_from, period_to, issued_on, due_on, net, vat, gross)
+         select 'X/1', 'X', 2026, 1, 'VAT', customer_id, contract_id + 1000, '2026-01-01',
+                '2026-01-31', issued_on, due_on, 0, 0, 0
+         from invoice where invoice_id = $1",
+        "insert into invoice (number, series, year, seq, kind, corrects_invoice_id, customer_id,
+             period_from, period_to, issued_on, due_on, net, vat, gross)
+         select 'K/1', 'K', 2026, 1, 'KOR', $1 + 1000, customer_id, period_from, period_to,
+                issued_on, due_on, 0, 0, 0
+         from invoice where invoice_id = $1",
+    ] {
+        let e = sqlx::query(sql).bind(id).execute(&pool).await.unwrap_err();
+        assert!(
+            e.to_string().contains("violates foreign key constraint"),
+            "{sql}: {e}"
+        );
+        let code = e.as_database_error().and_then(|d| d.code());
+        assert_eq!(code.as_deref(), Some("23503"), "{sql}");
+    }
+    // The parents stay, so what was checked once stays valid.
+    for sql in [
+        "delete from invoice where invoice_id = $1",
+        "delete from run_proposal where invoice_id = $1",
+        "delete from billing_run where billing_run_id = (select billing_run_id from invoice where invoice_id = $1)",
+        "delete from contract where contract_id = (select contract_id from invoice where invoice_id = $1)",
+        "delete from customer where customer_id = (select customer_id from invoice where invoice_id = $1)",
+        "update invoice set customer_id = customer_id + 1000 where invoice_id = $1",
+    ] {
+        let e = sqlx::query(sql).bind(id).execute(&pool).await.unwrap_err();
+        assert!(e.to_string().contains("never removed"), "{sql}: {e}");
+    }
+}
