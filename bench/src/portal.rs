@@ -183,7 +183,8 @@ pub async fn measure(
     Ok(report)
 }
 
-/// The demo seed (3,832 meters by default) and the demo's billing of the last three months.
+/// The demo seed (3,832 meters by default) and the demo's billing of the last three months,
+/// then fresh planner statistics.
 async fn seed_utility(pool: &PgPool, opts: &PortalOptions) -> Result<(), PortalBenchError> {
     let key = MasterKey::from_hex(&"b5".repeat(32)).map_err(|e| PortalBenchError::Http {
         url: "master key".into(),
@@ -196,6 +197,8 @@ async fn seed_utility(pool: &PgPool, opts: &PortalOptions) -> Result<(), PortalB
     };
     ewoda_demo::seed(pool, &key, &seed).await?;
     ewoda_demo::bill_recent_months(pool, opts.today).await?;
+    // Statistics as a database in use has them (autovacuum would gather them in a while).
+    sqlx::query("analyze").execute(pool).await?;
     Ok(())
 }
 

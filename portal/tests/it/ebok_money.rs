@@ -222,6 +222,10 @@ async fn invoice_detail_has_lines_vat_per_rate_and_its_pdf() {
         .collect();
     assert!(cells.contains(&"25,217 m³".to_string()), "{cells:?}");
     assert!(cells.contains(&"7,9310 zł".to_string()), "{cells:?}");
+    assert!(
+        cells.contains(&"8 %".to_string()),
+        "the VAT rate: {cells:?}"
+    );
     let pdf = c.get(&format!("/ebok/invoices/{}/pdf", w.open_1001)).await;
     pdf.assert_status(StatusCode::OK);
     assert!(pdf.bytes.starts_with(b"%PDF"));
