@@ -298,3 +298,65 @@ async fn the_next_run_reconciles_estimates_whose_readings_arrived(pool: PgPool) 
     let again = run::reconcile_estimates(&pool, &november).await.unwrap();
     assert!(again.is_empty());
 }
+
+/// Water and sewage volume billed to a contract over all its invoices and corrections.
+async fn billed(pool: &PgPool, contract: i64) -> (Decimal, Decimal) {
+    let sum = |item: &'static str| {
+        sqlx::query_scalar::<_, Decimal>(
+            "select coalesce(sum(l.quantity), 0) from invoice_line l join invoice i using (invoice_id)
+             where i.contract_id = $1 and l.item = $2",
+        )
+        .bind(contract)
+        .bind(item)
+    };
+    (
+        sum("water").fetch_one(pool).await.unwrap(),
+        sum("sewage").fetch_one(pool).await.unwrap(),
+    )
+}
+
+async fn bill_month(pool: &PgPool, month: &str, issued_on: &str) {
+    let opts = RunOptions {
+        area: Some("D1".into()),
+        issued_on: d(issued_on),
+        ..RunOptions::for_month(month, d(issued_on)).unwrap()
+    };
+    run::bill_period(pool, &opts, &mut |_, _| {}).await.unwrap();
+}
+
+/// A garden sub-meter while the main meter's reading is missing: the estimated month uses no
+/// sub-meter reads and deducts nothing, and the next measured month deducts the sub-meter's
+/// volume since the last invoice that used it, so every cubic metre of garden water comes off
+/// the sewage exactly once (and the water itself is billed once, estimate reconciled).
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn a_sub_meter_in_an_estimated_month_is_deducted_once_with_the_next_reading(pool: PgPool) {
+    let mut c = pool.acquire().await.unwrap();
+    base(&mut c).await;
+    let (_, p, contract) = customer(&mut c, "9", 1).await;
+    let main = meter(&mut c, "M9", p, "main", None, ("2020-01-01", 0), None).await;
+    let sub = meter(&mut c, "M9s", p, "sub", Some(main), ("2021-01-01", 0), None).await;
+    six_months(&mut c, main, 10).await;
+    read(&mut c, main, "2026-08-31", 100 * M3).await;
+    read(&mut c, main, "2026-09-30", 110 * M3).await;
+    read(&mut c, sub, "2026-08-31", 20 * M3).await;
+    read(&mut c, sub, "2026-09-30", 21 * M3).await;
+    bill_month(&pool, "2026-09", "2026-10-01").await;
+    assert_eq!(billed(&pool, contract).await, (dec!(10), dec!(9)));
+    // October: the garden meter is read, the main meter is not (an estimate).
+    read(&mut c, sub, "2026-10-31", 23 * M3).await;
+    bill_month(&pool, "2026-10", "2026-11-01").await;
+    let basis: String = sqlx::query_scalar(
+        "select basis from run_proposal where contract_id = $1 and period_from = '2026-10-01'",
+    )
+    .bind(contract)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(basis, "estimated");
+    // November: both read; 130 − 100 = 30 m³ of water since August, 24 − 20 = 4 in the garden.
+    read(&mut c, main, "2026-11-30", 130 * M3).await;
+    read(&mut c, sub, "2026-11-30", 24 * M3).await;
+    drop(c);
+    bill_month(&pool, "2026-11", "2026-12-01").await;
+    assert_eq!(billed(&pool, contract).await, (dec!(30), dec!(26)));
+}
