@@ -14,7 +14,8 @@ use ewoda_common::crypto::MasterKey;
 use ewoda_portal::app::RateLimit;
 use ewoda_portal::{AppConfig, AppState};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub enum PortalBenchError {
     Io(#[from] std::io::Error),
     #[error("{url}: {reason}")]
     Http { url: String, reason: String },
+    /// The bench's own setup (keys, password hash, its tasks).
+    #[error("bench setup: {0}")]
+    Setup(String),
 }
 
 /// The pages a simulated customer cycles through, in order.
@@ -186,10 +190,8 @@ pub async fn measure(
 /// The demo seed (3,832 meters by default) and the demo's billing of the last three months,
 /// then fresh planner statistics.
 async fn seed_utility(pool: &PgPool, opts: &PortalOptions) -> Result<(), PortalBenchError> {
-    let key = MasterKey::from_hex(&"b5".repeat(32)).map_err(|e| PortalBenchError::Http {
-        url: "master key".into(),
-        reason: e.to_string(),
-    })?;
+    let key = MasterKey::from_hex(&"b5".repeat(32))
+        .map_err(|e| PortalBenchError::Setup(e.to_string()))?;
     let seed = ewoda_demo::SeedOptions {
         meters: opts.meters,
         months: opts.months,
@@ -202,29 +204,42 @@ async fn seed_utility(pool: &PgPool, opts: &PortalOptions) -> Result<(), PortalB
     Ok(())
 }
 
+/// The columns `invoices` (the customer's invoice ids) and `meter` (its first installed
+/// meter) of the customer whose id is the SQL expression `customer`.
+fn pages_columns(customer: &str) -> String {
+    format!(
+        "array(select i.invoice_id from invoice i where i.customer_id = {customer}
+               order by i.invoice_id) as invoices,
+         (select mi.meter_id from contract k join meter_installation mi using (premises_id)
+           where k.customer_id = {customer} and mi.removed_at is null
+           order by mi.role, mi.meter_id limit 1) as meter"
+    )
+}
+
+/// A bench user from a row with `invoices` and `meter` ([`pages_columns`]).
+fn bench_user(login: String, r: &PgRow) -> Result<BenchUser, sqlx::Error> {
+    Ok(BenchUser {
+        login,
+        invoices: r.try_get("invoices")?,
+        meter: r.try_get("meter")?,
+    })
+}
+
 /// The bench logins an earlier run left in a database (`--seeded`), creating more when fewer
 /// than `n` are there.
 pub async fn reuse_users(pool: &PgPool, n: usize) -> Result<Vec<BenchUser>, PortalBenchError> {
-    let rows: Vec<(String, Vec<i64>, i64)> = sqlx::query_as(
-        "select u.login,
-                array(select i.invoice_id from invoice i where i.customer_id = u.customer_id
-                      order by i.invoice_id) as invoices,
-                (select mi.meter_id from contract k join meter_installation mi using (premises_id)
-                  where k.customer_id = u.customer_id and mi.removed_at is null
-                  order by mi.role, mi.meter_id limit 1) as meter
-         from app_user u where u.login like 'bench-%' order by u.login limit $1",
-    )
+    let rows = sqlx::query(&format!(
+        "select u.login, {} from app_user u where u.login like 'bench-%'
+         order by u.login limit $1",
+        pages_columns("u.customer_id")
+    ))
     .bind(n as i64)
     .fetch_all(pool)
     .await?;
-    let mut users: Vec<BenchUser> = rows
-        .into_iter()
-        .map(|(login, invoices, meter)| BenchUser {
-            login,
-            invoices,
-            meter,
-        })
-        .collect();
+    let mut users = rows
+        .iter()
+        .map(|r| bench_user(r.try_get("login")?, r))
+        .collect::<Result<Vec<_>, _>>()?;
     if users.len() < n {
         let more = create_users(pool, n - users.len(), users.len()).await?;
         users.extend(more);
@@ -239,21 +254,16 @@ pub async fn create_users(
     n: usize,
     numbered_from: usize,
 ) -> Result<Vec<BenchUser>, PortalBenchError> {
-    let rows: Vec<(i64, Vec<i64>, i64)> = sqlx::query_as(
-        "select c.customer_id,
-                array(select i.invoice_id from invoice i where i.customer_id = c.customer_id
-                      order by i.invoice_id) as invoices,
-                (select mi.meter_id from contract k join meter_installation mi using (premises_id)
-                  where k.customer_id = c.customer_id and mi.removed_at is null
-                  order by mi.role, mi.meter_id limit 1) as meter
-         from customer c
+    let rows = sqlx::query(&format!(
+        "select c.customer_id, {} from customer c
          where exists (select 1 from invoice i where i.customer_id = c.customer_id)
            and exists (select 1 from contract k join meter_installation mi using (premises_id)
                         where k.customer_id = c.customer_id and mi.removed_at is null)
            and not exists (select 1 from app_user u where u.customer_id = c.customer_id)
          order by c.customer_id
          limit $1",
-    )
+        pages_columns("c.customer_id")
+    ))
     .bind(n as i64)
     .fetch_all(pool)
     .await?;
@@ -264,14 +274,12 @@ pub async fn create_users(
         });
     }
     let hash =
-        ewoda_portal::auth::password::hash(BENCH_PASSWORD).map_err(|e| PortalBenchError::Http {
-            url: "password hash".into(),
-            reason: e,
-        })?;
+        ewoda_portal::auth::password::hash(BENCH_PASSWORD).map_err(PortalBenchError::Setup)?;
     let mut users = Vec::with_capacity(n);
     let mut tx = pool.begin().await?;
-    for (i, (customer_id, invoices, meter)) in rows.into_iter().enumerate() {
+    for (i, r) in rows.iter().enumerate() {
         let login = format!("bench-{:04}", numbered_from + i + 1);
+        let customer_id: i64 = r.try_get("customer_id")?;
         sqlx::query(
             "with u as (
                insert into app_user (login, email, display_name, password_hash, customer_id, email_confirmed_at)
@@ -283,11 +291,7 @@ pub async fn create_users(
         .bind(customer_id)
         .execute(&mut *tx)
         .await?;
-        users.push(BenchUser {
-            login,
-            invoices,
-            meter,
-        });
+        users.push(bench_user(login, r)?);
     }
     tx.commit().await?;
     Ok(users)
@@ -359,10 +363,7 @@ async fn drive(
 }
 
 fn join_error(e: tokio::task::JoinError) -> PortalBenchError {
-    PortalBenchError::Http {
-        url: "simulated customer".into(),
-        reason: e.to_string(),
-    }
+    PortalBenchError::Setup(format!("a simulated customer stopped: {e}"))
 }
 
 /// One simulated customer: its own HTTP client (cookie jar, keep-alive connection).

@@ -214,6 +214,17 @@ fn next_due(items: &[OpenItemView], today: NaiveDate) -> Option<NextDue> {
     })
 }
 
+/// What a balance leaves to pay: the balance when positive, nothing when the account is in
+/// credit (an overpayment is never a debt).
+fn owed(balance: Decimal) -> Decimal {
+    balance.max(Decimal::ZERO)
+}
+
+/// What the customer owes in total after any credit on the account ([`AccountSummary::to_pay`]).
+pub async fn to_pay(conn: &mut PgConnection, customer: CustomerId) -> Result<Decimal, StoreError> {
+    Ok(owed(ledger::balance(conn, customer.get()).await?))
+}
+
 /// Balance (overpayment as such), next due day and amount, open items and the account. A
 /// credit not yet allocated to invoices (an earlier overpayment) lowers what is due: the next
 /// due amount and the overdue sum never exceed what the customer owes in total.
@@ -225,7 +236,7 @@ pub async fn account_summary(
     let balance = ledger::balance(&mut *conn, customer.get()).await?;
     let open_items = open_items(&mut *conn, customer, today).await?;
     let account = crate::virtual_accounts::of_customer(&mut *conn, customer.get()).await?;
-    let to_pay = balance.max(Decimal::ZERO);
+    let to_pay = owed(balance);
     let overdue: Decimal = open_items
         .iter()
         .filter(|o| o.overdue)

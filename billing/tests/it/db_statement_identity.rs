@@ -7,7 +7,8 @@ use crate::db_payments_fixtures;
 use db_payments_fixtures::{allocations, world};
 use ewoda_billing::ledger;
 use ewoda_billing::payments::{
-    dismiss_duplicate, import_statement, list_reversals, list_unmatched, StatementFormat,
+    dismiss_duplicate, import_statement, list_reversals, list_unmatched, ImportReport,
+    StatementFormat,
 };
 use ewoda_billing::statement::profiles::TILDE;
 use proptest::prelude::*;
@@ -305,28 +306,39 @@ fn monthly_with_returns() -> String {
         .replace(":20:ST260508/1", ":20:ST2605M")
 }
 
+/// The sample's payments imported, then `files` in order; their reports.
+async fn paid_then<const N: usize>(pool: &PgPool, files: [String; N]) -> [ImportReport; N] {
+    world(&mut pool.acquire().await.unwrap()).await;
+    let format = StatementFormat::Mt940(TILDE);
+    import_statement(pool, MT940.as_bytes(), &format)
+        .await
+        .unwrap();
+    let mut reports = Vec::with_capacity(N);
+    for text in files {
+        reports.push(
+            import_statement(pool, text.as_bytes(), &format)
+                .await
+                .unwrap(),
+        );
+    }
+    reports
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one report per file"))
+}
+
 /// A return reported by the daily statement and again by the monthly one (in either order) is
 /// one return: stored, posted and queued once; the second report is recognised.
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
 async fn a_return_repeated_by_the_monthly_statement_is_reversed_once(pool: PgPool) {
-    world(&mut pool.acquire().await.unwrap()).await;
-    let format = StatementFormat::Mt940(TILDE);
-    import_statement(&pool, MT940.as_bytes(), &format)
-        .await
-        .unwrap();
-    let daily = import_statement(&pool, returns().as_bytes(), &format)
-        .await
-        .unwrap();
+    let [daily, monthly, again] = paid_then(
+        &pool,
+        [returns(), monthly_with_returns(), monthly_with_returns()],
+    )
+    .await;
     assert_eq!(daily.reversals.len(), 2);
-    let monthly = import_statement(&pool, monthly_with_returns().as_bytes(), &format)
-        .await
-        .unwrap();
     assert!(monthly.reversals.is_empty(), "{:?}", monthly.reversals);
     let stored: Vec<i64> = daily.reversals.iter().map(|r| r.reversal_id).collect();
     assert_eq!(monthly.reversals_already_imported, stored);
-    let again = import_statement(&pool, monthly_with_returns().as_bytes(), &format)
-        .await
-        .unwrap();
     assert_eq!(
         (
             again.reversals.len(),
@@ -351,18 +363,8 @@ async fn a_return_repeated_by_the_monthly_statement_is_reversed_once(pool: PgPoo
 
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
 async fn the_monthly_return_first_and_the_daily_after_is_one_return(pool: PgPool) {
-    world(&mut pool.acquire().await.unwrap()).await;
-    let format = StatementFormat::Mt940(TILDE);
-    import_statement(&pool, MT940.as_bytes(), &format)
-        .await
-        .unwrap();
-    let monthly = import_statement(&pool, monthly_with_returns().as_bytes(), &format)
-        .await
-        .unwrap();
+    let [monthly, daily] = paid_then(&pool, [monthly_with_returns(), returns()]).await;
     assert_eq!(monthly.reversals.len(), 2);
-    let daily = import_statement(&pool, returns().as_bytes(), &format)
-        .await
-        .unwrap();
     assert_eq!(
         (
             daily.reversals.len(),

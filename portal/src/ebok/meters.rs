@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::store::attachment::{self, AttachmentKind, AttachmentStore};
 use crate::ui::chart::{self, Chart};
 use crate::ui::form::{FieldErrors, INVALID};
+use crate::ui::format::m3;
 use crate::ui::{self, Lang, Page};
 use askama::Template;
 use axum::body::Body;
@@ -75,10 +76,6 @@ struct MetersPage {
     premises: Vec<PremisesBlock>,
     alarms: Vec<AlarmRow>,
     submissions: Vec<SubmissionRow>,
-}
-
-fn m3(lang: Lang, v: Decimal) -> String {
-    crate::ui::format::m3(lang, v)
 }
 
 fn day(lang: Lang, at: DateTime<Utc>) -> String {

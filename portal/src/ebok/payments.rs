@@ -73,10 +73,11 @@ async fn render(
     let listed = history::history(&mut conn, scope, PageRequest::new(page_no, 25))
         .await
         .map_err(internal)?;
-    let summary = customer::account_summary(&mut conn, scope, today())
+    let open = customer::open_items(&mut conn, scope, today())
         .await
         .map_err(internal)?;
-    let open_sum: Decimal = summary.open_items.iter().map(|o| o.open).sum();
+    let to_pay = customer::to_pay(&mut conn, scope).await.map_err(internal)?;
+    let open_sum: Decimal = open.iter().map(|o| o.open).sum();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -90,10 +91,9 @@ async fn render(
             pages: listed.pages().max(1),
             page_no,
             payments: listed.items,
-            to_pay: summary.to_pay,
-            covered: (open_sum - summary.to_pay).max(Decimal::ZERO),
-            open: summary
-                .open_items
+            to_pay,
+            covered: (open_sum - to_pay).max(Decimal::ZERO),
+            open: open
                 .into_iter()
                 .map(|o| {
                     let checked = chosen.contains(&o.invoice_id);
@@ -135,10 +135,7 @@ pub async fn start(
     let scope = CustomerId::new(customer.customer_id);
     let mut conn = state.pool.acquire().await?;
     // An overpayment that covers everything open leaves nothing to pay online.
-    let owed = customer::account_summary(&mut conn, scope, today())
-        .await
-        .map_err(internal)?
-        .to_pay;
+    let owed = customer::to_pay(&mut conn, scope).await.map_err(internal)?;
     if owed <= Decimal::ZERO {
         drop(conn);
         let msg = page.t("pay-nothing");
