@@ -130,6 +130,10 @@ impl ImportReport {
 /// A credit line ready to store: its statement, identity and match.
 struct Credit<'a> {
     line: &'a StatementLine,
+    /// The payer's account and the credited (virtual) account as stored: the line's, unless
+    /// the layout put one of the utility's virtual accounts where the payer's was expected.
+    payer_account: Option<String>,
+    to_account: Option<String>,
     account: String,
     number: String,
     id: EntryIdentity,
@@ -202,6 +206,8 @@ pub async fn import_statement(
             match line.mark {
                 EntryMark::Credit => credits.push(Credit {
                     line,
+                    payer_account: line.payer_account.clone(),
+                    to_account: line.virtual_account.clone(),
                     account: st.account.clone(),
                     number: st.number.clone(),
                     id,
@@ -451,7 +457,8 @@ async fn match_customers(
 ) -> Result<(), PaymentError> {
     let ibans: Vec<String> = credits
         .iter()
-        .filter_map(|c| c.line.virtual_account.as_deref().map(as_iban))
+        .flat_map(|c| [&c.to_account, &c.payer_account])
+        .filter_map(|a| a.as_deref().map(as_iban))
         .collect();
     let mut by_iban: HashMap<String, i64> = HashMap::new();
     for r in sqlx::query(
@@ -481,12 +488,12 @@ async fn match_customers(
         );
     }
     for (c, named) in credits.iter_mut().zip(&numbers) {
+        recognise_our_account(c, &by_iban);
         if c.review.is_some() {
             continue;
         }
         let by_account = c
-            .line
-            .virtual_account
+            .to_account
             .as_deref()
             .and_then(|a| by_iban.get(&as_iban(a)).copied());
         let invoice = named
@@ -501,6 +508,16 @@ async fn match_customers(
         };
     }
     Ok(())
+}
+
+/// A payer account that is one of the utility's virtual accounts is the account credited: the
+/// bank's layout put it in another subfield than its profile says (Santander's `>38`, say). It
+/// is stored as the credited account, never as the payer's (a refund must not go back to it).
+fn recognise_our_account(c: &mut Credit<'_>, ours: &HashMap<String, i64>) {
+    let known = |a: &Option<String>| a.as_deref().is_some_and(|a| ours.contains_key(&as_iban(a)));
+    if !known(&c.to_account) && known(&c.payer_account) {
+        c.to_account = c.payer_account.take();
+    }
 }
 
 /// One insert for all lines; an entry already stored is skipped by its unique key. Returns
@@ -541,11 +558,10 @@ async fn insert_payments(
             .collect::<Vec<_>>(),
     )
     .bind(col(&|c| c.line.payer_name.clone()))
-    .bind(col(&|c| c.line.payer_account.clone()))
+    .bind(col(&|c| c.payer_account.clone()))
     .bind(col(&|c| Some(c.line.title.clone())))
     .bind(col(&|c| {
-        c.line
-            .virtual_account
+        c.to_account
             .as_deref()
             .map(as_iban)
             .filter(|a| a.len() == 28)

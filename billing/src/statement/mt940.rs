@@ -514,9 +514,29 @@ fn subfields(rest: &str, sep: char) -> Vec<(u8, String)> {
     out
 }
 
+/// The character that opens the subfields of this `:86:`: the profile's, or — when the text
+/// has no subfield under it — the first of the separators Polish banks use that opens one
+/// (Santander writes `:86:>20…` where the MultiCash layout has `<`). A separator opens a
+/// subfield where two digits follow it.
+fn subfield_separator(text: &str, preferred: char) -> char {
+    let opens = |sep: char| {
+        text.match_indices(sep).any(|(i, _)| {
+            let after = text.as_bytes().get(i + 1..i + 3);
+            after.is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        })
+    };
+    if opens(preferred) {
+        return preferred;
+    }
+    ['<', '>', '~', '^']
+        .into_iter()
+        .find(|&sep| opens(sep))
+        .unwrap_or(preferred)
+}
+
 /// Reads `:86:` through the profile; unstructured text becomes the title.
 fn parse_86(text: &str, line: usize, profile: &Mt940Profile) -> Result<Details, StatementError> {
-    let sep = profile.separator;
+    let sep = subfield_separator(text, profile.separator);
     let Some((_code, rest)) = text.split_once(sep) else {
         return Ok(Details {
             title: clean_value(text).to_string(),
@@ -632,6 +652,16 @@ mod tests {
         assert_eq!(parse_amount("12,345"), None);
         assert_eq!(parse_amount("12.00"), None);
         assert_eq!(parse_amount(",5"), None);
+    }
+
+    #[test]
+    fn the_subfield_separator_is_the_one_the_text_uses() {
+        assert_eq!(subfield_separator("020<00PRZELEW<20FV 1", '<'), '<');
+        assert_eq!(subfield_separator(">20FV 1>32JAN KOWALSKI", '<'), '>');
+        assert_eq!(subfield_separator("150~00X~20FV 1", '<'), '~');
+        // A title that merely contains the character, no subfield: the profile's stays.
+        assert_eq!(subfield_separator("WPLATA > 20 ZL", '<'), '<');
+        assert_eq!(subfield_separator("150", '~'), '~');
     }
 
     #[test]

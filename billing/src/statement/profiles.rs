@@ -104,13 +104,16 @@ pub const MBANK: Mt940Profile = Mt940Profile {
     ..ANGLE
 };
 
-/// Santander Bank Polska: `<` subfields, title <20..<25, payer name <27 <28, address <29,
-/// payer account <38 (or <30 + <31), virtual account <63 (the MultiCash-style layout).
-/// Not verified: no format description or sample file of Santander Bank Polska (iBiznes24,
-/// formerly BZ WBK) could be found in the public material searched (December 2026); the layout
-/// is the MultiCash one other Polish banks document.
+/// Santander Bank Polska (formerly BZ WBK): MultiCash numbering — title 20..25, payer name 27
+/// 28 (files in use also carry it in 32), address 29, payer account 38 (or 30 + 31), virtual
+/// account 63. Files as they are in use (an open-source importer of BZ WBK statements, 2024)
+/// open `:86:` straight with `>20`: the separator is read from the text (`>` or `<`, see
+/// `mt940::subfield_separator`), and an account of the utility's found in the payer's subfield
+/// is taken as the account credited (`payments::import`). No format description of the bank's
+/// own was found in the public material searched (December 2026).
 pub const SANTANDER: Mt940Profile = Mt940Profile {
     name: "santander",
+    payer_name: &[27, 28, 32, 33],
     ..ANGLE
 };
 
@@ -149,7 +152,9 @@ pub const ALIOR: Mt940Profile = Mt940Profile {
 /// Credit Agricole Bank Polska: `~` subfields, title ~20..~25, payer name ~32 ~33, address
 /// ~62, payer account ~38 (or ~30 + ~31), virtual account ~63. Not verified: no format
 /// description or sample file of Credit Agricole Bank Polska (CA24 Biznes) could be found in
-/// the public material searched (December 2026).
+/// the public material searched (December 2026). What a different layout would break is
+/// guarded for every profile: the separator is read from the text, and an account of the
+/// utility's in the payer's subfield is taken as the account credited.
 pub const CREDIT_AGRICOLE: Mt940Profile = Mt940Profile {
     name: "credit_agricole",
     payer_name: &[32, 33],

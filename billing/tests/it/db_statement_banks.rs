@@ -337,3 +337,50 @@ async fn cp852_dos_export_is_detected_and_decoded(pool: PgPool) {
         Some("UL. ŹRÓDLANA 5 ŁÓDŹ")
     );
 }
+
+/// Santander Bank Polska (formerly BZ WBK) files as they are in use: one SOH/ETX-framed SWIFT
+/// message, `:86:` opening straight with `>20` (the subfield separator `>`, not MultiCash's
+/// `<`), the title running on over a line without a marker, the payer in `>32` and the
+/// credited account in `>38`, `NONREF` references. The separator is read from the text and an
+/// account of the utility's in the payer's subfield is stored as the account credited.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn santander_files_with_angle_right_subfields(pool: PgPool) {
+    let w = world(&mut pool.acquire().await.unwrap()).await;
+    let r = import_twice(&pool, "santander_bzwbk.sta", &profiles::SANTANDER).await;
+    assert_eq!(r.encoding, TextEncoding::Windows1250);
+    assert_eq!((r.credits, r.debits_skipped), (2, 1));
+    assert_eq!(
+        stored(&pool).await,
+        vec![
+            (
+                "NONREF".into(),
+                dec!(267.41),
+                Some(w.c4711),
+                s("JAN KOWALSKI"),
+                s("FW/2026/05/000123 OPŁATA ZA WODĘ")
+            ),
+            (
+                "NONREF".into(),
+                dec!(267.41),
+                Some(w.c4712),
+                s("ANNA NOWAK"),
+                s("ZALICZKA NA WODĘ I ŚCIEKI")
+            ),
+        ]
+    );
+    let accounts: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "select payer_account, to_account, matched_by from payment order by payment_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let credited = |a: &str| (None, Some(a.to_string()), "virtual_account".to_string());
+    assert_eq!(
+        accounts,
+        vec![
+            credited("PL79109010141234000000004711"),
+            credited("PL52109010141234000000004712"),
+        ]
+    );
+    assert!(list_unmatched(&pool).await.unwrap().is_empty());
+}
