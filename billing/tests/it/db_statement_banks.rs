@@ -344,7 +344,7 @@ async fn cp852_dos_export_is_detected_and_decoded(pool: PgPool) {
 /// credited account in `>38`, `NONREF` references. The separator is read from the text and an
 /// account of the utility's in the payer's subfield is stored as the account credited.
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
-async fn santander_files_with_angle_right_subfields(pool: PgPool) {
+async fn santander_files_as_in_use_open_86_with_greater_than(pool: PgPool) {
     let w = world(&mut pool.acquire().await.unwrap()).await;
     let r = import_twice(&pool, "santander_bzwbk.sta", &profiles::SANTANDER).await;
     assert_eq!(r.encoding, TextEncoding::Windows1250);
