@@ -38,6 +38,8 @@ pub struct App {
     /// Web Push: the VAPID keys of the data dir and the sender; None if the key file cannot
     /// be read or written (logged at start).
     pub push: Option<crate::push::PushSender>,
+    /// ebok: money — the payment QR codes, each drawn once.
+    pub qr: crate::ebok::money::QrImages,
 }
 
 /// Portal settings; [`AppConfig::default`] is what the demo and tests start from. `Debug`
@@ -214,6 +216,7 @@ impl AppState {
             pdf,
             operator,
             push,
+            qr: crate::ebok::money::QrImages::new(),
         }))
     }
 

@@ -2,7 +2,7 @@
 //! reading, open alarms, reminders, their individual account with the payment QR, and the
 //! premises switcher for customers with several contracts.
 
-use super::money::{internal, qr_svg, today, Fmt};
+use super::money::{internal, today, Fmt};
 use crate::app::AppState;
 use crate::auth::Customer;
 use crate::error::AppError;
@@ -75,7 +75,7 @@ pub async fn dashboard(
         .map_err(internal)?;
     let qr = pay
         .as_ref()
-        .and_then(|p| qr_svg(&p.qr_text, &page.t("ebok-qr-label")));
+        .and_then(|p| state.qr.svg(&p.qr_text, &page.t("ebok-qr-label")));
     let reading = last_reading(&mut conn, scope, chosen.as_ref(), &page).await?;
     let alarms = open_alarms(&mut conn, scope, &page).await?;
     let mut notices = invoices::notices(&mut conn, scope)

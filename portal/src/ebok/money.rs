@@ -46,27 +46,91 @@ impl Fmt {
     }
 }
 
-/// The payment QR as an SVG (one path of dark modules, 4-module quiet zone), or None when the
-/// text cannot be encoded. Built from booleans only, so it is safe to insert unescaped.
-pub fn qr_svg(text: &str, title: &str) -> Option<String> {
-    let m = ewoda_billing::invoice::qr::matrix(text).ok()?;
-    let mut path = String::new();
-    for (i, dark) in m.dark.iter().enumerate() {
-        if *dark {
-            let (x, y) = (i % m.width + 4, i / m.width + 4);
-            path.push_str(&format!("M{x} {y}h1v1h-1z"));
+/// The payment QR codes drawn so far, by the text they encode. Drawing one (choosing the
+/// best of eight masks) costs more CPU than the rest of the dashboard, and a customer's
+/// payment text stays the same until what they owe changes, so each text is drawn once. A
+/// drawing depends on its text alone, so a kept one is never stale; at `CAPACITY` texts the
+/// memo starts over, which bounds its memory (a few kB a text).
+pub struct QrImages {
+    drawn: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<QrPath>>>,
+}
+
+/// One QR symbol as an SVG path of its dark modules, with the quiet zone counted in `size`.
+pub struct QrPath {
+    size: usize,
+    d: String,
+}
+
+impl QrImages {
+    const CAPACITY: usize = 20_000;
+
+    pub fn new() -> Self {
+        QrImages {
+            drawn: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
-    let size = m.width + 8;
-    let title = title
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;");
-    Some(format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"qr\" viewBox=\"0 0 {size} {size}\" \
-         width=\"200\" height=\"200\" role=\"img\" aria-label=\"{title}\" shape-rendering=\"crispEdges\">\
-         <rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
-    ))
+
+    /// The symbol of `text`, drawn now or earlier; None when the text cannot be encoded.
+    fn path(&self, text: &str) -> Option<std::sync::Arc<QrPath>> {
+        let kept = self.drawn.lock().ok().and_then(|m| m.get(text).cloned());
+        if kept.is_some() {
+            return kept;
+        }
+        let drawn = std::sync::Arc::new(draw(text)?);
+        if let Ok(mut m) = self.drawn.lock() {
+            if m.len() >= Self::CAPACITY {
+                m.clear();
+            }
+            m.insert(text.to_string(), drawn.clone());
+        }
+        Some(drawn)
+    }
+
+    /// The QR code of a transfer's text as an inline SVG (`aria-label` = `title`). Built from
+    /// booleans and the escaped title only, so it is safe to insert unescaped.
+    pub fn svg(&self, text: &str, title: &str) -> Option<String> {
+        let p = self.path(text)?;
+        let title = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;");
+        let (size, d) = (p.size, &p.d);
+        Some(format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"qr\" viewBox=\"0 0 {size} {size}\" \
+             width=\"200\" height=\"200\" role=\"img\" aria-label=\"{title}\" shape-rendering=\"crispEdges\">\
+             <rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path d=\"{d}\" fill=\"#000\"/></svg>"
+        ))
+    }
+}
+
+impl Default for QrImages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Encodes `text` and draws each row's runs of dark modules as one rectangle, inside a
+/// quiet zone of 4 modules.
+fn draw(text: &str) -> Option<QrPath> {
+    use std::fmt::Write;
+    let m = ewoda_billing::invoice::qr::matrix(text).ok()?;
+    let mut d = String::new();
+    for (y, row) in m.dark.chunks(m.width).enumerate() {
+        let mut x = 0;
+        while x < row.len() {
+            if !row[x] {
+                x += 1;
+                continue;
+            }
+            let run = row[x..].iter().take_while(|dark| **dark).count();
+            let _ = write!(d, "M{} {}h{run}v1h-{run}z", x + 4, y + 4);
+            x += run;
+        }
+    }
+    Some(QrPath {
+        size: m.width + 8,
+        d,
+    })
 }
 
 #[cfg(test)]
@@ -84,12 +148,25 @@ mod tests {
     }
 
     #[test]
-    fn qr_svg_draws_dark_modules() {
-        let svg = qr_svg(
-            "7711002238|PL|PL79109010141234000000004711|000012345|ZWiK|FV 1|||",
-            "QR",
-        )
-        .unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("h1v1h-1z"));
+    fn qr_svg_draws_every_dark_module_once() {
+        let text = "7711002238|PL|PL79109010141234000000004711|000012345|ZWiK|FV 1|||";
+        let images = QrImages::new();
+        let svg = images.svg(text, "QR \"kod\"").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("aria-label=\"QR &quot;kod&quot;\""));
+        // The runs cover exactly the symbol's dark modules.
+        let m = ewoda_billing::invoice::qr::matrix(text).unwrap();
+        let drawn: usize = svg
+            .split('M')
+            .skip(1)
+            .map(|run| {
+                let h = run.split('h').nth(1).unwrap();
+                h.trim_end_matches(|c: char| !c.is_ascii_digit()).split('v').next().unwrap().parse::<usize>().unwrap()
+            })
+            .sum();
+        assert_eq!(drawn, m.dark.iter().filter(|d| **d).count());
+        // Drawn once: the second call returns the kept drawing.
+        let again = images.svg(text, "QR \"kod\"").unwrap();
+        assert_eq!(svg, again);
+        assert_eq!(images.drawn.lock().unwrap().len(), 1);
     }
 }
