@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
+use std::collections::HashMap;
 
 /// One stored register reading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +65,8 @@ pub struct MeterView {
     pub last_reading: Option<ReadingView>,
 }
 
+/// The meters of the customer's premises (all, or one premises: `$2`) with the last reading
+/// of each installation searched in `reading` (every monthly partition of it).
 const METERS_SQL: &str = "
     select m.meter_id, m.serial, m.model, m.medium, i.role, i.parent_meter_id, i.premises_id,
            i.installed_at, i.removed_at, m.verified_until,
@@ -78,6 +81,111 @@ const METERS_SQL: &str = "
     where exists (select 1 from contract k where k.customer_id = $1 and k.premises_id = i.premises_id)
       and ($2::bigint is null or i.premises_id = $2)
     order by i.premises_id, i.removed_at is not null, i.role, m.serial, i.installed_at desc";
+
+/// The same meters with the time of each installation's last reading as its day's rollup
+/// (`reading_daily`, one small table) has it; `source`, `quality` and `volume_ml` are read
+/// from `reading` afterwards (see [`meters_with_last_reading`]).
+const METERS_BY_DAILY_SQL: &str = "
+    select m.meter_id, m.serial, m.model, m.medium, i.role, i.parent_meter_id, i.premises_id,
+           i.installed_at, i.removed_at, m.verified_until, d.last_read_at,
+           null::timestamptz as read_at
+    from meter_installation i
+    join meter m on m.meter_id = i.meter_id
+    left join lateral (
+        select d.last_read_at from reading_daily d
+        where d.meter_id = i.meter_id
+          and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
+          and (i.removed_at is null or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date)
+        order by d.day desc limit 1) d on true
+    where exists (select 1 from contract k where k.customer_id = $1 and k.premises_id = i.premises_id)
+      and ($2::bigint is null or i.premises_id = $2)
+    order by i.premises_id, i.removed_at is not null, i.role, m.serial, i.installed_at desc";
+
+/// The meters of `premises` (or of all the customer's premises), each with its last reading.
+///
+/// A query on `reading` locks each of its monthly partitions on every run when its plan is
+/// generic (as the portal's are), which cost more than everything else on the dashboard. So
+/// the last reading's time comes from the day rollups, and the reading itself from a query
+/// whose timestamps are written into its text: planned for them, it opens only their
+/// partitions. Where the rollups do not give it — no rollup in the installation's days, or a
+/// rollup's last reading outside the installation's window — the whole history is searched.
+async fn meters_with_last_reading(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    premises: Option<i64>,
+) -> Result<Vec<MeterView>, ViewError> {
+    let rows = sqlx::query(METERS_BY_DAILY_SQL)
+        .bind(customer.get())
+        .bind(premises)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut meters = Vec::with_capacity(rows.len());
+    let mut last_at = Vec::with_capacity(rows.len());
+    for r in &rows {
+        meters.push(meter_row(r)?);
+        last_at.push(r.try_get::<Option<DateTime<Utc>>, _>("last_read_at")?);
+    }
+    let wanted: Vec<(i64, DateTime<Utc>)> = meters
+        .iter()
+        .zip(&last_at)
+        .filter_map(|(m, at)| at.map(|at| (m.meter_id, at)))
+        .collect();
+    let found = readings_at(conn, &wanted).await?;
+    let complete = meters.iter_mut().zip(&last_at).all(|(m, at)| {
+        m.last_reading = at.and_then(|at| found.get(&(m.meter_id, at)).cloned());
+        at.is_none() == m.last_reading.is_none()
+            && m.last_reading.as_ref().is_none_or(|r| in_window(m, r))
+    });
+    if complete && last_at.iter().all(Option::is_some) {
+        return Ok(meters);
+    }
+    let rows = sqlx::query(METERS_SQL)
+        .bind(customer.get())
+        .bind(premises)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.iter().map(meter_row).collect::<Result<_, _>>()?)
+}
+
+/// Whether a reading lies within the installation's window.
+fn in_window(m: &MeterView, r: &ReadingView) -> bool {
+    r.read_at >= m.installed_at && m.removed_at.is_none_or(|removed| r.read_at <= removed)
+}
+
+/// The stored readings at exactly these (meter, time) pairs. The values are typed numbers and
+/// timestamps written into the statement's text (nothing a user typed), so PostgreSQL plans it
+/// for them and opens only the partitions they fall in.
+async fn readings_at(
+    conn: &mut PgConnection,
+    wanted: &[(i64, DateTime<Utc>)],
+) -> Result<HashMap<(i64, DateTime<Utc>), ReadingView>, ViewError> {
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pairs: Vec<String> = wanted
+        .iter()
+        .map(|(meter, at)| {
+            format!(
+                "({meter}::bigint, '{}'::timestamptz)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "select r.meter_id, r.read_at, r.volume_ml, r.source, r.quality from reading r
+         where (r.meter_id, r.read_at) in ({})",
+        pairs.join(", ")
+    );
+    // No parameters: its plan, generic or not, is made for these values; not kept either.
+    let rows = sqlx::query(&sql).persistent(false).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let key = (r.try_get("meter_id")?, r.try_get("read_at")?);
+            Ok((key, reading_row(r)?))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(ViewError::from)
+}
 
 fn meter_row(r: &PgRow) -> Result<MeterView, sqlx::Error> {
     let read_at: Option<DateTime<Utc>> = r.try_get("read_at")?;
@@ -102,12 +210,7 @@ pub async fn of_customer(
     conn: &mut PgConnection,
     customer: CustomerId,
 ) -> Result<Vec<MeterView>, ViewError> {
-    let rows = sqlx::query(METERS_SQL)
-        .bind(customer.get())
-        .bind(None::<i64>)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.iter().map(meter_row).collect::<Result<_, _>>()?)
+    meters_with_last_reading(conn, customer, None).await
 }
 
 /// The meters of one premises of the customer; None when the premises is not theirs.
@@ -126,12 +229,9 @@ pub async fn of_premises(
     if !theirs {
         return Ok(None);
     }
-    let rows = sqlx::query(METERS_SQL)
-        .bind(customer.get())
-        .bind(premises_id)
-        .fetch_all(conn)
-        .await?;
-    Ok(Some(rows.iter().map(meter_row).collect::<Result<_, _>>()?))
+    meters_with_last_reading(conn, customer, Some(premises_id))
+        .await
+        .map(Some)
 }
 
 /// One page of a meter's readings within its installations on the customer's premises,

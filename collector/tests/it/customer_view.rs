@@ -4,7 +4,7 @@
 //! reject) — another customer's meter is None or a `meter_id` refusal.
 
 use crate::common::{at, customer_with_meter, install, meter, reading};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use ewoda_collector::alarms::{raise, AlarmKind};
 use ewoda_collector::pipeline::vee::VeeConfig;
 use ewoda_collector::pipeline::write_items;
@@ -67,6 +67,42 @@ async fn two(pool: &PgPool) -> Two {
         a_premises,
         b_main,
     }
+}
+
+/// The last reading is looked for in recent partitions first: a meter read yesterday is found
+/// there, one last read months ago (A-MAIN, May) by the search over the whole history, also
+/// when the customer's other meter was read recently.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn the_last_reading_is_found_whether_recent_or_months_old(pool: PgPool) {
+    let t = two(&pool).await;
+    let yesterday = Utc::now().duration_trunc(Duration::seconds(1)).unwrap() - Duration::days(1);
+    let items = [
+        reading("A-GARDEN", yesterday, 9_000),
+        reading("B-MAIN", yesterday, 7_500_000),
+    ];
+    let report = write_items(&pool, &VeeConfig::default(), &items)
+        .await
+        .unwrap();
+    assert_eq!(report.stored, 2);
+    let mut conn = pool.acquire().await.unwrap();
+    let last = |ms: &[meters::MeterView]| -> Vec<(String, DateTime<Utc>, i64)> {
+        ms.iter()
+            .map(|m| {
+                let r = m.last_reading.as_ref().unwrap();
+                (m.serial.clone(), r.read_at, r.volume_ml)
+            })
+            .collect()
+    };
+    let a = meters::of_customer(&mut conn, t.a).await.unwrap();
+    assert_eq!(
+        last(&a),
+        [
+            ("A-MAIN".to_string(), at(240), 100_400_000),
+            ("A-GARDEN".to_string(), yesterday, 9_000)
+        ]
+    );
+    let b = meters::of_customer(&mut conn, t.b).await.unwrap();
+    assert_eq!(last(&b), [("B-MAIN".to_string(), yesterday, 7_500_000)]);
 }
 
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]

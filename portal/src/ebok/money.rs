@@ -160,7 +160,12 @@ mod tests {
             .skip(1)
             .map(|run| {
                 let h = run.split('h').nth(1).unwrap();
-                h.trim_end_matches(|c: char| !c.is_ascii_digit()).split('v').next().unwrap().parse::<usize>().unwrap()
+                h.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .split('v')
+                    .next()
+                    .unwrap()
+                    .parse::<usize>()
+                    .unwrap()
             })
             .sum();
         assert_eq!(drawn, m.dark.iter().filter(|d| **d).count());
