@@ -155,6 +155,9 @@ pub struct AccountSummary {
     pub open_items: Vec<OpenItemView>,
     /// The individual account, when assigned.
     pub account: Option<AccountNumber>,
+    /// The same account as an IBAN, for transfer data ([`payment_data_for_balance`]).
+    #[serde(skip)]
+    pub iban: Option<Iban>,
 }
 
 /// The customer's individual (virtual) bank account.
@@ -256,6 +259,7 @@ pub async fn account_summary(
         next_due,
         open_items,
         account: account.as_ref().map(AccountNumber::from),
+        iban: account,
     })
 }
 
@@ -309,6 +313,35 @@ pub async fn payment_data(
             (format!("Odbiorca {number}"), balance)
         }
     };
+    transfer(conn, iban, title, amount).await.map(Some)
+}
+
+/// Payment data for the whole amount owed, from a summary already read (the dashboard's) and
+/// the customer's number: one query (the utility) instead of reading the balance, the account
+/// and the number again. The same as [`payment_data`] with `None`.
+pub async fn payment_data_for_balance(
+    conn: &mut PgConnection,
+    summary: &AccountSummary,
+    customer_number: &str,
+) -> Result<Option<PaymentData>, StoreError> {
+    match &summary.iban {
+        Some(iban) if summary.balance > Decimal::ZERO => {
+            let title = format!("Odbiorca {customer_number}");
+            transfer(conn, iban.clone(), title, summary.balance)
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The transfer to the utility of `amount` to `iban` under `title`, with its QR text.
+async fn transfer(
+    conn: &mut PgConnection,
+    iban: Iban,
+    title: String,
+    amount: Decimal,
+) -> Result<PaymentData, StoreError> {
     let u = sqlx::query("select short_name, nip from utility order by utility_id limit 1")
         .fetch_optional(&mut *conn)
         .await?
@@ -321,14 +354,14 @@ pub async fn payment_data(
         title,
     };
     let qr_text = qr::payload(&transfer).map_err(|e| StoreError::invalid("qr", e.to_string()))?;
-    Ok(Some(PaymentData {
+    Ok(PaymentData {
         account: AccountNumber::from(&iban),
         recipient: transfer.recipient_name,
         recipient_nip: transfer.recipient_nip,
         title: transfer.title,
         amount,
         qr_text,
-    }))
+    })
 }
 
 /// What the customer sees of themself (and what a contact change starts from).

@@ -220,6 +220,24 @@ async fn payment_data_carries_the_virtual_account_and_qr_text(pool: PgPool) {
         (all.amount, all.title.as_str()),
         (dec!(367.41), "Odbiorca 4711")
     );
+    // The dashboard's way, from the summary it has read: the same transfer.
+    let summary = customer::account_summary(&mut conn, a, today())
+        .await
+        .unwrap();
+    let from_summary = customer::payment_data_for_balance(&mut conn, &summary, "4711")
+        .await
+        .unwrap();
+    assert_eq!(from_summary.as_ref(), Some(&all));
+    let none_owed = customer::AccountSummary {
+        balance: dec!(-5.00),
+        ..summary
+    };
+    assert!(
+        customer::payment_data_for_balance(&mut conn, &none_owed, "4711")
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Another customer's invoice gives nothing to pay.
     assert!(
         customer::payment_data(&mut conn, b, Some(w.may_4711.invoice_id), today())

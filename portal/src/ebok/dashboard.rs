@@ -70,7 +70,7 @@ pub async fn dashboard(
     let summary = customer::account_summary(&mut conn, scope, today)
         .await
         .map_err(internal)?;
-    let pay = customer::payment_data(&mut conn, scope, None, today)
+    let pay = customer::payment_data_for_balance(&mut conn, &summary, &customer.number)
         .await
         .map_err(internal)?;
     let qr = pay
