@@ -153,22 +153,21 @@ mod tests {
         let images = QrImages::new();
         let svg = images.svg(text, "QR \"kod\"").unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("aria-label=\"QR &quot;kod&quot;\""));
-        // The runs cover exactly the symbol's dark modules.
+        // The runs, laid back on a grid, are exactly the symbol's dark modules.
         let m = ewoda_billing::invoice::qr::matrix(text).unwrap();
-        let drawn: usize = svg
-            .split('M')
-            .skip(1)
-            .map(|run| {
-                let h = run.split('h').nth(1).unwrap();
-                h.trim_end_matches(|c: char| !c.is_ascii_digit())
-                    .split('v')
-                    .next()
-                    .unwrap()
-                    .parse::<usize>()
-                    .unwrap()
-            })
-            .sum();
-        assert_eq!(drawn, m.dark.iter().filter(|d| **d).count());
+        let d = svg.split("d=\"").nth(1).unwrap().split('"').next().unwrap();
+        let mut grid = vec![false; m.width * m.width];
+        for run in d.split('M').skip(1) {
+            let (at, rest) = run.split_once('h').unwrap();
+            let (x, y) = at.split_once(' ').unwrap();
+            let (x, y): (usize, usize) = (x.parse().unwrap(), y.parse().unwrap());
+            let len: usize = rest.split('v').next().unwrap().parse().unwrap();
+            for cell in &mut grid[(y - 4) * m.width + x - 4..][..len] {
+                assert!(!*cell, "a module drawn twice");
+                *cell = true;
+            }
+        }
+        assert_eq!(grid, m.dark);
         // Drawn once: the second call returns the kept drawing.
         let again = images.svg(text, "QR \"kod\"").unwrap();
         assert_eq!(svg, again);
