@@ -246,13 +246,15 @@ await check('eBOK at 390 px: no sideways scrolling, axe clean', async () => {
   const found = [];
   const paths = ['/ebok/', '/ebok/invoices', `/ebok/invoices/${fixture.paid.id}`, '/ebok/payments',
                  `/ebok/meters/${fixture.mainMeter.id}`, '/ebok/profile'];
-  for (const path of paths) {
-    const url = `${origin}${path}?lang=pl`;
-    await page.goto(url);
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    if (width > 390) found.push(`${path}: the page is ${width} px wide`);
-    await axeCheck(page, url, 'pl', found);
-    await screenshot(page, 'mobile', url);
+  for (const lang of ['pl', 'en']) {
+    for (const path of paths) {
+      const url = `${origin}${path}?lang=${lang}`;
+      await page.goto(url);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > 390) found.push(`${path} (${lang}): the page is ${width} px wide`);
+      await axeCheck(page, url, lang, found);
+      await screenshot(page, 'mobile', url);
+    }
   }
   assert(found.length === 0, `${found.length} problems:\n  ${found.join('\n  ')}`);
   await ctx.close();
