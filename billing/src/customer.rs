@@ -310,7 +310,7 @@ pub async fn payment_data(
                     .bind(customer.get())
                     .fetch_one(&mut *conn)
                     .await?;
-            (format!("Odbiorca {number}"), balance)
+            (balance_title(&number), balance)
         }
     };
     transfer(conn, iban, title, amount).await.map(Some)
@@ -326,13 +326,18 @@ pub async fn payment_data_for_balance(
 ) -> Result<Option<PaymentData>, StoreError> {
     match &summary.iban {
         Some(iban) if summary.balance > Decimal::ZERO => {
-            let title = format!("Odbiorca {customer_number}");
+            let title = balance_title(customer_number);
             transfer(conn, iban.clone(), title, summary.balance)
                 .await
                 .map(Some)
         }
         _ => Ok(None),
     }
+}
+
+/// The transfer title of a payment of the whole balance: the customer number.
+fn balance_title(customer_number: &str) -> String {
+    format!("Odbiorca {customer_number}")
 }
 
 /// The transfer to the utility of `amount` to `iban` under `title`, with its QR text.

@@ -65,41 +65,49 @@ pub struct MeterView {
     pub last_reading: Option<ReadingView>,
 }
 
-/// The meters of the customer's premises (all, or one premises: `$2`) with the last reading
-/// of each installation searched in `reading` (every monthly partition of it).
-const METERS_SQL: &str = "
-    select m.meter_id, m.serial, m.model, m.medium, i.role, i.parent_meter_id, i.premises_id,
-           i.installed_at, i.removed_at, m.verified_until,
-           l.read_at, l.volume_ml, l.source, l.quality
-    from meter_installation i
-    join meter m on m.meter_id = i.meter_id
-    left join lateral (
-        select r.read_at, r.volume_ml, r.source, r.quality from reading r
-        where r.meter_id = i.meter_id and r.read_at >= i.installed_at
-          and (i.removed_at is null or r.read_at <= i.removed_at)
-        order by r.read_at desc limit 1) l on true
-    where exists (select 1 from contract k where k.customer_id = $1 and k.premises_id = i.premises_id)
-      and ($2::bigint is null or i.premises_id = $2)
-    order by i.premises_id, i.removed_at is not null, i.role, m.serial, i.installed_at desc";
+/// The meters of the customer's premises (all, or one premises: `$2`), installations current
+/// first, with the columns `$last` of the lateral subquery `$lateral` (aliased `l`) on each.
+macro_rules! meters_sql {
+    ($last:literal, $lateral:literal) => {
+        concat!(
+            "select m.meter_id, m.serial, m.model, m.medium, i.role, i.parent_meter_id,
+                    i.premises_id, i.installed_at, i.removed_at, m.verified_until, ",
+            $last,
+            " from meter_installation i
+             join meter m on m.meter_id = i.meter_id
+             left join lateral (",
+            $lateral,
+            ") l on true
+             where exists (select 1 from contract k
+                           where k.customer_id = $1 and k.premises_id = i.premises_id)
+               and ($2::bigint is null or i.premises_id = $2)
+             order by i.premises_id, i.removed_at is not null, i.role, m.serial,
+                      i.installed_at desc"
+        )
+    };
+}
 
-/// The same meters with the time of each installation's last reading as its day's rollup
-/// (`reading_daily`, one small table) has it; `source`, `quality` and `volume_ml` are read
-/// from `reading` afterwards (see [`meters_with_last_reading`]).
-const METERS_BY_DAILY_SQL: &str = "
-    select m.meter_id, m.serial, m.model, m.medium, i.role, i.parent_meter_id, i.premises_id,
-           i.installed_at, i.removed_at, m.verified_until, d.last_read_at,
-           null::timestamptz as read_at
-    from meter_installation i
-    join meter m on m.meter_id = i.meter_id
-    left join lateral (
-        select d.last_read_at from reading_daily d
-        where d.meter_id = i.meter_id
-          and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
-          and (i.removed_at is null or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date)
-        order by d.day desc limit 1) d on true
-    where exists (select 1 from contract k where k.customer_id = $1 and k.premises_id = i.premises_id)
-      and ($2::bigint is null or i.premises_id = $2)
-    order by i.premises_id, i.removed_at is not null, i.role, m.serial, i.installed_at desc";
+/// The meters with each installation's last reading searched in `reading` (every monthly
+/// partition of it).
+const METERS_SQL: &str = meters_sql!(
+    "l.read_at, l.volume_ml, l.source, l.quality",
+    "select r.read_at, r.volume_ml, r.source, r.quality from reading r
+     where r.meter_id = i.meter_id and r.read_at >= i.installed_at
+       and (i.removed_at is null or r.read_at <= i.removed_at)
+     order by r.read_at desc limit 1"
+);
+
+/// The meters with the time of each installation's last reading as its day's rollup
+/// (`reading_daily`, one small table) has it; the reading itself is read afterwards (see
+/// [`meters_with_last_reading`]).
+const METERS_BY_DAILY_SQL: &str = meters_sql!(
+    "l.last_read_at, null::timestamptz as read_at",
+    "select d.last_read_at from reading_daily d
+     where d.meter_id = i.meter_id
+       and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
+       and (i.removed_at is null or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date)
+     order by d.day desc limit 1"
+);
 
 /// The meters of `premises` (or of all the customer's premises), each with its last reading.
 ///
@@ -131,12 +139,12 @@ async fn meters_with_last_reading(
         .filter_map(|(m, at)| at.map(|at| (m.meter_id, at)))
         .collect();
     let found = readings_at(conn, &wanted).await?;
+    // Complete when every installation's reading was found where the rollup said, in its window.
     let complete = meters.iter_mut().zip(&last_at).all(|(m, at)| {
         m.last_reading = at.and_then(|at| found.get(&(m.meter_id, at)).cloned());
-        at.is_none() == m.last_reading.is_none()
-            && m.last_reading.as_ref().is_none_or(|r| in_window(m, r))
+        m.last_reading.as_ref().is_some_and(|r| in_window(m, r))
     });
-    if complete && last_at.iter().all(Option::is_some) {
+    if complete {
         return Ok(meters);
     }
     let rows = sqlx::query(METERS_SQL)

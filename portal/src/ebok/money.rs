@@ -6,6 +6,8 @@ use crate::ui::{Lang, Page};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Today in the utility's time zone (the data layer takes it as a parameter).
 pub fn today() -> NaiveDate {
@@ -52,7 +54,7 @@ impl Fmt {
 /// drawing depends on its text alone, so a kept one is never stale; at `CAPACITY` texts the
 /// memo starts over, which bounds its memory (a few kB a text).
 pub struct QrImages {
-    drawn: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<QrPath>>>,
+    drawn: Mutex<HashMap<String, Arc<QrPath>>>,
 }
 
 /// One QR symbol as an SVG path of its dark modules, with the quiet zone counted in `size`.
@@ -66,17 +68,17 @@ impl QrImages {
 
     pub fn new() -> Self {
         QrImages {
-            drawn: std::sync::Mutex::new(std::collections::HashMap::new()),
+            drawn: Mutex::new(HashMap::new()),
         }
     }
 
     /// The symbol of `text`, drawn now or earlier; None when the text cannot be encoded.
-    fn path(&self, text: &str) -> Option<std::sync::Arc<QrPath>> {
+    fn path(&self, text: &str) -> Option<Arc<QrPath>> {
         let kept = self.drawn.lock().ok().and_then(|m| m.get(text).cloned());
         if kept.is_some() {
             return kept;
         }
-        let drawn = std::sync::Arc::new(draw(text)?);
+        let drawn = Arc::new(draw(text)?);
         if let Ok(mut m) = self.drawn.lock() {
             if m.len() >= Self::CAPACITY {
                 m.clear();
