@@ -158,6 +158,18 @@ pub struct AccountSummary {
     /// The same account as an IBAN, for transfer data ([`payment_data_for_balance`]).
     #[serde(skip)]
     pub iban: Option<Iban>,
+    /// The utility as a transfer's recipient (None: no utility set up yet).
+    #[serde(skip)]
+    pub recipient: Option<Recipient>,
+}
+
+/// The utility as the recipient of a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// Short name.
+    pub name: String,
+    /// NIP.
+    pub nip: String,
 }
 
 /// The customer's individual (virtual) bank account.
@@ -187,16 +199,20 @@ pub async fn open_items(
     Ok(ledger::open_items(conn, customer.get())
         .await?
         .into_iter()
-        .map(|o| OpenItemView {
-            overdue: o.open > Decimal::ZERO && o.due_on < today,
-            invoice_id: o.invoice_id,
-            number: o.number,
-            due_on: o.due_on,
-            gross: o.gross,
-            paid: o.allocated,
-            open: o.open,
-        })
+        .map(|o| item_view(o, today))
         .collect())
+}
+
+fn item_view(o: ledger::OpenItem, today: NaiveDate) -> OpenItemView {
+    OpenItemView {
+        overdue: o.open > Decimal::ZERO && o.due_on < today,
+        invoice_id: o.invoice_id,
+        number: o.number,
+        due_on: o.due_on,
+        gross: o.gross,
+        paid: o.allocated,
+        open: o.open,
+    }
 }
 
 fn next_due(items: &[OpenItemView], today: NaiveDate) -> Option<NextDue> {
@@ -236,9 +252,59 @@ pub async fn account_summary(
     customer: CustomerId,
     today: NaiveDate,
 ) -> Result<AccountSummary, StoreError> {
-    let balance = ledger::balance(&mut *conn, customer.get()).await?;
-    let open_items = open_items(&mut *conn, customer, today).await?;
-    let account = crate::virtual_accounts::of_customer(&mut *conn, customer.get()).await?;
+    let rows = sqlx::query(&summary_sql())
+        .bind(customer.get())
+        .fetch_all(conn)
+        .await?;
+    let head = rows
+        .first()
+        .ok_or_else(|| StoreError::not_found("account summary"))?;
+    let sum: Option<Decimal> = head.try_get("balance")?;
+    let balance = ewoda_common::Money::round(sum.unwrap_or(Decimal::ZERO)).amount();
+    let account = head
+        .try_get::<Option<String>, _>("iban")?
+        .map(|s| Iban::parse(&s))
+        .transpose()?;
+    let recipient = match head.try_get::<Option<String>, _>("recipient_name")? {
+        Some(name) => Some(Recipient {
+            name,
+            nip: head.try_get("recipient_nip")?,
+        }),
+        None => None,
+    };
+    let open_items = ledger::open_item_rows(&rows)?
+        .into_iter()
+        .map(|o| item_view(o, today))
+        .collect();
+    Ok(summarise(balance, open_items, account, recipient, today))
+}
+
+/// The summary's facts in one statement (one round trip for every eBOK dashboard): the
+/// balance, the virtual account and the utility on every row, then the open items as
+/// [`ledger::open_items`] defines them, a row each (one row of nulls when none is open).
+fn summary_sql() -> String {
+    format!(
+        "select h.*, o.*
+         from (select (select sum(amount) from ledger_posting where customer_id = $1) as balance,
+                      (select iban from virtual_account where customer_id = $1) as iban,
+                      u.short_name as recipient_name, u.nip as recipient_nip
+               from (select 1) one
+               left join lateral (select short_name, nip from utility
+                                  order by utility_id limit 1) u on true) h
+         left join lateral ({items}) o on true
+         order by o.due_on, o.invoice_id",
+        items = ledger::open_items_sql("= $1", "null"),
+    )
+}
+
+/// The figures of the summary from the balance and the open items.
+fn summarise(
+    balance: Decimal,
+    open_items: Vec<OpenItemView>,
+    account: Option<Iban>,
+    recipient: Option<Recipient>,
+    today: NaiveDate,
+) -> AccountSummary {
     let to_pay = owed(balance);
     let overdue: Decimal = open_items
         .iter()
@@ -251,7 +317,7 @@ pub async fn account_summary(
             amount: n.amount.min(to_pay),
             ..n
         });
-    Ok(AccountSummary {
+    AccountSummary {
         to_pay,
         overpayment: (-balance).max(Decimal::ZERO),
         balance,
@@ -260,7 +326,8 @@ pub async fn account_summary(
         open_items,
         account: account.as_ref().map(AccountNumber::from),
         iban: account,
-    })
+        recipient,
+    }
 }
 
 /// Transfer data for paying by bank transfer, with the text of the banks' payment QR code.
@@ -319,18 +386,16 @@ pub async fn payment_data(
 /// Payment data for the whole amount owed, from a summary already read (the dashboard's) and
 /// the customer's number: one query (the utility) instead of reading the balance, the account
 /// and the number again. The same as [`payment_data`] with `None`.
-pub async fn payment_data_for_balance(
-    conn: &mut PgConnection,
+pub fn payment_data_for_balance(
     summary: &AccountSummary,
     customer_number: &str,
 ) -> Result<Option<PaymentData>, StoreError> {
-    match &summary.iban {
-        Some(iban) if summary.balance > Decimal::ZERO => {
+    match (&summary.iban, &summary.recipient) {
+        (Some(iban), Some(to)) if summary.balance > Decimal::ZERO => {
             let title = balance_title(customer_number);
-            transfer(conn, iban.clone(), title, summary.balance)
-                .await
-                .map(Some)
+            transfer_to(to, iban.clone(), title, summary.balance).map(Some)
         }
+        (Some(_), None) if summary.balance > Decimal::ZERO => Err(StoreError::not_found("utility")),
         _ => Ok(None),
     }
 }
@@ -351,11 +416,25 @@ async fn transfer(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::not_found("utility"))?;
+    let to = Recipient {
+        name: u.try_get("short_name")?,
+        nip: u.try_get("nip")?,
+    };
+    transfer_to(&to, iban, title, amount)
+}
+
+/// [`transfer`] to a recipient already read.
+fn transfer_to(
+    to: &Recipient,
+    iban: Iban,
+    title: String,
+    amount: Decimal,
+) -> Result<PaymentData, StoreError> {
     let transfer = TransferData {
-        recipient_nip: u.try_get("nip")?,
+        recipient_nip: to.nip.clone(),
         account: iban.clone(),
         amount,
-        recipient_name: u.try_get("short_name")?,
+        recipient_name: to.name.clone(),
         title,
     };
     let qr_text = qr::payload(&transfer).map_err(|e| StoreError::invalid("qr", e.to_string()))?;

@@ -339,8 +339,17 @@ pub async fn open_items(
     conn: &mut PgConnection,
     customer_id: i64,
 ) -> Result<Vec<OpenItem>, StoreError> {
-    let mut all = open_items_of(conn, &[customer_id], None).await?;
-    Ok(all.pop().map(|(_, items)| items).unwrap_or_default())
+    // One customer and every correction, written as constants: PostgreSQL plans this once per
+    // connection (an array parameter or a parameter that may be null makes it plan each call,
+    // which cost more than the query on every eBOK dashboard).
+    let rows = sqlx::query(&open_items_sql("= $1", "null"))
+        .bind(customer_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(by_customer(rows)?
+        .pop()
+        .map(|(_, items)| items)
+        .unwrap_or_default())
 }
 
 /// [`open_items`] of several customers in one query (bulk statement import), by customer id,
@@ -350,33 +359,59 @@ pub async fn open_items_of(
     customer_ids: &[i64],
     on: Option<NaiveDate>,
 ) -> Result<Vec<(i64, Vec<OpenItem>)>, StoreError> {
-    let sql = format!(
-        "select i.customer_id, i.invoice_id, i.number, i.due_on, i.gross, o.corrected, o.allocated
-         from invoice i
-         cross join lateral (select {corrected} as corrected, {ALLOCATED_SQL} as allocated) o
-         where i.customer_id = any($1) and {IS_DEBT_SQL} and o.corrected <> o.allocated
-         order by i.customer_id, i.due_on, i.invoice_id",
-        corrected = corrected_gross_sql("$2"),
-    );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&open_items_sql("= any($1)", "$2"))
         .bind(customer_ids)
         .bind(on)
         .fetch_all(conn)
         .await?;
+    by_customer(rows)
+}
+
+/// The open items' statement for the customers `i.customer_id {customers}`, corrections issued
+/// on or before `on` (an SQL date expression or `null`).
+pub(crate) fn open_items_sql(customers: &str, on: &str) -> String {
+    format!(
+        "select i.customer_id, i.invoice_id, i.number, i.due_on, i.gross, o.corrected, o.allocated
+         from invoice i
+         cross join lateral (select {corrected} as corrected, {ALLOCATED_SQL} as allocated) o
+         where i.customer_id {customers} and {IS_DEBT_SQL} and o.corrected <> o.allocated
+         order by i.customer_id, i.due_on, i.invoice_id",
+        corrected = corrected_gross_sql(on),
+    )
+}
+
+/// The open items among rows of [`open_items_sql`]'s columns (rows of nulls, as an outer join
+/// gives when nothing is open, are skipped).
+pub(crate) fn open_item_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<OpenItem>, StoreError> {
+    let mut items = Vec::new();
+    for r in rows {
+        if r.try_get::<Option<i64>, _>("invoice_id")?.is_some() {
+            items.push(open_item(r)?);
+        }
+    }
+    Ok(items)
+}
+
+fn open_item(r: &sqlx::postgres::PgRow) -> Result<OpenItem, StoreError> {
+    let corrected: Decimal = r.try_get("corrected")?;
+    let allocated: Decimal = r.try_get("allocated")?;
+    Ok(OpenItem {
+        invoice_id: r.try_get("invoice_id")?,
+        number: r.try_get("number")?,
+        due_on: r.try_get("due_on")?,
+        gross: r.try_get("gross")?,
+        corrected,
+        allocated,
+        open: corrected - allocated,
+    })
+}
+
+/// Open items' rows (ordered by customer) grouped by customer.
+fn by_customer(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<(i64, Vec<OpenItem>)>, StoreError> {
     let mut out: Vec<(i64, Vec<OpenItem>)> = Vec::new();
     for r in rows {
         let customer: i64 = r.try_get("customer_id")?;
-        let corrected: Decimal = r.try_get("corrected")?;
-        let allocated: Decimal = r.try_get("allocated")?;
-        let item = OpenItem {
-            invoice_id: r.try_get("invoice_id")?,
-            number: r.try_get("number")?,
-            due_on: r.try_get("due_on")?,
-            gross: r.try_get("gross")?,
-            corrected,
-            allocated,
-            open: corrected - allocated,
-        };
+        let item = open_item(&r)?;
         match out.last_mut() {
             Some((c, items)) if *c == customer => items.push(item),
             _ => out.push((customer, vec![item])),

@@ -115,6 +115,36 @@ async fn premises_and_contracts_are_the_customers_own(pool: PgPool) {
     assert_eq!(early.iter().filter(|p| p.active).count(), 1);
 }
 
+/// A customer with nothing posted (read in the same one statement as the others): zeros, no
+/// open items, no account yet, nothing to transfer; the utility is there as the recipient.
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn summary_of_a_customer_with_nothing_posted(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    let _w = world(&mut conn).await;
+    let id: i64 = sqlx::query_scalar(
+        "insert into customer (number, kind, first_name, last_name)
+         values ('4799', 'household', 'Ewa', 'Zielińska') returning customer_id",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let s = customer::account_summary(&mut conn, CustomerId::new(id), today())
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.balance, s.to_pay, s.overpayment, s.overdue),
+        (dec!(0), dec!(0), dec!(0), dec!(0))
+    );
+    assert!(s.open_items.is_empty() && s.next_due.is_none() && s.account.is_none());
+    assert!(
+        s.recipient.is_some(),
+        "the utility, read in the same statement"
+    );
+    assert!(customer::payment_data_for_balance(&s, "4799")
+        .unwrap()
+        .is_none());
+}
+
 #[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
 async fn summary_shows_balance_next_due_open_items_and_overpayment(pool: PgPool) {
     let mut conn = pool.acquire().await.unwrap();
@@ -224,20 +254,15 @@ async fn payment_data_carries_the_virtual_account_and_qr_text(pool: PgPool) {
     let summary = customer::account_summary(&mut conn, a, today())
         .await
         .unwrap();
-    let from_summary = customer::payment_data_for_balance(&mut conn, &summary, "4711")
-        .await
-        .unwrap();
+    let from_summary = customer::payment_data_for_balance(&summary, "4711").unwrap();
     assert_eq!(from_summary.as_ref(), Some(&all));
     let none_owed = customer::AccountSummary {
         balance: dec!(-5.00),
         ..summary
     };
-    assert!(
-        customer::payment_data_for_balance(&mut conn, &none_owed, "4711")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(customer::payment_data_for_balance(&none_owed, "4711")
+        .unwrap()
+        .is_none());
     // Another customer's invoice gives nothing to pay.
     assert!(
         customer::payment_data(&mut conn, b, Some(w.may_4711.invoice_id), today())

@@ -101,42 +101,62 @@ fn point(period: NaiveDate, ml: i64, days: i64) -> ConsumptionPoint {
     }
 }
 
+/// One bucket's statement: the customer's days of the meter between `{from}` and `{to}` (the
+/// installation windows on their premises), summed per `$3`, tagged `{set}`.
+macro_rules! buckets_sql {
+    ($set:literal, $from:literal, $to:literal) => {
+        concat!(
+            "select ", $set, " as part, date_trunc($3, d.day::timestamp)::date as period,
+                    sum(d.consumption_ml)::bigint as ml, count(*) as days
+             from reading_daily d
+             where d.meter_id = $2 and d.day between ", $from, " and ", $to, "
+               and exists (select 1 from meter_installation i
+                           join contract k on k.premises_id = i.premises_id
+                           where i.meter_id = d.meter_id and k.customer_id = $1
+                             and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
+                             and (i.removed_at is null
+                                  or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date))
+             group by 2"
+        )
+    };
+}
+
+/// The buckets of `[from, to]` (set 0) and of `[year_from, year_to]` (set 1) in one statement.
+const BUCKETS_SQL: &str = concat!(
+    buckets_sql!("0", "$4", "$5"),
+    " union all ",
+    buckets_sql!("1", "$6", "$7"),
+    " order by 1, 2"
+);
+
+/// The buckets of a range and of the same range a year earlier (one round trip).
 async fn buckets(
     conn: &mut PgConnection,
     customer: CustomerId,
     meter_id: i64,
     granularity: Granularity,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<ConsumptionPoint>, ViewError> {
-    let rows = sqlx::query(
-        "select date_trunc($3, d.day::timestamp)::date as period, sum(d.consumption_ml)::bigint as ml,
-                count(*) as days
-         from reading_daily d
-         where d.meter_id = $2 and d.day between $4 and $5
-           and exists (select 1 from meter_installation i join contract k on k.premises_id = i.premises_id
-                       where i.meter_id = d.meter_id and k.customer_id = $1
-                         and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
-                         and (i.removed_at is null
-                              or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date))
-         group by 1 order by 1",
-    )
-    .bind(customer.get())
-    .bind(meter_id)
-    .bind(granularity.trunc())
-    .bind(from)
-    .bind(to)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(point(
-                r.try_get("period")?,
-                r.try_get("ml")?,
-                r.try_get("days")?,
-            ))
-        })
-        .collect()
+    range: (NaiveDate, NaiveDate),
+    year_before: (NaiveDate, NaiveDate),
+) -> Result<(Vec<ConsumptionPoint>, Vec<ConsumptionPoint>), ViewError> {
+    let rows = sqlx::query(BUCKETS_SQL)
+        .bind(customer.get())
+        .bind(meter_id)
+        .bind(granularity.trunc())
+        .bind(range.0)
+        .bind(range.1)
+        .bind(year_before.0)
+        .bind(year_before.1)
+        .fetch_all(conn)
+        .await?;
+    let (mut this, mut last) = (Vec::new(), Vec::new());
+    for r in &rows {
+        let p = point(r.try_get("period")?, r.try_get("ml")?, r.try_get("days")?);
+        match r.try_get::<i32, _>("part")? {
+            0 => this.push(p),
+            _ => last.push(p),
+        }
+    }
+    Ok((this, last))
 }
 
 /// The meter's use from `from` through `to` (local days, inclusive) per `granularity`, and the
@@ -168,20 +188,24 @@ pub async fn series(
             ),
         ));
     }
-    if windows(&mut *conn, customer, meter_id).await?.is_empty() {
-        return Ok(None);
-    }
     let year_ago = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
-    let points = buckets(&mut *conn, customer, meter_id, granularity, from, to).await?;
-    let last_year = buckets(
+    let (points, last_year) = buckets(
         &mut *conn,
         customer,
         meter_id,
         granularity,
-        year_ago(from),
-        year_ago(to),
+        (from, to),
+        (year_ago(from), year_ago(to)),
     )
     .await?;
+    // Days were found only within the customer's installations of the meter: the meter is
+    // theirs. Only without any is it asked (an empty series, or not their meter).
+    if points.is_empty()
+        && last_year.is_empty()
+        && windows(&mut *conn, customer, meter_id).await?.is_empty()
+    {
+        return Ok(None);
+    }
     Ok(Some(ConsumptionSeries {
         meter_id,
         granularity,

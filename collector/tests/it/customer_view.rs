@@ -158,6 +158,12 @@ async fn meters_with_last_reading_and_history_are_scoped(pool: PgPool) {
             .unwrap()
             .is_none()
     );
+    // Their meter without a reading: an empty page, not "not theirs".
+    let empty = meters::readings(&mut conn, t.a, t.a_garden, PageRequest::default())
+        .await
+        .unwrap()
+        .expect("their meter");
+    assert_eq!((empty.total, empty.items.len()), (0, 0));
 }
 
 async fn daily(pool: &PgPool, meter_id: i64, day: &str, ml: i64) {
@@ -266,6 +272,19 @@ async fn consumption_series_per_day_month_year_with_last_year(pool: PgPool) {
     .await
     .unwrap()
     .is_none());
+    // Their meter, a month without a day of use either year: empty, not "not theirs".
+    let none_yet = series(
+        &mut conn,
+        t.a,
+        t.a_garden,
+        Granularity::Day,
+        d("2024-01-01"),
+        d("2024-01-31"),
+    )
+    .await
+    .unwrap()
+    .expect("their meter");
+    assert!(none_yet.points.is_empty() && none_yet.last_year.is_empty());
     let field = |e: ViewError| match e {
         ViewError::Invalid(v) => v[0].field.clone(),
         other => panic!("{other}"),

@@ -1,27 +1,80 @@
 //! Sessions and security headers.
 
+use super::coherent::Caches;
 use super::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::sync::Arc;
 use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "ewoda_session";
 
-/// Sessions in PostgreSQL (`tower_sessions.session`, created by a migration): HttpOnly,
-/// SameSite=Lax, Secure when served over TLS, expiring after the configured idle time.
-pub fn sessions(state: &AppState) -> SessionManagerLayer<PostgresStore> {
+/// Sessions in PostgreSQL (`tower_sessions.session`, created by a migration), read through
+/// the coherent cache: HttpOnly, SameSite=Lax, Secure when served over TLS, expiring after
+/// the configured idle time.
+pub fn sessions(state: &AppState) -> SessionManagerLayer<CachedSessions> {
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
-    SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+    let store = CachedSessions {
+        store: PostgresStore::new(state.pool.clone()),
+        caches: state.caches.clone(),
+    };
+    SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.tls)
         .with_expiry(Expiry::OnInactivity(idle))
+}
+
+/// The PostgreSQL session store behind [`Caches::sessions`]: a request's session is read
+/// from memory unless it changed since (in any process: the table's trigger notifies).
+#[derive(Debug, Clone)]
+pub struct CachedSessions {
+    store: PostgresStore,
+    caches: Arc<Caches>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for CachedSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let ticket = self.caches.sessions.ticket();
+        self.store.create(record).await?;
+        self.caches.sessions.keep(ticket, record.id, record.clone());
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let ticket = self.caches.sessions.ticket();
+        self.store.save(record).await?;
+        self.caches.sessions.keep(ticket, record.id, record.clone());
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.caches.sessions.get(id) {
+            // The store's query compares the expiry with the clock: so does the cache.
+            return Ok((record.expiry_date > time::OffsetDateTime::now_utc()).then_some(record));
+        }
+        let ticket = self.caches.sessions.ticket();
+        let record = self.store.load(id).await?;
+        if let Some(r) = &record {
+            self.caches.sessions.keep(ticket, *id, r.clone());
+        }
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.store.delete(id).await?;
+        self.caches.sessions.evict(id);
+        Ok(())
+    }
 }
 
 /// Session key of when the session's expiry was last pushed forward (unix milliseconds).

@@ -2,6 +2,7 @@
 //! (tracing, security headers, sessions in PostgreSQL, language, error pages, CSRF, rate
 //! limits). A new area writes `pub const ROUTES` and `router()` and is added here once.
 
+pub mod coherent;
 pub mod csrf;
 mod layers;
 pub mod limit;

@@ -40,6 +40,8 @@ pub struct App {
     pub push: Option<crate::push::PushSender>,
     /// ebok: money — the payment QR codes, each drawn once.
     pub qr: crate::ebok::money::QrImages,
+    /// Sessions and users' standing, kept coherent by PostgreSQL's notifications.
+    pub caches: Arc<crate::app::coherent::Caches>,
 }
 
 /// Portal settings; [`AppConfig::default`] is what the demo and tests start from. `Debug`
@@ -206,7 +208,10 @@ impl AppState {
             .payments
             .clone()
             .map(ewoda_billing::payments::online::Przelewy24::new);
+        let caches = Arc::new(crate::app::coherent::Caches::new());
+        crate::app::coherent::spawn_listener(&pool, &caches);
         AppState(Arc::new(App {
+            caches,
             pool,
             config,
             i18n: I18n::load(),

@@ -42,13 +42,28 @@ async fn user_of(parts: &mut Parts, state: &AppState) -> Result<SessionUser, App
 }
 
 /// A user's standing as the database says now.
-struct Standing {
-    active: bool,
-    roles: Vec<Role>,
-    customer_id: Option<i64>,
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub active: bool,
+    pub roles: Vec<Role>,
+    pub customer_id: Option<i64>,
 }
 
+/// The standing from the coherent cache, or read (and kept) when it is not there.
 async fn current(state: &AppState, user_id: i64) -> Result<Option<Standing>, AppError> {
+    let cache = &state.caches.standings;
+    if let Some(s) = cache.get(&user_id) {
+        return Ok(Some(s));
+    }
+    let ticket = cache.ticket();
+    let standing = read_standing(state, user_id).await?;
+    if let Some(s) = &standing {
+        cache.keep(ticket, user_id, s.clone());
+    }
+    Ok(standing)
+}
+
+async fn read_standing(state: &AppState, user_id: i64) -> Result<Option<Standing>, AppError> {
     let row = sqlx::query(
         "select u.active, u.customer_id,
                 coalesce(array_agg(r.role order by r.role) filter (where r.role is not null),

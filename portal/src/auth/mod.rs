@@ -11,7 +11,7 @@ mod tokens;
 pub mod users;
 
 pub use extract::{
-    Admin, AnyStaff, Clerk, CurrentUser, Customer, Operator, Reader, Staff, StaffRole,
+    Admin, AnyStaff, Clerk, CurrentUser, Customer, Operator, Reader, Staff, StaffRole, Standing,
 };
 
 use crate::app::{Access, AppState, Area, RouteRule};

@@ -70,9 +70,7 @@ pub async fn dashboard(
     let summary = customer::account_summary(&mut conn, scope, today)
         .await
         .map_err(internal)?;
-    let pay = customer::payment_data_for_balance(&mut conn, &summary, &customer.number)
-        .await
-        .map_err(internal)?;
+    let pay = customer::payment_data_for_balance(&summary, &customer.number).map_err(internal)?;
     let qr = pay
         .as_ref()
         .and_then(|p| state.qr.svg(&p.qr_text, &page.t("ebok-qr-label")));

@@ -296,6 +296,7 @@ async fn roles_and_deactivation_take_effect_on_the_next_request() {
     .execute(&app.pool)
     .await
     .unwrap();
+    app.settle().await;
     clerk
         .get("/office/")
         .await
@@ -307,6 +308,7 @@ async fn roles_and_deactivation_take_effect_on_the_next_request() {
         .execute(&app.pool)
         .await
         .unwrap();
+    app.settle().await;
     let r = customer.get("/ebok/").await;
     r.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
@@ -315,6 +317,7 @@ async fn roles_and_deactivation_take_effect_on_the_next_request() {
         .execute(&app.pool)
         .await
         .unwrap();
+    app.settle().await;
     customer
         .get("/ebok/")
         .await
@@ -391,5 +394,99 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
         login_from(&app, "127.0.0.2", "198.51.100.2").await,
         too_many
     );
+    app.drop_db().await;
+}
+
+/// A fresh app with its caches live and `klient` logged in, the dashboard seen once.
+async fn cached_customer() -> (TestApp, crate::support::TestClient) {
+    let app = TestApp::new().await;
+    app.caches_live().await;
+    let mut customer = app.login("klient").await;
+    customer.get("/ebok/").await.assert_status(StatusCode::OK);
+    (app, customer)
+}
+
+/// Sessions and standings are served from memory, and the database's notifications keep
+/// them true: a change made by any process (here plain SQL) counts on the next request, and
+/// while the listener is away nothing is served from memory.
+#[tokio::test]
+async fn cached_sessions_and_roles_follow_every_change_in_the_database() {
+    let (app, mut customer) = cached_customer().await;
+    assert!(app.state.caches.sessions.len() >= 1, "the session is kept");
+    assert!(
+        app.state.caches.standings.len() >= 1,
+        "the standing is kept"
+    );
+
+    // A change that bypasses the triggers is not seen: the page comes from memory.
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql(
+        "set session_replication_role = replica;
+         update app_user set active = false where login = 'klient'",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    customer.get("/ebok/").await.assert_status(StatusCode::OK);
+    sqlx::raw_sql(
+        "update app_user set active = true where login = 'klient';
+         reset session_replication_role",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+
+    // A role given by SQL counts on the next request.
+    sqlx::query(
+        "insert into user_role (user_id, role)
+         select user_id, 'clerk' from app_user where login = 'klient'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.settle().await;
+    customer.get("/office/").await.assert_status(StatusCode::OK);
+
+    // A session deleted by SQL (say, "log out everywhere") ends at once.
+    sqlx::query("delete from tower_sessions.session where id = $1")
+        .bind(customer.session_id().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.settle().await;
+    let r = customer.get("/ebok/").await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
+    app.drop_db().await;
+}
+
+/// The listener's connection lost: the caches are emptied and not used until it is back, so
+/// a change made meanwhile (whose notification went nowhere) is seen at once, and after.
+#[tokio::test]
+async fn a_lost_listener_turns_the_caches_off_until_it_is_back() {
+    let (app, mut customer) = cached_customer().await;
+    sqlx::query(
+        "select pg_terminate_backend(pid) from pg_stat_activity
+         where datname = current_database() and query ilike 'listen%'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    for _ in 0..200 {
+        if !app.state.caches.is_live() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!app.state.caches.is_live(), "the loss is noticed");
+    sqlx::query("update app_user set active = false where login = 'klient'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = customer.get("/ebok/").await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    app.caches_live().await;
+    assert!(app.state.caches.standings.is_empty(), "back, and empty");
     app.drop_db().await;
 }

@@ -75,6 +75,24 @@ impl TestApp {
         c
     }
 
+    /// Waits until the portal's caches have seen every change committed so far (after a
+    /// test changed a session, a role or a user with SQL).
+    pub async fn settle(&self) {
+        self.state.caches.settle(&self.pool).await.unwrap();
+    }
+
+    /// Waits until the cache listener is connected, so that what follows is served from the
+    /// caches where they hold it.
+    pub async fn caches_live(&self) {
+        for _ in 0..200 {
+            if self.state.caches.is_live() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the cache listener did not connect within 5 s");
+    }
+
     pub async fn drop_db(self) {
         // close() waits for every checked-out connection; a test still holding one (a
         // connection it acquired) would hang here, and `drop … with (force)` ends them anyway.
