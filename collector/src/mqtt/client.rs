@@ -99,6 +99,8 @@ pub enum Failure {
     AuthRefused(String),
     /// The TLS handshake failed on certificates or names.
     Tls(String),
+    /// The broker requires a client certificate and none is configured.
+    ClientCertificateRequired,
     /// Any other refusal a retry will not change.
     Refused(String),
 }
@@ -261,7 +263,11 @@ fn io_failure(kind: Option<std::io::ErrorKind>, text: String) -> Failure {
 
 /// An I/O error; the TLS handshake reports certificate trouble as one wrapping rustls' error.
 fn io_error(io: std::io::Error) -> Failure {
-    match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+    use rustls::{AlertDescription, Error as TlsError};
+    match io.get_ref().and_then(|e| e.downcast_ref::<TlsError>()) {
+        Some(TlsError::AlertReceived(AlertDescription::CertificateRequired)) => {
+            Failure::ClientCertificateRequired
+        }
         Some(tls) => Failure::Tls(tls.to_string()),
         None => io_failure(Some(io.kind()), io.to_string()),
     }
@@ -289,7 +295,10 @@ fn v4_failure(e: rumqttc::ConnectionError) -> Failure {
         }
         E::ConnectionRefused(c) => Failure::Refused(format!("CONNACK: {c:?}")),
         E::MqttState(S::ConnectionAborted) => io_failure(None, "connection closed by peer".into()),
-        E::MqttState(S::Io(io)) | E::Io(io) => io_error(io),
+        // A TLS 1.3 broker refuses a missing client certificate after the handshake: the
+        // alert arrives as the first read's error.
+        E::MqttState(S::Io(io) | S::Deserialization(rumqttc::mqttbytes::Error::Io(io)))
+        | E::Io(io) => io_error(io),
         E::Tls(t) => tls_failure(t),
         other => Failure::Transient(other.to_string()),
     }
@@ -311,7 +320,9 @@ fn v5_failure(e: rumqttc::v5::ConnectionError) -> Failure {
         ) => Failure::Transient(format!("CONNACK: {c:?}")),
         E::ConnectionRefused(c) => Failure::Refused(format!("CONNACK: {c:?}")),
         E::MqttState(S::ConnectionAborted) => io_failure(None, "connection closed by peer".into()),
-        E::MqttState(S::Io(io)) | E::Io(io) => io_error(io),
+        // As under 3.1.1: a refused client certificate is the first read's error.
+        E::MqttState(S::Io(io) | S::Deserialization(rumqttc::v5::mqttbytes::Error::Io(io)))
+        | E::Io(io) => io_error(io),
         E::Tls(t) => tls_failure(t),
         other => Failure::Transient(other.to_string()),
     }

@@ -416,6 +416,9 @@ impl<'a> Session<'a> {
                 "TLS with {url} failed: {why} (is security.ca_file the CA that signed the broker's certificate, and is the certificate issued for {}?)",
                 url.host
             )),
+            Failure::ClientCertificateRequired => fatal(format!(
+                "the broker {url} requires a client certificate: set security.client_cert_file and client_key_file"
+            )),
             Failure::Refused(why) => fatal(format!("the broker {url} refused the connection: {why}")),
             Failure::ClosedByPeer(why) | Failure::Transient(why) => {
                 tracing::warn!(error = %why, client_id = %self.cfg.client_id, broker = %url, "MQTT connection lost; reconnecting");
