@@ -152,7 +152,7 @@ async fn a_listener_that_requires_a_client_certificate_admits_the_right_one_only
 
     // Without one the listener lets nothing through: no message reaches the source, which
     // ends with an error that names the missing certificate (TLS 1.3 refuses it after the
-    // handshake: the client sees the connection closed before CONNACK, under 5 and 3.1.1).
+    // handshake, with an alert that arrives as the first read's error).
     let prefix = unique("t-nocert");
     let mut without = config(&prefix, &unique("c-nocert"), &unique("g"));
     without.security = MqttSecurity {
