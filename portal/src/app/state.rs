@@ -42,6 +42,8 @@ pub struct App {
     pub qr: crate::ebok::money::QrImages,
     /// Sessions and users' standing, kept coherent by PostgreSQL's notifications.
     pub caches: Arc<crate::app::coherent::Caches>,
+    /// Password hashing, a core at a time.
+    pub password_slots: crate::auth::password::Slots,
 }
 
 /// Portal settings; [`AppConfig::default`] is what the demo and tests start from. `Debug`
@@ -212,6 +214,7 @@ impl AppState {
         crate::app::coherent::spawn_listener(&pool, &caches);
         AppState(Arc::new(App {
             caches,
+            password_slots: crate::auth::password::Slots::per_core(),
             pool,
             config,
             i18n: I18n::load(),

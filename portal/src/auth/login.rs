@@ -113,7 +113,7 @@ async fn check(state: &AppState, login: &str, given: &str) -> Result<Outcome, Ap
     .fetch_optional(&state.pool)
     .await?;
     let Some(row) = row else {
-        verify_blocking(given.to_string(), state.dummy_hash.clone()).await;
+        verify_blocking(state, given.to_string(), state.dummy_hash.clone()).await;
         return Ok(Outcome::Wrong);
     };
     let user_id: i64 = row.try_get("user_id")?;
@@ -122,7 +122,7 @@ async fn check(state: &AppState, login: &str, given: &str) -> Result<Outcome, Ap
     }
     let hash: String = row.try_get("password_hash")?;
     let active: bool = row.try_get("active")?;
-    if !verify_blocking(given.to_string(), hash).await || !active {
+    if !verify_blocking(state, given.to_string(), hash).await || !active {
         let locked = record_failure(state, user_id).await?;
         return Ok(if locked {
             Outcome::Locked
@@ -170,9 +170,11 @@ async fn record_failure(state: &AppState, user_id: i64) -> Result<bool, AppError
     Ok(locked)
 }
 
-/// argon2 takes tens of milliseconds of CPU: off the async workers.
-async fn verify_blocking(given: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&given, &hash))
+/// argon2 takes tens of milliseconds of CPU: off the async workers, a core at a time.
+async fn verify_blocking(state: &AppState, given: String, hash: String) -> bool {
+    state
+        .password_slots
+        .run(move || password::verify(&given, &hash))
         .await
         .unwrap_or(false)
 }

@@ -197,7 +197,7 @@ async fn register(
         errors.add("username", "register-username-taken");
         return Ok(Err(errors));
     }
-    let hash = hash_blocking(reg.password.clone()).await?;
+    let hash = hash_blocking(&state.password_slots, reg.password.clone()).await?;
     let user_id: i64 = sqlx::query_scalar(
         "insert into app_user (login, email, display_name, password_hash, customer_id, locale)
          values ($1, $2, $3, $4, $5, $6) returning user_id",
@@ -236,11 +236,15 @@ async fn register(
     Ok(Ok(()))
 }
 
-/// argon2 off the async workers.
-pub async fn hash_blocking(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || super::password::hash(&password))
+/// argon2 off the async workers, in one of `slots`.
+pub async fn hash_blocking(
+    slots: &super::password::Slots,
+    password: String,
+) -> Result<String, AppError> {
+    slots
+        .run(move || super::password::hash(&password))
         .await
-        .map_err(|e| AppError::Internal(format!("hashing: {e}")))?
+        .ok_or_else(|| AppError::Internal("hashing stopped".into()))?
         .map_err(|e| AppError::Internal(format!("hashing: {e}")))
 }
 

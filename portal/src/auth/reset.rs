@@ -145,7 +145,7 @@ pub async fn new_submit(
         };
         return Ok(ui::html(&view, INVALID));
     }
-    let hash = hash_blocking(f.password.clone()).await?;
+    let hash = hash_blocking(&state.password_slots, f.password.clone()).await?;
     let mut tx = state.pool.begin().await?;
     let Some(user_id) = tokens::consume(&mut tx, f.token.trim(), Purpose::Reset).await? else {
         return Ok(invalid_link(page));

@@ -41,7 +41,8 @@ pub async fn add(pool: &PgPool, u: &NewStaff) -> Result<i64, AppError> {
             reason: format!("at least {MIN_PASSWORD} characters"),
         });
     }
-    let hash = super::register::hash_blocking(u.password.clone()).await?;
+    let hash =
+        super::register::hash_blocking(&super::password::Slots::new(1), u.password.clone()).await?;
     let mut tx = pool.begin().await?;
     let exists: bool =
         sqlx::query_scalar("select exists (select 1 from app_user where login = $1)")
