@@ -163,6 +163,9 @@ pub struct AccountSummary {
     pub recipient: Option<Recipient>,
 }
 
+/// The utility as a transfer's recipient (columns `short_name`, `nip`).
+const RECIPIENT_SQL: &str = "select short_name, nip from utility order by utility_id limit 1";
+
 /// The utility as the recipient of a transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
@@ -259,8 +262,7 @@ pub async fn account_summary(
     let head = rows
         .first()
         .ok_or_else(|| StoreError::not_found("account summary"))?;
-    let sum: Option<Decimal> = head.try_get("balance")?;
-    let balance = ewoda_common::Money::round(sum.unwrap_or(Decimal::ZERO)).amount();
+    let balance = ledger::balance_of(head.try_get("balance")?);
     let account = head
         .try_get::<Option<String>, _>("iban")?
         .map(|s| Iban::parse(&s))
@@ -285,14 +287,14 @@ pub async fn account_summary(
 fn summary_sql() -> String {
     format!(
         "select h.*, o.*
-         from (select (select sum(amount) from ledger_posting where customer_id = $1) as balance,
+         from (select ({balance}) as balance,
                       (select iban from virtual_account where customer_id = $1) as iban,
                       u.short_name as recipient_name, u.nip as recipient_nip
                from (select 1) one
-               left join lateral (select short_name, nip from utility
-                                  order by utility_id limit 1) u on true) h
+               left join lateral ({RECIPIENT_SQL}) u on true) h
          left join lateral ({items}) o on true
          order by o.due_on, o.invoice_id",
+        balance = ledger::BALANCE_SQL,
         items = ledger::open_items_sql("= $1", "null"),
     )
 }
@@ -384,8 +386,8 @@ pub async fn payment_data(
 }
 
 /// Payment data for the whole amount owed, from a summary already read (the dashboard's) and
-/// the customer's number: one query (the utility) instead of reading the balance, the account
-/// and the number again. The same as [`payment_data`] with `None`.
+/// the customer's number, without a query: the summary holds the balance, the account and the
+/// recipient. The same as [`payment_data`] with `None`.
 pub fn payment_data_for_balance(
     summary: &AccountSummary,
     customer_number: &str,
@@ -412,7 +414,7 @@ async fn transfer(
     title: String,
     amount: Decimal,
 ) -> Result<PaymentData, StoreError> {
-    let u = sqlx::query("select short_name, nip from utility order by utility_id limit 1")
+    let u = sqlx::query(RECIPIENT_SQL)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::not_found("utility"))?;

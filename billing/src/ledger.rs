@@ -204,14 +204,22 @@ pub async fn post_many(
     Ok(ids)
 }
 
+/// The SQL of a customer's (`$1`) balance before rounding ([`balance_of`]).
+pub(crate) const BALANCE_SQL: &str =
+    "select sum(amount) from ledger_posting where customer_id = $1";
+
 /// A customer's balance: the sum of all their postings (> 0 they owe, < 0 credit).
 pub async fn balance(conn: &mut PgConnection, customer_id: i64) -> Result<Decimal, StoreError> {
-    let sum: Option<Decimal> =
-        sqlx::query_scalar("select sum(amount) from ledger_posting where customer_id = $1")
-            .bind(customer_id)
-            .fetch_one(conn)
-            .await?;
-    Ok(Money::round(sum.unwrap_or(Decimal::ZERO)).amount())
+    let sum: Option<Decimal> = sqlx::query_scalar(BALANCE_SQL)
+        .bind(customer_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(balance_of(sum))
+}
+
+/// The balance from [`BALANCE_SQL`]'s sum (none posted: zero), to the grosz.
+pub(crate) fn balance_of(sum: Option<Decimal>) -> Decimal {
+    Money::round(sum.unwrap_or(Decimal::ZERO)).amount()
 }
 
 /// One line of a statement of account.
@@ -346,10 +354,7 @@ pub async fn open_items(
         .bind(customer_id)
         .fetch_all(conn)
         .await?;
-    Ok(by_customer(rows)?
-        .pop()
-        .map(|(_, items)| items)
-        .unwrap_or_default())
+    open_item_rows(&rows)
 }
 
 /// [`open_items`] of several customers in one query (bulk statement import), by customer id,

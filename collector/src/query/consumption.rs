@@ -101,12 +101,12 @@ fn point(period: NaiveDate, ml: i64, days: i64) -> ConsumptionPoint {
     }
 }
 
-/// One bucket's statement: the customer's days of the meter between `{from}` and `{to}` (the
-/// installation windows on their premises), summed per `$3`, tagged `{set}`.
+/// One bucket's statement: the customer's days of the meter between `$from` and `$to` (the
+/// installation windows on their premises), summed per `$3`, tagged `part` = `$part`.
 macro_rules! buckets_sql {
-    ($set:literal, $from:literal, $to:literal) => {
+    ($part:literal, $from:literal, $to:literal) => {
         concat!(
-            "select ", $set, " as part, date_trunc($3, d.day::timestamp)::date as period,
+            "select ", $part, " as part, date_trunc($3, d.day::timestamp)::date as period,
                     sum(d.consumption_ml)::bigint as ml, count(*) as days
              from reading_daily d
              where d.meter_id = $2 and d.day between ", $from, " and ", $to, "
@@ -121,7 +121,7 @@ macro_rules! buckets_sql {
     };
 }
 
-/// The buckets of `[from, to]` (set 0) and of `[year_from, year_to]` (set 1) in one statement.
+/// The buckets of `[$4, $5]` (part 0) and of `[$6, $7]` (part 1) in one statement.
 const BUCKETS_SQL: &str = concat!(
     buckets_sql!("0", "$4", "$5"),
     " union all ",

@@ -309,9 +309,7 @@ async fn roles_and_deactivation_take_effect_on_the_next_request() {
         .await
         .unwrap();
     app.settle().await;
-    let r = customer.get("/ebok/").await;
-    r.assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
+    sent_to_login(&mut customer).await;
     // Logged out for good: reactivating does not bring the old session back.
     sqlx::query("update app_user set active = true where login = 'klient'")
         .execute(&app.pool)
@@ -397,6 +395,13 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
     app.drop_db().await;
 }
 
+/// The customer's next dashboard sends them to log in again (and back there after).
+async fn sent_to_login(c: &mut crate::support::TestClient) {
+    let r = c.get("/ebok/").await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
+}
+
 /// A fresh app with its caches live and `klient` logged in, the dashboard seen once.
 async fn cached_customer() -> (TestApp, crate::support::TestClient) {
     let app = TestApp::new().await;
@@ -455,9 +460,7 @@ async fn cached_sessions_and_roles_follow_every_change_in_the_database() {
         .await
         .unwrap();
     app.settle().await;
-    let r = customer.get("/ebok/").await;
-    r.assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(r.location(), Some("/login?next=%2Febok%2F"));
+    sent_to_login(&mut customer).await;
     app.drop_db().await;
 }
 
