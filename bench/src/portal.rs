@@ -13,7 +13,6 @@ use chrono::NaiveDate;
 use ewoda_common::crypto::MasterKey;
 use ewoda_portal::app::RateLimit;
 use ewoda_portal::{AppConfig, AppState};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use std::io::Write;
@@ -46,7 +45,7 @@ impl PortalOptions {
             meters: 3_832,
             months: 12,
             today,
-            server_connections: 16,
+            server_connections: ewoda_common::db::web_connections_default(),
         }
     }
 }
@@ -171,8 +170,7 @@ pub async fn measure(
     opts: &PortalOptions,
 ) -> Result<PortalReport, PortalBenchError> {
     let data_dir = std::env::temp_dir().join(format!("ewoda-bench-portal-{}", std::process::id()));
-    let server_pool = PgPoolOptions::new()
-        .max_connections(opts.server_connections)
+    let server_pool = ewoda_common::db::web_pool(opts.server_connections)
         .connect_with(ewoda_common::db::for_web((*pool.connect_options()).clone()))
         .await?;
     let (addr, server) = serve(server_pool.clone(), data_dir.clone(), users.len()).await?;

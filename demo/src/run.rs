@@ -85,7 +85,7 @@ async fn serve(
         ..ewoda_portal::AppConfig::default()
     };
     // The portal's own connections, with its settings; the seed and billing use `pool`.
-    let web_pool = db::connect_web(&services.database_url, 16).await?;
+    let web_pool = db::connect_web(&services.database_url, db::web_connections_default()).await?;
     let state = AppState::with_config(web_pool.clone(), config)?;
     let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 pub struct ServeOptions {
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Connections to PostgreSQL ([`ewoda_common::db::web_connections_default`]).
+    pub db_connections: u32,
     pub config: AppConfig,
 }
 
@@ -20,7 +22,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), AppError> {
             field: "--port",
             reason: format!("listening on {}: {e}", opts.listen),
         })?;
-    let pool = ewoda_common::db::connect_web(&opts.database_url, 16).await?;
+    let pool = ewoda_common::db::connect_web(&opts.database_url, opts.db_connections).await?;
     ewoda_common::db::migrate(&pool).await?;
     let state = AppState::with_config(pool.clone(), opts.config)?;
     state.set_ready();

@@ -34,6 +34,9 @@ pub enum Command {
         /// run): measure it again without seeding, reusing its bench logins.
         #[arg(long)]
         seeded: bool,
+        /// The portal's connections to PostgreSQL (as `ewoda serve --db-connections`).
+        #[arg(long, default_value_t = ewoda_common::db::web_connections_default(), value_parser = clap::value_parser!(u32).range(2..))]
+        db_connections: u32,
     },
     /// End-to-end ingest rate (serial radio dongle or MQTT → collector → PostgreSQL) against
     /// raw COPY of the same rows.
@@ -96,7 +99,8 @@ pub fn run(command: Command) -> ExitCode {
             seconds,
             meters,
             seeded,
-        } => bench_portal(users, seconds, meters, seeded),
+            db_connections,
+        } => bench_portal(users, seconds, meters, seeded, db_connections),
         Command::Ingest {
             path,
             database_url,
@@ -161,12 +165,19 @@ pub fn run(command: Command) -> ExitCode {
 
 /// `ewoda bench portal`, on a scratch database (DATABASE_URL's server, else a private one),
 /// or with `--seeded` on the database DATABASE_URL names.
-fn bench_portal(users: usize, seconds: u64, meters: usize, seeded: bool) -> ExitCode {
+fn bench_portal(
+    users: usize,
+    seconds: u64,
+    meters: usize,
+    seeded: bool,
+    db_connections: u32,
+) -> ExitCode {
     let today = ewoda_common::time::local_day(chrono::Utc::now());
     let opts = ewoda_bench::portal::PortalOptions {
         users,
         window: std::time::Duration::from_secs(seconds),
         meters,
+        server_connections: db_connections,
         ..ewoda_bench::portal::PortalOptions::new(today)
     };
     if seeded {

@@ -35,6 +35,11 @@ pub struct Args {
     /// for rate limits; without them the header is ignored.
     #[arg(long, env = "EWODA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connections to PostgreSQL, at least 2: one listens for changed sessions and roles, the
+    /// rest serve pages (default: two per core of this machine, and one more; count
+    /// PostgreSQL's own cores the same way when it runs elsewhere).
+    #[arg(long, env = "EWODA_DB_CONNECTIONS", default_value_t = ewoda_common::db::web_connections_default(), value_parser = clap::value_parser!(u32).range(2..))]
+    pub db_connections: u32,
     /// Contact of the operator for Web Push services (the VAPID `sub`: mailto: or https:).
     #[arg(long, env = "EWODA_PUSH_CONTACT")]
     pub push_contact: Option<String>,
@@ -64,6 +69,7 @@ pub fn run(args: Args) -> ExitCode {
     let opts = ServeOptions {
         database_url: args.database_url,
         listen,
+        db_connections: args.db_connections,
         config,
     };
     let fake = args.fake_payments;

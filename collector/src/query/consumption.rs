@@ -101,21 +101,24 @@ fn point(period: NaiveDate, ml: i64, days: i64) -> ConsumptionPoint {
     }
 }
 
-/// One bucket's statement: the customer's days of the meter between `$from` and `$to` (the
-/// installation windows on their premises), summed per `$3`, tagged `part` = `$part`.
+/// One bucket's statement: the customer's days of the meter between `$from` and `$to` (in
+/// the installation windows `w` on their premises), summed per `$3`, tagged `part` = `$part`.
 macro_rules! buckets_sql {
     ($part:literal, $from:literal, $to:literal) => {
         concat!(
-            "select ", $part, " as part, date_trunc($3, d.day::timestamp)::date as period,
+            "select ",
+            $part,
+            " as part, date_trunc($3, d.day::timestamp)::date as period,
                     sum(d.consumption_ml)::bigint as ml, count(*) as days
              from reading_daily d
-             where d.meter_id = $2 and d.day between ", $from, " and ", $to, "
-               and exists (select 1 from meter_installation i
-                           join contract k on k.premises_id = i.premises_id
-                           where i.meter_id = d.meter_id and k.customer_id = $1
-                             and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
-                             and (i.removed_at is null
-                                  or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date))
+             where d.meter_id = $2 and d.day between ",
+            $from,
+            " and ",
+            $to,
+            "
+               and exists (select 1 from w
+                           where d.day >= w.first_day
+                             and (w.last_day is null or d.day <= w.last_day))
              group by 2"
         )
     };
@@ -123,6 +126,9 @@ macro_rules! buckets_sql {
 
 /// The buckets of `[$4, $5]` (part 0) and of `[$6, $7]` (part 1) in one statement.
 const BUCKETS_SQL: &str = concat!(
+    "with ",
+    super::meter_windows_cte!(),
+    " ",
     buckets_sql!("0", "$4", "$5"),
     " union all ",
     buckets_sql!("1", "$6", "$7"),

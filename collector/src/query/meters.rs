@@ -243,27 +243,18 @@ pub async fn of_premises(
 }
 
 /// One page of a meter's readings within its installations on the customer's premises,
-/// newest first; None when the meter is not the customer's.
+/// newest first; None when the meter is not the customer's. The page and the number of
+/// readings come in one statement; only a page past the last, or no readings at all, asks
+/// more (the count, or whose meter it is).
 pub async fn readings(
     conn: &mut PgConnection,
     customer: CustomerId,
     meter_id: i64,
     page: PageRequest,
 ) -> Result<Option<Page<ReadingView>>, ViewError> {
-    let total: i64 = sqlx::query_scalar(&format!(
-        "select count(*) from reading r where r.meter_id = $2 and {READING_IN_SCOPE}"
-    ))
-    .bind(customer.get())
-    .bind(meter_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    // Readings counted in the customer's installations prove the meter theirs; only without
-    // any is it asked (no readings yet, or not their meter).
-    if total == 0 && windows(&mut *conn, customer, meter_id).await?.is_empty() {
-        return Ok(None);
-    }
     let rows = sqlx::query(&format!(
-        "select r.read_at, r.volume_ml, r.source, r.quality from reading r
+        "select r.read_at, r.volume_ml, r.source, r.quality, count(*) over () as total
+         from reading r
          where r.meter_id = $2 and {READING_IN_SCOPE}
          order by r.read_at desc limit $3 offset $4"
     ))
@@ -271,8 +262,26 @@ pub async fn readings(
     .bind(meter_id)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let total: i64 = match rows.first() {
+        Some(r) => r.try_get("total")?,
+        None if page.offset() == 0 => 0,
+        None => {
+            sqlx::query_scalar(&format!(
+                "select count(*) from reading r where r.meter_id = $2 and {READING_IN_SCOPE}"
+            ))
+            .bind(customer.get())
+            .bind(meter_id)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    // Readings counted in the customer's installations prove the meter theirs; only without
+    // any is it asked (no readings yet, or not their meter).
+    if total == 0 && windows(&mut *conn, customer, meter_id).await?.is_empty() {
+        return Ok(None);
+    }
     let items = rows.iter().map(reading_row).collect::<Result<_, _>>()?;
     Ok(Some(Page::new(items, total, page)))
 }

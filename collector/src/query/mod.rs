@@ -83,6 +83,22 @@ pub(crate) async fn windows(
         .collect()
 }
 
+/// SQL: the CTE `w` of the installations of meter `$2` on premises of customer `$1`, with
+/// each window's bounds as local days. Materialized, so a query that asks it of every day
+/// asks these two small tables once. (A macro, for `concat!`.)
+macro_rules! meter_windows_cte {
+    () => {
+        "w as materialized (
+            select (i.installed_at at time zone 'Europe/Warsaw')::date as first_day,
+                   (i.removed_at at time zone 'Europe/Warsaw')::date as last_day
+            from meter_installation i
+            where i.meter_id = $2
+              and exists (select 1 from contract k
+                          where k.customer_id = $1 and k.premises_id = i.premises_id))"
+    };
+}
+pub(crate) use meter_windows_cte;
+
 /// SQL condition: reading alias `r` falls inside an installation of its meter on premises of
 /// customer `$1`.
 pub(crate) const READING_IN_SCOPE: &str = "exists (

@@ -152,6 +152,12 @@ async fn meters_with_last_reading_and_history_are_scoped(pool: PgPool) {
         p.items.iter().map(|r| r.volume_ml).collect::<Vec<_>>(),
         [100_200_000, 100_100_000]
     );
+    // Past the last page: nothing to show, and still the whole count.
+    let past = meters::readings(&mut conn, t.a, t.a_main, PageRequest::new(4, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((past.total, past.items.len()), (5, 0));
     assert!(
         meters::readings(&mut conn, t.b, t.a_main, PageRequest::default())
             .await

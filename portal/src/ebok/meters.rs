@@ -233,12 +233,11 @@ struct MeterPage {
 
 /// The customer's meter `meter_id` (current installation first); 404 when not theirs.
 async fn own_meter(
-    state: &AppState,
+    conn: &mut sqlx::PgConnection,
     who: CustomerId,
     meter_id: i64,
 ) -> Result<MeterView, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    meters::of_customer(&mut conn, who)
+    meters::of_customer(conn, who)
         .await
         .map_err(view_error)?
         .into_iter()
@@ -298,7 +297,7 @@ fn compare_rows(lang: Lang, g: Granularity, s: &ConsumptionSeries) -> Vec<Compar
 }
 
 async fn detail_page(
-    state: &AppState,
+    conn: &mut sqlx::PgConnection,
     page: Page,
     who: CustomerId,
     meter: &MeterView,
@@ -312,9 +311,8 @@ async fn detail_page(
         Granularity::Month => "month",
         Granularity::Year => "year",
     };
-    let mut conn = state.pool.acquire().await?;
     let (from, to) = range(g, local_day(Utc::now()));
-    let series = consumption::series(&mut conn, who, meter.meter_id, g, from, to)
+    let series = consumption::series(&mut *conn, who, meter.meter_id, g, from, to)
         .await
         .map_err(view_error)?
         .ok_or(AppError::NotFound)?;
@@ -333,7 +331,7 @@ async fn detail_page(
     );
     let page_no = q.page.parse::<u32>().unwrap_or(1);
     let readings = meters::readings(
-        &mut conn,
+        &mut *conn,
         who,
         meter.meter_id,
         PageRequest::new(page_no, 20),
@@ -341,14 +339,14 @@ async fn detail_page(
     .await
     .map_err(view_error)?
     .ok_or(AppError::NotFound)?;
-    let alarms = alarms::of_customer(&mut conn, who, true)
+    let alarms = alarms::of_customer(&mut *conn, who, true)
         .await
         .map_err(view_error)?
         .iter()
         .filter(|a| a.meter_id == meter.meter_id && a.active)
         .map(|a| alarm_row(&page, a))
         .collect();
-    let submissions: Vec<SubmissionRow> = submission::of_customer(&mut conn, who)
+    let submissions: Vec<SubmissionRow> = submission::of_customer(conn, who)
         .await
         .map_err(view_error)?
         .iter()
@@ -394,9 +392,11 @@ pub async fn detail(
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, AppError> {
     let who = CustomerId::new(customer.customer_id);
-    let meter = own_meter(&state, who, id).await?;
+    // One connection for the whole page.
+    let mut conn = state.pool.acquire().await?;
+    let meter = own_meter(&mut conn, who, id).await?;
     let p = detail_page(
-        &state,
+        &mut conn,
         page,
         who,
         &meter,
@@ -469,7 +469,8 @@ pub async fn submit(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = CustomerId::new(customer.customer_id);
-    let meter = own_meter(&state, who, id).await?;
+    // Not holding a connection while the upload arrives.
+    let meter = own_meter(&mut *state.pool.acquire().await?, who, id).await?;
     let parts = Multipart::read(&headers, body).await?;
     let form = ReadingForm {
         value: parts.text("value"),
@@ -487,7 +488,7 @@ pub async fn submit(
         Ok(()) => Ok(Redirect::to(&format!("/ebok/meters/{id}?sent=1")).into_response()),
         Err(errors) => {
             let p = detail_page(
-                &state,
+                &mut *state.pool.acquire().await?,
                 page,
                 who,
                 &meter,

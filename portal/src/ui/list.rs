@@ -20,7 +20,7 @@ use super::Page;
 use crate::error::AppError;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 /// How a column's values are typed (for export and alignment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +173,8 @@ pub enum Listed {
 }
 
 /// Runs the list query (scoped by `scope`: SQL column = value) and returns the export or the
-/// page's view.
+/// page's view. A page and the number of rows come in one statement; only a page past the
+/// last (a stale link) needs the count and the last page asked again.
 pub async fn run(
     pool: &PgPool,
     def: &'static ListDef,
@@ -181,14 +182,20 @@ pub async fn run(
     scope: Option<(&'static str, i64)>,
     page: &Page,
 ) -> Result<Listed, AppError> {
+    let mut conn = pool.acquire().await?;
     if let Some(export) = q.export {
-        let rows = fetch(pool, def, q, scope, EXPORT_LIMIT, 0).await?;
+        let (rows, _) = fetch(&mut conn, def, q, scope, EXPORT_LIMIT, 0).await?;
         return Ok(Listed::Export(export_file(def, q, &rows, export, page)?));
     }
-    let total = count(pool, def, q, scope).await?;
+    let offset = (q.page - 1).saturating_mul(q.per);
+    let (mut rows, mut total) = fetch(&mut conn, def, q, scope, q.per, offset).await?;
+    let mut current = q.page;
+    if rows.is_empty() && q.page > 1 {
+        total = count(&mut conn, def, q, scope).await?;
+        current = ((total + q.per - 1) / q.per).max(1);
+        (rows, _) = fetch(&mut conn, def, q, scope, q.per, (current - 1) * q.per).await?;
+    }
     let last = ((total + q.per - 1) / q.per).max(1);
-    let current = q.page.min(last);
-    let rows = fetch(pool, def, q, scope, q.per, (current - 1) * q.per).await?;
     Ok(Listed::Page(ListView::new(
         def, q, rows, total, current, last, page,
     )))
@@ -221,26 +228,27 @@ fn where_clause(qb: &mut QueryBuilder<'_, Postgres>, q: &ListQuery, scope: Optio
 }
 
 async fn count(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     def: &ListDef,
     q: &ListQuery,
     scope: Option<(&str, i64)>,
 ) -> Result<i64, AppError> {
     let mut qb = QueryBuilder::new(format!("select count(*) as n from {}", (def.from)()));
     where_clause(&mut qb, q, scope);
-    let row = qb.build().fetch_one(pool).await?;
+    let row = qb.build().fetch_one(conn).await?;
     Ok(row.try_get("n")?)
 }
 
-/// Rows as text, one value per shown column (plus the link key, last, when the list links).
+/// Rows as text, one value per shown column (plus the link key, last, when the list links),
+/// and the number of rows of the whole list (0 when the page is empty).
 async fn fetch(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     def: &ListDef,
     q: &ListQuery,
     scope: Option<(&str, i64)>,
     limit: i64,
     offset: i64,
-) -> Result<Vec<Vec<String>>, AppError> {
+) -> Result<(Vec<Vec<String>>, i64), AppError> {
     let mut select: Vec<String> = q
         .shown
         .iter()
@@ -254,7 +262,7 @@ async fn fetch(
         select.push(format!("({})::text as link", sql_of(c, q)));
     }
     let mut qb = QueryBuilder::new(format!(
-        "select {} from {}",
+        "select {}, count(*) over () as total_rows from {}",
         select.join(", "),
         (def.from)()
     ));
@@ -267,8 +275,13 @@ async fn fetch(
     .push_bind(limit)
     .push(" offset ")
     .push_bind(offset);
-    let rows = qb.build().fetch_all(pool).await?;
-    rows.iter()
+    let rows = qb.build().fetch_all(conn).await?;
+    let total = match rows.first() {
+        Some(row) => row.try_get("total_rows")?,
+        None => 0,
+    };
+    let rows = rows
+        .iter()
         .map(|row| {
             let mut values = Vec::with_capacity(select.len());
             for i in 0..q.shown.len() {
@@ -281,8 +294,8 @@ async fn fetch(
             }
             Ok(values)
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((rows, total))
 }
 
 fn export_file(

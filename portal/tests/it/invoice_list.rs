@@ -116,3 +116,34 @@ async fn a_lowering_correction_takes_its_amount_off_the_invoice_it_corrects() {
     );
     app.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_page_past_the_last_shows_the_last_page() {
+    // The page and the count come in one statement; a stale link past the end (the list
+    // shrank, or a typed URL) falls back to counting and shows the last page instead.
+    let app = TestApp::new().await;
+    ensure(&app.pool).await;
+    let mut c = app.login("klient").await;
+    let first = c.get("/ebok/invoices").await;
+    first.assert_status(StatusCode::OK);
+    let rows = first.texts("tbody tr td");
+    assert!(!rows.is_empty(), "klient has invoices");
+    for past in [
+        "/ebok/invoices?page=7",
+        "/ebok/invoices?page=9223372036854775807",
+    ] {
+        let r = c.get(past).await;
+        r.assert_status(StatusCode::OK);
+        assert_eq!(r.texts("tbody tr td"), rows, "{past}");
+        assert_eq!(
+            r.texts(".list-summary"),
+            first.texts(".list-summary"),
+            "{past}"
+        );
+        assert!(
+            r.texts("a[rel=prev]").is_empty(),
+            "{past}: one page, no previous"
+        );
+    }
+    app.drop_db().await;
+}

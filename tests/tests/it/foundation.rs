@@ -530,3 +530,35 @@ async fn the_demo_town_can_be_billed_from_its_readings() {
     assert!(text.contains(&gross_pl), "gross {gross_pl} in {text}");
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_web_pool_replaces_a_connection_that_died_while_idle() {
+    // The portal's pool skips sqlx's ping on every acquire; a connection idle for longer than
+    // half a second is still pinged, so one that died meanwhile (a PostgreSQL restart, a
+    // firewall) is replaced instead of failing the next page.
+    let url = ewoda_tests::database_url();
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let pool = ewoda_common::db::web_pool(2)
+        .connect_with(ewoda_common::db::for_web(opts))
+        .await
+        .unwrap();
+    let pid = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i32>("select pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+    };
+    let first = pid(pool.clone()).await.unwrap();
+    let admin = ewoda_common::db::connect(&url, 1).await.unwrap();
+    let killed: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+        .bind(first)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(killed);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let second = pid(pool.clone())
+        .await
+        .expect("the dead connection is pinged and replaced, not handed out");
+    assert_ne!(first, second);
+    pool.close().await;
+}
