@@ -126,6 +126,9 @@ pub struct DailyRollup {
     pub consumption_ml: i64,
     pub reading_count: i32,
     pub quality: i16,
+    /// The day's last reading's source and quality flags.
+    pub last_source: Source,
+    pub last_quality: i16,
 }
 
 /// Bulk-loads daily rollups with COPY; the rows must not exist yet. For history loads whose
@@ -134,7 +137,8 @@ pub async fn copy_daily(conn: &mut PgConnection, rows: &[DailyRollup]) -> Result
     let mut copy = conn
         .copy_in_raw(
             "copy reading_daily (meter_id, day, first_read_at, last_read_at, first_volume_ml,
-                                 last_volume_ml, consumption_ml, reading_count, quality) from stdin",
+                                 last_volume_ml, consumption_ml, reading_count, quality,
+                                 last_source, last_quality) from stdin",
         )
         .await?;
     let mut buf = String::with_capacity(128 * 8192);
@@ -143,7 +147,7 @@ pub async fn copy_daily(conn: &mut PgConnection, rows: &[DailyRollup]) -> Result
         for r in chunk {
             let _ = writeln!(
                 buf,
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 r.meter_id,
                 r.day,
                 r.first_read_at.format("%Y-%m-%d %H:%M:%S%.6f+00"),
@@ -152,7 +156,9 @@ pub async fn copy_daily(conn: &mut PgConnection, rows: &[DailyRollup]) -> Result
                 r.last_volume_ml,
                 r.consumption_ml,
                 r.reading_count,
-                r.quality
+                r.quality,
+                r.last_source.as_str(),
+                r.last_quality
             );
         }
         copy.send(buf.as_bytes()).await?;

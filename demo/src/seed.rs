@@ -609,6 +609,8 @@ pub async fn seed(
                 consumption_ml: rollup::consumption(start, volume_ml, wrap),
                 reading_count: 1,
                 quality: 1,
+                last_source: Source::Seed,
+                last_quality: 1,
             });
             last_of[row] = Some(volume_ml);
         }

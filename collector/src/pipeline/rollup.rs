@@ -4,6 +4,7 @@
 //! (meter, day) pairs with the one SQL definition also used for a full recompute of a date
 //! range ([`crate::store::rollup_days`]), so all paths give the same rows.
 
+use crate::store::Source;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,6 +25,8 @@ fn upsert_sql(pairs_cte: &str) -> String {
                 select min(r.read_at) as first_read_at, max(r.read_at) as last_read_at,
                        (array_agg(r.volume_ml order by r.read_at))[1] as first_volume_ml,
                        (array_agg(r.volume_ml order by r.read_at desc))[1] as last_volume_ml,
+                       (array_agg(r.source order by r.read_at desc))[1] as last_source,
+                       (array_agg(r.quality order by r.read_at desc))[1] as last_quality,
                        count(*)::int as n, coalesce(bit_or(r.quality), 0)::smallint as quality
                 from reading r
                 where r.meter_id = p.meter_id
@@ -40,7 +43,8 @@ fn upsert_sql(pairs_cte: &str) -> String {
             where a.n > 0
         )
         insert into reading_daily (meter_id, day, first_read_at, last_read_at, first_volume_ml,
-                                   last_volume_ml, consumption_ml, reading_count, quality)
+                                   last_volume_ml, consumption_ml, reading_count, quality,
+                                   last_source, last_quality)
         select meter_id, day, first_read_at, last_read_at, first_volume_ml, last_volume_ml,
                case
                    when last_volume_ml >= start_ml then last_volume_ml - start_ml
@@ -50,7 +54,7 @@ fn upsert_sql(pairs_cte: &str) -> String {
                        then last_volume_ml - start_ml + wrap
                    else 0
                end,
-               n, quality
+               n, quality, last_source, last_quality
         from full_row
         on conflict (meter_id, day) do update set
             first_read_at = excluded.first_read_at,
@@ -59,7 +63,9 @@ fn upsert_sql(pairs_cte: &str) -> String {
             last_volume_ml = excluded.last_volume_ml,
             consumption_ml = excluded.consumption_ml,
             reading_count = excluded.reading_count,
-            quality = excluded.quality
+            quality = excluded.quality,
+            last_source = excluded.last_source,
+            last_quality = excluded.last_quality
         "#
     )
 }
@@ -127,6 +133,7 @@ pub struct BatchRow {
     pub meter_id: i64,
     pub read_at: DateTime<Utc>,
     pub volume_ml: i64,
+    pub source: Source,
     pub quality: i16,
 }
 
@@ -213,6 +220,8 @@ struct DailyColumns {
     used: Vec<i64>,
     count: Vec<i32>,
     quality: Vec<i16>,
+    last_source: Vec<&'static str>,
+    last_quality: Vec<i16>,
 }
 
 /// What [`rollup_batch`] wrote.
@@ -274,6 +283,8 @@ pub async fn rollup_batch(
             up.used.push(consumption(from, last.volume_ml, wrap));
             up.count.push(i32::try_from(rs.len()).unwrap_or(i32::MAX));
             up.quality.push(rs.iter().fold(0, |q, r| q | r.quality));
+            up.last_source.push(last.source.as_str());
+            up.last_quality.push(last.quality);
             start = Some(last.volume_ml);
         }
     }
@@ -283,13 +294,15 @@ pub async fn rollup_batch(
         out.rows += sqlx::query(
             "insert into reading_daily (meter_id, day, first_read_at, last_read_at,
                                         first_volume_ml, last_volume_ml, consumption_ml,
-                                        reading_count, quality)
+                                        reading_count, quality, last_source, last_quality)
              select * from unnest($1::bigint[], $2::date[], $3::timestamptz[],
                                   $4::timestamptz[], $5::bigint[], $6::bigint[], $7::bigint[],
-                                  $8::int[], $9::smallint[])
+                                  $8::int[], $9::smallint[], $10::text[], $11::smallint[])
              on conflict (meter_id, day) do update set
                  last_read_at = excluded.last_read_at,
                  last_volume_ml = excluded.last_volume_ml,
+                 last_source = excluded.last_source,
+                 last_quality = excluded.last_quality,
                  consumption_ml = excluded.consumption_ml,
                  reading_count = reading_daily.reading_count + excluded.reading_count,
                  quality = reading_daily.quality | excluded.quality",
@@ -303,6 +316,8 @@ pub async fn rollup_batch(
         .bind(&up.used)
         .bind(&up.count)
         .bind(&up.quality)
+        .bind(&up.last_source)
+        .bind(&up.last_quality)
         .execute(&mut *conn)
         .await?
         .rows_affected();

@@ -78,6 +78,7 @@ pub(super) fn stored_rows(
             meter_id: r.meter_id,
             read_at: r.read_at,
             volume_ml: r.volume_ml,
+            source: r.source,
             quality: r.quality,
         });
         if let Some(w) = rollup::wrap_ml(candidates[a.candidate].meter.register_digits) {

@@ -10,7 +10,6 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use std::collections::HashMap;
 
 /// One stored register reading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,12 +96,13 @@ const METERS_SQL: &str = meters_sql!(
      order by r.read_at desc limit 1"
 );
 
-/// The meters with the time of each installation's last reading as its day's rollup
-/// (`reading_daily`, one small table) has it; the reading itself is read afterwards (see
-/// [`meters_with_last_reading`]).
+/// The meters with each installation's last reading as its last day's rollup (`reading_daily`,
+/// one small table) has it.
 const METERS_BY_DAILY_SQL: &str = meters_sql!(
-    "l.last_read_at, null::timestamptz as read_at",
-    "select d.last_read_at from reading_daily d
+    "l.last_read_at as read_at, l.last_volume_ml as volume_ml, l.last_source as source,
+     l.last_quality as quality",
+    "select d.last_read_at, d.last_volume_ml, d.last_source, d.last_quality
+     from reading_daily d
      where d.meter_id = i.meter_id
        and d.day >= (i.installed_at at time zone 'Europe/Warsaw')::date
        and (i.removed_at is null or d.day <= (i.removed_at at time zone 'Europe/Warsaw')::date)
@@ -113,10 +113,10 @@ const METERS_BY_DAILY_SQL: &str = meters_sql!(
 ///
 /// A query on `reading` locks each of its monthly partitions on every run when its plan is
 /// generic (as the portal's are), which cost more than everything else on the dashboard. So
-/// the last reading's time comes from the day rollups, and the reading itself from a query
-/// whose timestamps are written into its text: planned for them, it opens only their
-/// partitions. Where the rollups do not give it — no rollup in the installation's days, or a
-/// rollup's last reading outside the installation's window — the whole history is searched.
+/// the last reading comes from the day rollups, which keep the day's last reading whole. Where
+/// they do not give it — no rollup in the installation's days, a rollup without the reading's
+/// source (written before it was kept), or a rollup's last reading outside the installation's
+/// window — the whole history is searched.
 async fn meters_with_last_reading(
     conn: &mut PgConnection,
     customer: CustomerId,
@@ -128,22 +128,15 @@ async fn meters_with_last_reading(
         .fetch_all(&mut *conn)
         .await?;
     let mut meters = Vec::with_capacity(rows.len());
-    let mut last_at = Vec::with_capacity(rows.len());
     for r in &rows {
-        meters.push(meter_row(r)?);
-        last_at.push(r.try_get::<Option<DateTime<Utc>>, _>("last_read_at")?);
+        let known = r.try_get::<Option<String>, _>("source")?.is_some();
+        let mut m = meter_row_without_reading(r)?;
+        m.last_reading = known.then(|| reading_row(r)).transpose()?;
+        meters.push(m);
     }
-    let wanted: Vec<(i64, DateTime<Utc>)> = meters
+    let complete = meters
         .iter()
-        .zip(&last_at)
-        .filter_map(|(m, at)| at.map(|at| (m.meter_id, at)))
-        .collect();
-    let found = readings_at(conn, &wanted).await?;
-    // Complete when every installation's reading was found where the rollup said, in its window.
-    let complete = meters.iter_mut().zip(&last_at).all(|(m, at)| {
-        m.last_reading = at.and_then(|at| found.get(&(m.meter_id, at)).cloned());
-        m.last_reading.as_ref().is_some_and(|r| in_window(m, r))
-    });
+        .all(|m| m.last_reading.as_ref().is_some_and(|r| in_window(m, r)));
     if complete {
         return Ok(meters);
     }
@@ -160,43 +153,14 @@ fn in_window(m: &MeterView, r: &ReadingView) -> bool {
     r.read_at >= m.installed_at && m.removed_at.is_none_or(|removed| r.read_at <= removed)
 }
 
-/// The stored readings at exactly these (meter, time) pairs. The values are typed numbers and
-/// timestamps written into the statement's text (nothing a user typed), so PostgreSQL plans it
-/// for them and opens only the partitions they fall in.
-async fn readings_at(
-    conn: &mut PgConnection,
-    wanted: &[(i64, DateTime<Utc>)],
-) -> Result<HashMap<(i64, DateTime<Utc>), ReadingView>, ViewError> {
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let pairs: Vec<String> = wanted
-        .iter()
-        .map(|(meter, at)| {
-            format!(
-                "({meter}::bigint, '{}'::timestamptz)",
-                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-            )
-        })
-        .collect();
-    let sql = format!(
-        "select r.meter_id, r.read_at, r.volume_ml, r.source, r.quality from reading r
-         where (r.meter_id, r.read_at) in ({})",
-        pairs.join(", ")
-    );
-    // No parameters: its plan, generic or not, is made for these values; not kept either.
-    let rows = sqlx::query(&sql).persistent(false).fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            let key = (r.try_get("meter_id")?, r.try_get("read_at")?);
-            Ok((key, reading_row(r)?))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(ViewError::from)
-}
-
 fn meter_row(r: &PgRow) -> Result<MeterView, sqlx::Error> {
     let read_at: Option<DateTime<Utc>> = r.try_get("read_at")?;
+    let mut m = meter_row_without_reading(r)?;
+    m.last_reading = read_at.map(|_| reading_row(r)).transpose()?;
+    Ok(m)
+}
+
+fn meter_row_without_reading(r: &PgRow) -> Result<MeterView, sqlx::Error> {
     Ok(MeterView {
         meter_id: r.try_get("meter_id")?,
         serial: r.try_get("serial")?,
@@ -208,7 +172,7 @@ fn meter_row(r: &PgRow) -> Result<MeterView, sqlx::Error> {
         installed_at: r.try_get("installed_at")?,
         removed_at: r.try_get("removed_at")?,
         verified_until: r.try_get("verified_until")?,
-        last_reading: read_at.map(|_| reading_row(r)).transpose()?,
+        last_reading: None,
     })
 }
 
@@ -243,45 +207,96 @@ pub async fn of_premises(
 }
 
 /// One page of a meter's readings within its installations on the customer's premises,
-/// newest first; None when the meter is not the customer's. The page and the number of
-/// readings come in one statement; only a page past the last, or no readings at all, asks
-/// more (the count, or whose meter it is).
+/// newest first; None when the meter is not the customer's.
 pub async fn readings(
     conn: &mut PgConnection,
     customer: CustomerId,
     meter_id: i64,
     page: PageRequest,
 ) -> Result<Option<Page<ReadingView>>, ViewError> {
-    let rows = sqlx::query(&format!(
-        "select r.read_at, r.volume_ml, r.source, r.quality, count(*) over () as total
-         from reading r
-         where r.meter_id = $2 and {READING_IN_SCOPE}
-         order by r.read_at desc limit $3 offset $4"
-    ))
-    .bind(customer.get())
-    .bind(meter_id)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *conn)
-    .await?;
-    let total: i64 = match rows.first() {
-        Some(r) => r.try_get("total")?,
-        None if page.offset() == 0 => 0,
-        None => {
-            sqlx::query_scalar(&format!(
-                "select count(*) from reading r where r.meter_id = $2 and {READING_IN_SCOPE}"
-            ))
-            .bind(customer.get())
-            .bind(meter_id)
-            .fetch_one(&mut *conn)
-            .await?
-        }
+    let history = History {
+        columns: "r.read_at, r.volume_ml, r.source, r.quality",
+        from_where: &format!("reading r where r.meter_id = $2 and {READING_IN_SCOPE}"),
+        order: "r.read_at desc",
     };
-    // Readings counted in the customer's installations prove the meter theirs; only without
-    // any is it asked (no readings yet, or not their meter).
-    if total == 0 && windows(&mut *conn, customer, meter_id).await?.is_empty() {
-        return Ok(None);
-    }
-    let items = rows.iter().map(reading_row).collect::<Result<_, _>>()?;
-    Ok(Some(Page::new(items, total, page)))
+    history.page(conn, customer, meter_id, page).await
 }
+
+/// One page of a meter's history by day: each day's last reading within the meter's
+/// installations on the customer's premises, newest first, from the day rollups (one row a
+/// day however often the meter reports); None when the meter is not the customer's. A day's
+/// last reading outside the installation (the day it was moved to other premises) is left
+/// out, as are rollups written before the reading's source was kept.
+pub async fn days(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    meter_id: i64,
+    page: PageRequest,
+) -> Result<Option<Page<ReadingView>>, ViewError> {
+    let history = History {
+        columns: "d.last_read_at as read_at, d.last_volume_ml as volume_ml,
+                  d.last_source as source, d.last_quality as quality",
+        from_where: &format!(
+            "reading_daily d where d.meter_id = $2 and d.last_source is not null
+             and {DAY_IN_SCOPE}"
+        ),
+        order: "d.day desc",
+    };
+    history.page(conn, customer, meter_id, page).await
+}
+
+/// A history statement over customer `$1`'s meter `$2`: the reading columns it selects, what
+/// it selects them from, and its order.
+struct History<'a> {
+    columns: &'a str,
+    from_where: &'a str,
+    order: &'a str,
+}
+
+impl History<'_> {
+    /// One page and the count of all in one statement; only a page past the last counts
+    /// again. Rows in the customer's installations prove the meter theirs; only without any
+    /// is it asked (no readings yet, or not their meter).
+    async fn page(
+        &self,
+        conn: &mut PgConnection,
+        customer: CustomerId,
+        meter_id: i64,
+        page: PageRequest,
+    ) -> Result<Option<Page<ReadingView>>, ViewError> {
+        let rows = sqlx::query(&format!(
+            "select {}, count(*) over () as total from {} order by {} limit $3 offset $4",
+            self.columns, self.from_where, self.order
+        ))
+        .bind(customer.get())
+        .bind(meter_id)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&mut *conn)
+        .await?;
+        let total: i64 = match rows.first() {
+            Some(r) => r.try_get("total")?,
+            None if page.offset() == 0 => 0,
+            None => {
+                sqlx::query_scalar(&format!("select count(*) from {}", self.from_where))
+                    .bind(customer.get())
+                    .bind(meter_id)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        if total == 0 && windows(&mut *conn, customer, meter_id).await?.is_empty() {
+            return Ok(None);
+        }
+        let items = rows.iter().map(reading_row).collect::<Result<_, _>>()?;
+        Ok(Some(Page::new(items, total, page)))
+    }
+}
+
+/// SQL condition: the last reading of rollup alias `d` falls inside an installation of its
+/// meter on premises of customer `$1`.
+const DAY_IN_SCOPE: &str = "exists (
+    select 1 from meter_installation i join contract k on k.premises_id = i.premises_id
+    where i.meter_id = d.meter_id and k.customer_id = $1
+      and d.last_read_at >= i.installed_at
+      and (i.removed_at is null or d.last_read_at <= i.removed_at))";

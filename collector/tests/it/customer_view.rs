@@ -7,12 +7,13 @@ use crate::common::{at, customer_with_meter, install, meter, reading};
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use ewoda_collector::alarms::{raise, AlarmKind};
 use ewoda_collector::pipeline::vee::VeeConfig;
-use ewoda_collector::pipeline::write_items;
+use ewoda_collector::pipeline::{write_items, Item};
 use ewoda_collector::query::alarms::{self, CustomerAlarmKind};
 use ewoda_collector::query::consumption::{series, Granularity};
 use ewoda_collector::query::meters;
 use ewoda_collector::query::submission::{self, NewSubmission, Plausibility};
 use ewoda_collector::query::ViewError;
+use ewoda_collector::store::Source;
 use ewoda_common::scope::{CustomerId, PageRequest};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -166,6 +167,78 @@ async fn meters_with_last_reading_and_history_are_scoped(pool: PgPool) {
     );
     // Their meter without a reading: an empty page, not "not theirs".
     let empty = meters::readings(&mut conn, t.a, t.a_garden, PageRequest::default())
+        .await
+        .unwrap()
+        .expect("their meter");
+    assert_eq!((empty.total, empty.items.len()), (0, 0));
+}
+
+#[sqlx::test(migrator = "ewoda_common::db::MIGRATOR")]
+async fn the_history_by_day_is_each_days_last_reading_scoped_and_paged(pool: PgPool) {
+    let t = two(&pool).await;
+    // A second day for A-MAIN, read three times, the last time by the customer's reading.
+    let next_day = at(24 * 60);
+    let mut items: Vec<_> = (0..2)
+        .map(|i| {
+            reading(
+                "A-MAIN",
+                next_day + Duration::hours(i),
+                100_500_000 + i * 10_000,
+            )
+        })
+        .collect();
+    if let Item::Reading(mut r) = reading("A-MAIN", next_day + Duration::hours(5), 100_600_000) {
+        r.source = Source::Customer;
+        items.push(Item::Reading(r));
+    }
+    write_items(&pool, &VeeConfig::default(), &items)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let days = meters::days(&mut conn, t.a, t.a_main, PageRequest::new(1, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(days.total, 2);
+    let seen: Vec<_> = days
+        .items
+        .iter()
+        .map(|r| (r.read_at, r.volume_ml, r.source.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (next_day + Duration::hours(5), 100_600_000, "customer"),
+            (at(240), 100_400_000, "mqtt")
+        ]
+    );
+    // The same readings, source and quality as the raw history has them.
+    let raw = meters::readings(&mut conn, t.a, t.a_main, PageRequest::new(1, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    for d in &days.items {
+        assert!(raw.items.contains(d), "{d:?} is a stored reading");
+    }
+    // Paged: the second day alone on page 2; past the last page, empty with the count.
+    let p2 = meters::days(&mut conn, t.a, t.a_main, PageRequest::new(2, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((p2.total, p2.items[0].read_at), (2, at(240)));
+    let past = meters::days(&mut conn, t.a, t.a_main, PageRequest::new(3, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((past.total, past.items.len()), (2, 0));
+    // Another customer's meter: not theirs; their own meter without readings: empty.
+    assert!(
+        meters::days(&mut conn, t.b, t.a_main, PageRequest::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let empty = meters::days(&mut conn, t.a, t.a_garden, PageRequest::default())
         .await
         .unwrap()
         .expect("their meter");

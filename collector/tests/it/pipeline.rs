@@ -151,11 +151,22 @@ async fn readings_of_a_removed_meter_are_rejected_and_replacement_flagged(pool: 
     );
 }
 
-type Daily = (i64, NaiveDate, i64, i64, i64, i32, i16);
+type Daily = (
+    i64,
+    NaiveDate,
+    i64,
+    i64,
+    i64,
+    i32,
+    i16,
+    Option<String>,
+    Option<i16>,
+);
 
 async fn daily(pool: &PgPool) -> Vec<Daily> {
     sqlx::query_as(
-        "select meter_id, day, first_volume_ml, last_volume_ml, consumption_ml, reading_count, quality
+        "select meter_id, day, first_volume_ml, last_volume_ml, consumption_ml, reading_count, quality,
+                last_source, last_quality
          from reading_daily order by meter_id, day",
     )
     .fetch_all(pool)
@@ -189,6 +200,13 @@ async fn incremental_rollups_equal_full_recompute(pool: PgPool) {
     }
     let incremental = daily(&pool).await;
     assert_eq!(incremental.len(), 2 * 5);
+    // Each day keeps its last reading's source and quality flags, on either path.
+    assert!(
+        incremental
+            .iter()
+            .all(|d| d.7.as_deref() == Some("mqtt") && d.8.is_some()),
+        "{incremental:?}"
+    );
     let total: i64 = incremental
         .iter()
         .filter(|d| d.0 == incremental[0].0)
@@ -401,7 +419,9 @@ async fn nanosecond_times_are_stored_rolled_up_and_alarmed(pool: PgPool) {
             1_250_000,
             250_000,
             2,
-            VALIDATED
+            VALIDATED,
+            Some("wmbus".to_string()),
+            Some(VALIDATED)
         )]
     );
     let alarms: Vec<(String, String, chrono::DateTime<chrono::Utc>)> =

@@ -330,7 +330,7 @@ async fn detail_page(
         &points,
     );
     let page_no = q.page.parse::<u32>().unwrap_or(1);
-    let readings = meters::readings(
+    let readings = meters::days(
         &mut *conn,
         who,
         meter.meter_id,

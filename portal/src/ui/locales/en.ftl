@@ -175,6 +175,7 @@ meter-last-year = A year earlier
 meter-total = Total
 meter-history = Readings history
 meter-history-pages = Pages of the readings history
+meter-history-daily = The last reading of each day, newest first.
 meter-no-readings = No readings yet.
 pager-prev = Previous
 pager-next = Next

@@ -177,6 +177,7 @@ meter-last-year = Rok wcześniej
 meter-total = Razem
 meter-history = Historia odczytów
 meter-history-pages = Strony historii odczytów
+meter-history-daily = Ostatni odczyt z każdego dnia, od najnowszego.
 meter-no-readings = Brak odczytów.
 pager-prev = Poprzednia
 pager-next = Następna
